@@ -1,0 +1,3 @@
+"""balancelab: config-driven experiments on class imbalance in image classification."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+"""Balancing techniques behind one contract; see :mod:`balancelab.balancing.base`."""
+
+from balancelab.balancing.registry import available_balancers, make_balancer
+
+__all__ = ["make_balancer", "available_balancers"]

@@ -1,0 +1,96 @@
+"""Console entry points. The only modules that touch Hydra are this one and the schema."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from balancelab.errors import BalancelabError
+
+log = logging.getLogger("balancelab")
+CONFIG_PATH = "pkg://balancelab.configs"
+EXIT_USER_ERROR = 2
+EXIT_DIVERGED = 3
+
+_outcome: dict = {}  # Hydra discards the task's return value; the single-run status travels here
+
+
+def setup_logging(run_dir: Path | None = None) -> None:
+    root = logging.getLogger("balancelab")
+    root.setLevel(logging.INFO)
+    root.propagate = False
+    fmt = logging.Formatter("[%(asctime)s %(levelname)s] %(message)s", "%H:%M:%S")
+    if not any(isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler) for h in root.handlers):
+        console = logging.StreamHandler(sys.stderr)
+        console.setFormatter(fmt)
+        root.addHandler(console)
+    for h in [h for h in root.handlers if isinstance(h, logging.FileHandler)]:
+        root.removeHandler(h)
+        h.close()
+    if run_dir is not None:
+        file_handler = logging.FileHandler(Path(run_dir) / "run.log", encoding="utf-8")
+        file_handler.setFormatter(fmt)
+        root.addHandler(file_handler)
+
+
+def _task(cfg) -> dict:
+    """One job: validate, claim the run folder, run. Errors of the user's making exit cleanly."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from balancelab.output.run_folder import prepare_run_folder
+    from balancelab.schema import validate
+
+    setup_logging()
+    hydra_cfg = HydraConfig.get()
+    is_multirun = str(hydra_cfg.mode) == "RunMode.MULTIRUN"
+    try:
+        cfg = validate(cfg)  # before any data is loaded
+        run_dir = Path(hydra_cfg.runtime.output_dir)
+        action = prepare_run_folder(run_dir, cfg.overwrite, skip_finished=is_multirun)
+        if action == "skip":
+            log.info("Skipping %s: already finished.", run_dir)
+            return {"status": "skipped", "run_dir": str(run_dir)}
+        if action == "restart":
+            log.warning("Removed the leftovers of an unfinished run in %s.", run_dir)
+        setup_logging(run_dir)
+        log.info("Run folder: %s", run_dir)
+        from balancelab.experiment import run_experiment
+
+        summary = run_experiment(cfg, run_dir)
+        _outcome["status"] = summary["status"]
+        test = summary.get("test") or {}
+        log.info("Done: status=%s  test macro-F1=%s  balanced acc=%s  -> %s", summary["status"],
+                 _fmt(test.get("macro_f1")), _fmt(test.get("balanced_accuracy")), run_dir)
+        return summary
+    except BalancelabError as exc:
+        log.error("%s", exc)
+        _outcome["status"] = "error"
+        if is_multirun:
+            raise
+        sys.exit(EXIT_USER_ERROR)
+    finally:
+        setup_logging(None)
+
+
+def _fmt(value) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def run() -> None:
+    """``balance-run``: one experiment, or a Hydra multirun with ``-m``."""
+    if any(arg in ("-h", "--help") for arg in sys.argv[1:]):
+        from balancelab.help import render_help
+
+        print(render_help())
+        return
+    import hydra
+
+    main = hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="config")(_task)
+    main()
+    if _outcome.get("status") == "diverged":
+        sys.exit(EXIT_DIVERGED)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,20 @@
+"""Dispatch from the ``dataset`` config to a loader; the only place that knows every dataset."""
+
+from __future__ import annotations
+
+from balancelab.data.dataset import DataSplits
+from balancelab.errors import DataError
+
+
+def load_dataset(dataset_cfg, input_size: int) -> DataSplits:
+    name = dataset_cfg.name
+    if name in ("digits_lt",):
+        from balancelab.data.digits import load_digits_lt
+
+        return load_digits_lt(
+            input_size=input_size, split_seed=dataset_cfg.split_seed,
+            val_fraction=dataset_cfg.val_fraction, test_fraction=dataset_cfg.test_fraction,
+            imbalance_ratio=dataset_cfg.imbalance_ratio, imbalance_profile=dataset_cfg.imbalance_profile,
+            name=name,
+        )
+    raise DataError(f"No loader for dataset '{name}'.")

@@ -1,0 +1,1 @@
+"""Test-set evaluation: metrics tables, calibration and plots, computed from probabilities."""

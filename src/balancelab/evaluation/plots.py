@@ -1,0 +1,71 @@
+"""Figures made from the CSV/JSON results (never the other way round)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: runs on servers and in CI
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def training_curves(history: pd.DataFrame):
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    if len(history):
+        e = history["epoch"]
+        axes[0].plot(e, history["train_loss"], label="train")
+        axes[0].plot(e, history["val_loss"], label="validation (CE)")
+        axes[0].set_title("loss")
+        axes[1].plot(e, history["train_accuracy"], label="train accuracy")
+        axes[1].plot(e, history["val_accuracy"], label="val accuracy")
+        axes[1].plot(e, history["val_macro_f1"], label="val macro-F1")
+        axes[1].plot(e, history["val_balanced_accuracy"], label="val balanced acc.")
+        axes[1].set_title("accuracy / F1")
+        axes[2].plot(e, history["lr"])
+        axes[2].set_title("learning rate")
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrices(cm: np.ndarray, class_names: Sequence[str]):
+    """Counts and row-normalised (recall) side by side."""
+    n = len(class_names)
+    size = max(5.0, 0.45 * n + 3)
+    fig, axes = plt.subplots(1, 2, figsize=(2 * size, size))
+    rows = cm.sum(1, keepdims=True)
+    normalised = np.divide(cm, rows, out=np.zeros_like(cm, dtype=float), where=rows > 0)
+    for ax, data, title, fmt in ((axes[0], cm, "counts", "d"), (axes[1], normalised, "row-normalised (recall)", ".2f")):
+        im = ax.imshow(data, cmap="Blues")
+        ax.set_title(title)
+        ax.set_xticks(range(n), class_names, rotation=90 if n > 10 else 0)
+        ax.set_yticks(range(n), class_names)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        if n <= 30:
+            threshold = data.max() / 2 if data.size else 0
+            for i in range(n):
+                for j in range(n):
+                    ax.text(j, i, format(data[i, j], fmt), ha="center", va="center", fontsize=7,
+                            color="white" if data[i, j] > threshold else "black")
+        fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    return fig
+
+
+def confidence_distribution(confidence: np.ndarray, correct: np.ndarray):
+    fig, ax = plt.subplots(figsize=(7, 4))
+    bins = np.linspace(0, 1, 21)
+    ax.hist(confidence[correct], bins=bins, alpha=0.6, label=f"correct (n={int(correct.sum())})", color="tab:green")
+    ax.hist(confidence[~correct], bins=bins, alpha=0.6, label=f"wrong (n={int((~correct).sum())})", color="tab:red")
+    ax.set_xlabel("confidence (max softmax probability)")
+    ax.set_ylabel("test samples")
+    ax.legend()
+    fig.tight_layout()
+    return fig

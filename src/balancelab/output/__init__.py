@@ -1,0 +1,1 @@
+"""The run folder: where it is, whether it may be written, and how files land in it."""

@@ -1,0 +1,1 @@
+"""Sweeps over the experiment grid and their comparison report."""

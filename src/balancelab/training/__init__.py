@@ -1,0 +1,1 @@
+"""Training: device and seeding, on-device batches, optimisation and the epoch loop."""

@@ -1,0 +1,51 @@
+"""Device choice, seeding and determinism."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+from balancelab.errors import ConfigError
+
+
+def select_device(name: str = "auto") -> torch.device:
+    """auto: CUDA, then Apple MPS, then CPU. An explicit device that is missing is an error."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"trainer.device='{name}' is not a device. Use auto, cpu, cuda, cuda:N or mps.") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("trainer.device asks for CUDA but no CUDA device is available. Use trainer.device=auto or cpu.")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("trainer.device=mps but MPS is not available. Use trainer.device=auto or cpu.")
+    return device
+
+
+def seed_everything(seed: int, deterministic: bool = False) -> None:
+    """One seed for Python, NumPy and torch (every random_state is derived from the same seed)."""
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+    else:
+        torch.backends.cudnn.benchmark = True
+
+
+def amp_dtype(device: torch.device, enabled: bool):
+    """Mixed-precision dtype on CUDA (bf16 where supported, else fp16); None elsewhere."""
+    if not enabled or device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16

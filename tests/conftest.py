@@ -1,0 +1,63 @@
+"""Shared fixtures: composed configs, tiny image data, and the installed console scripts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+BIN = Path(sys.executable).parent
+# Settings that make an end-to-end run take seconds on a CPU.
+TINY = ["model=small_cnn", "model.input_size=16", "trainer.epochs=2", "trainer.batch_size=64",
+        "trainer.num_threads=1", "logger=none"]
+
+
+def compose(overrides=()):
+    from hydra import compose as hydra_compose, initialize_config_module
+
+    with initialize_config_module(config_module="balancelab.configs", version_base="1.3"):
+        return hydra_compose("config", overrides=list(overrides))
+
+
+@pytest.fixture
+def composed():
+    return compose
+
+
+def run_cli(args, cwd, script="balance-run", timeout=600, env_extra=None):
+    """Run an installed console script; returns CompletedProcess with text output."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "WANDB_MODE": "disabled", **(env_extra or {})}
+    exe = BIN / script
+    assert exe.exists(), f"{script} is not installed in {BIN}"
+    return subprocess.run([str(exe), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+@pytest.fixture
+def cli():
+    return run_cli
+
+
+@pytest.fixture(scope="session")
+def digit_images():
+    """Real images (sklearn digits at 16x16), not noise: the balancers' tests use these."""
+    from balancelab.data.digits import load_digit_images
+    from balancelab.data.resize import resize_images
+
+    X, y = load_digit_images()
+    return resize_images(X, 16), y
+
+
+@pytest.fixture
+def imbalanced_digits(digit_images):
+    """Three classes with 40, 12 and 6 images."""
+    X, y = digit_images
+    index = np.concatenate([np.flatnonzero(y == 0)[:40], np.flatnonzero(y == 1)[:12], np.flatnonzero(y == 2)[:6]])
+    return X[index], y[index]
+
+
+cuda_only = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
