@@ -94,3 +94,22 @@ def run() -> None:
 
 if __name__ == "__main__":
     run()
+
+
+def cache() -> None:
+    """``balance-cache``: show or clear the cache of balanced training sets."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="balance-cache", description=cache.__doc__)
+    parser.add_argument("action", choices=["info", "clear"])
+    parser.add_argument("--dir", default="outputs/.cache", help="cache_dir of the runs (default: outputs/.cache)")
+    args = parser.parse_args()
+    from balancelab.balancing.cache import BalancedSetCache
+
+    store = BalancedSetCache(args.dir)
+    if args.action == "clear":
+        print(f"Removed {store.clear()} cached balanced training set(s) from {store.root}.")
+    else:
+        entries = sorted(store.root.glob("*.npz")) if store.root.exists() else []
+        size = sum(p.stat().st_size for p in entries)
+        print(f"{len(entries)} cached balanced training set(s), {size / 1e6:.1f} MB, in {store.root}.")

@@ -69,6 +69,7 @@ def run_experiment(cfg: DictConfig, run_dir: Path, logger=None) -> dict:
     counts_after = np.bincount(balanced.y, minlength=len(names))
     report = dict(balanced.report)
     report["per_class"] = {names[int(c)]: v for c, v in report["per_class"].items() if int(c) < len(names)}
+    write_synthetic_provenance(run_dir, report, balanced, splits.train.source_ids, names)
     report["stage_seconds"] = stage_seconds["balancing"]
     atomic.write_json(run_dir / "balancing_analysis.json", report)
     stats = {
@@ -83,9 +84,10 @@ def run_experiment(cfg: DictConfig, run_dir: Path, logger=None) -> dict:
         "notes": splits.notes,
     }
     atomic.write_json(run_dir / "dataset_statistics.json", stats)
-    if balanced.report.get("synthetic_count", 0) and hasattr(plots, "synthetic_samples"):
-        figure = plots.synthetic_samples(splits.train.X, splits.train.y, balanced.X, balanced.y,
-                                         balanced.provenance, names)
+    synthetic = balanced.provenance < 0
+    if synthetic.any():
+        figure = plots.synthetic_samples(splits.train.X, splits.train.y, balanced.X[synthetic],
+                                         balanced.y[synthetic], names, seed=cfg.seed)
         atomic.save_figure(run_dir / "synthetic_samples.png", figure)
 
     # -- model, loss, optimisation ---------------------------------------------------------------
@@ -167,6 +169,28 @@ def run_experiment(cfg: DictConfig, run_dir: Path, logger=None) -> dict:
         logger.log_summary(summary, run_dir)
     atomic.write_json(run_dir / SUMMARY_FILE, summary)  # last: its presence marks the run finished
     return summary
+
+
+def write_synthetic_provenance(run_dir: Path, report: dict, balanced, source_ids, names) -> None:
+    """synthetic_provenance.csv: each generated training image and the real image(s) it came from.
+
+    Interpolations (SMOTE, ADASYN) list both parents and the step t (image = a + t (b - a));
+    augmentations list their source. The long lists move out of the JSON report into this CSV.
+    """
+    rows = np.flatnonzero(balanced.provenance < 0)
+    parents = report.pop("synthetic_parents", None)
+    sources = report.pop("synthetic_sources", None)
+    if not len(rows):
+        return
+    table = pd.DataFrame({"row": rows, "class": [names[c] for c in balanced.y[rows]]})
+    if parents and len(parents["a"]) == len(rows):
+        a, b = np.asarray(parents["a"], int), np.asarray(parents["b"], int)
+        table["parent_a"], table["parent_b"], table["t"] = source_ids[a], source_ids[b], parents["t"]
+        table["parent_a_index"], table["parent_b_index"] = a, b
+    elif sources and len(sources) == len(rows):
+        table["source"] = source_ids[np.asarray(sources, int)]
+        table["source_index"] = sources
+    atomic.write_csv(run_dir / "synthetic_provenance.csv", table)
 
 
 def evaluate_test(run_dir: Path, y_true, probs, source_ids, names, train_counts, eval_cfg) -> dict:

@@ -48,7 +48,10 @@ class Balancer:
     # -- contract ---------------------------------------------------------------------
     def fit_resample(self, X: np.ndarray, y: np.ndarray):
         X, y = self._validate(X, y)
-        tracemalloc.start()
+        # A technique built from another (resample_to_target -> smote) shares the outer trace.
+        owns_trace = not tracemalloc.is_tracing()
+        if owns_trace:
+            tracemalloc.start()
         start = time.perf_counter()
         try:
             with warnings.catch_warnings(record=True) as caught:
@@ -58,7 +61,8 @@ class Balancer:
             seconds = time.perf_counter() - start
             _, peak = tracemalloc.get_traced_memory()
         finally:
-            tracemalloc.stop()
+            if owns_trace:
+                tracemalloc.stop()
         for w in caught:  # re-emit for the user, and keep them for the report
             warnings.warn(w.message, w.category, stacklevel=2)
         self.provenance_ = provenance

@@ -12,21 +12,20 @@ def _techniques() -> dict:
     # Imported lazily so that `import balancelab.balancing` stays cheap.
     from balancelab.balancing.simple import NoBalancing, RandomOversampling, WeightedSamplerBalancing
 
-    techniques = {
+    from balancelab.balancing.augmentation import OfflineAugmentation
+    from balancelab.balancing.synthetic import Adasyn, Smote
+    from balancelab.balancing.undersampling import RandomUndersampling, ResampleToTarget
+
+    return {
         "none": NoBalancing,
         "weighted_sampler": WeightedSamplerBalancing,
         "random_oversampling": RandomOversampling,
+        "smote": Smote,
+        "adasyn": Adasyn,
+        "offline_augmentation": OfflineAugmentation,
+        "random_undersampling": RandomUndersampling,
+        "resample_to_target": ResampleToTarget,
     }
-    try:
-        from balancelab.balancing.synthetic import Adasyn, Smote
-        from balancelab.balancing.augmentation import OfflineAugmentation
-        from balancelab.balancing.undersampling import RandomUndersampling, ResampleToTarget
-
-        techniques.update(smote=Smote, adasyn=Adasyn, offline_augmentation=OfflineAugmentation,
-                          random_undersampling=RandomUndersampling, resample_to_target=ResampleToTarget)
-    except ImportError:
-        pass
-    return techniques
 
 
 def available_balancers() -> list:

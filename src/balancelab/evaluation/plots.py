@@ -69,3 +69,29 @@ def confidence_distribution(confidence: np.ndarray, correct: np.ndarray):
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def synthetic_samples(X_real: np.ndarray, y_real: np.ndarray, X_new: np.ndarray, y_new: np.ndarray,
+                      class_names: Sequence[str], per_side: int = 6, seed: int = 0):
+    """One row per class that gained images: real images (left) beside generated ones (right)."""
+    classes = [c for c in range(len(class_names)) if (y_new == c).any()]
+    rng = np.random.default_rng(seed)
+    fig, axes = plt.subplots(len(classes), 2 * per_side, figsize=(1.1 * 2 * per_side, 1.2 * len(classes) + 0.6),
+                             squeeze=False)
+    for row, c in enumerate(classes):
+        real = np.flatnonzero(y_real == c)
+        new = np.flatnonzero(y_new == c)
+        picks = [X_real[i] for i in rng.choice(real, min(per_side, len(real)), replace=False)]
+        picks += [None] * (per_side - len(picks))
+        picks += [X_new[i] for i in rng.choice(new, min(per_side, len(new)), replace=False)]
+        for col, ax in enumerate(axes[row]):
+            ax.axis("off")
+            img = picks[col] if col < len(picks) else None
+            if img is not None:
+                ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray" if img.shape[-1] == 1 else None,
+                          vmin=0, vmax=255)
+        axes[row][0].set_title(f"{class_names[c]}: real", fontsize=8, loc="left")
+        axes[row][per_side].set_title("generated", fontsize=8, loc="left")
+    fig.suptitle("Real (left) vs generated (right) training images per class", fontsize=10)
+    fig.tight_layout()
+    return fig
