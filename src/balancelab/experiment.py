@@ -40,12 +40,29 @@ def imbalance_ratio(counts) -> float | None:
     return float(max(present) / min(present)) if present else None
 
 
-def run_experiment(cfg: DictConfig, run_dir: Path, logger=None) -> dict:
-    """Run one experiment into ``run_dir`` (already prepared) and return its summary."""
+def run_experiment(cfg: DictConfig, run_dir: Path) -> dict:
+    """Run one experiment into ``run_dir`` (already prepared) and return its summary.
+
+    The tracker is finished in ``finally`` (marked failed if the run raised), so one failing
+    job never leaves a dangling wandb run or takes a sweep down with it.
+    """
+    from balancelab.tracking import make_tracker
+
     run_dir = Path(run_dir)
-    stage_seconds: dict = {}
     plain_cfg = to_plain(cfg)
     atomic.write_text(run_dir / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(plain_cfg)))
+    tracker = make_tracker(plain_cfg["logger"], plain_cfg, run_dir)
+    failed = True
+    try:
+        summary = _run(cfg, plain_cfg, run_dir, tracker)
+        failed = summary["status"] == "diverged"
+        return summary
+    finally:
+        tracker.finish(failed=failed)
+
+
+def _run(cfg: DictConfig, plain_cfg: dict, run_dir: Path, logger) -> dict:
+    stage_seconds: dict = {}
     if cfg.trainer.num_threads:
         torch.set_num_threads(cfg.trainer.num_threads)
     seed_everything(cfg.seed, cfg.trainer.deterministic)

@@ -281,6 +281,7 @@ GROUP_SCHEMAS: Dict[str, type] = {
 }
 TOP_LEVEL_TYPES: Dict[str, type] = {
     "seed": int, "overwrite": bool, "output_root": str, "cache_dir": str, "use_cache": bool, "run_name": str,
+    "experiment_name": str, "experiment_group": str,
 }
 # String fields limited to a fixed set of values: dotted path -> allowed values.
 CHOICES: Dict[str, tuple] = {

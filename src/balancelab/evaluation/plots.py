@@ -95,3 +95,44 @@ def synthetic_samples(X_real: np.ndarray, y_real: np.ndarray, X_new: np.ndarray,
     fig.suptitle("Real (left) vs generated (right) training images per class", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def comparison_bars(table: pd.DataFrame):
+    """Macro-F1 per experiment, mean with std over seeds as error bars."""
+    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(table) + 2), 4.5))
+    means = table["macro_f1_mean"].fillna(0).to_numpy()
+    colours = ["tab:gray" if e == "baseline" else ("tab:red" if s == "failed" else "tab:blue")
+               for e, s in zip(table["experiment"], table["status"])]
+    ax.bar(range(len(table)), means, yerr=table["macro_f1_std"].fillna(0).to_numpy(), capsize=4, color=colours)
+    ax.set_xticks(range(len(table)), table["experiment"], rotation=30, ha="right")
+    base = table.loc[table["experiment"] == "baseline", "macro_f1_mean"]
+    if len(base) and not np.isnan(base.iloc[0]):
+        ax.axhline(base.iloc[0], color="tab:gray", linestyle="--", linewidth=1, label="baseline")
+        ax.legend()
+    ax.set_ylabel("test macro-F1 (mean ± std over seeds)")
+    ax.set_ylim(0, 1)
+    fig.tight_layout()
+    return fig
+
+
+def per_class_heatmap(per_class: pd.DataFrame):
+    """Experiments x classes, test recall (mean over seeds)."""
+    fig, ax = plt.subplots(figsize=(8, 4))
+    if per_class.empty:
+        ax.text(0.5, 0.5, "no finished jobs", ha="center")
+        return fig
+    grid = per_class.pivot(index="experiment", columns="class", values="recall")
+    grid = grid[list(dict.fromkeys(per_class["class"]))]
+    fig.set_size_inches(max(6, 0.6 * grid.shape[1] + 3), max(3, 0.45 * grid.shape[0] + 1.5))
+    im = ax.imshow(grid.to_numpy(), cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(range(grid.shape[1]), grid.columns, rotation=90 if grid.shape[1] > 12 else 0)
+    ax.set_yticks(range(grid.shape[0]), grid.index)
+    if grid.size <= 400:
+        for i in range(grid.shape[0]):
+            for j in range(grid.shape[1]):
+                ax.text(j, i, f"{grid.iat[i, j]:.2f}", ha="center", va="center", fontsize=7, color="white")
+    ax.set_xlabel("class")
+    ax.set_title("test recall per class")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    return fig
