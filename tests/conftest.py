@@ -32,6 +32,7 @@ def composed():
 def run_cli(args, cwd, script="balance-run", timeout=600, env_extra=None):
     """Run an installed console script; returns CompletedProcess with text output."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "WANDB_MODE": "disabled", **(env_extra or {})}
+    env = {k: v for k, v in env.items() if v is not None}  # None removes a variable
     exe = BIN / script
     assert exe.exists(), f"{script} is not installed in {BIN}"
     return subprocess.run([str(exe), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)

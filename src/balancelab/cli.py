@@ -57,7 +57,7 @@ def _task(cfg) -> dict:
         log.info("Run folder: %s", run_dir)
         from balancelab.experiment import run_experiment
 
-        summary = run_experiment(cfg, run_dir)
+        summary = run_experiment(cfg, run_dir, launcher=hydra_cfg.launcher.get("_target_"))
         _outcome["status"] = summary["status"]
         test = summary.get("test") or {}
         log.info("Done: status=%s  test macro-F1=%s  balanced acc=%s  -> %s", summary["status"],
@@ -67,7 +67,7 @@ def _task(cfg) -> dict:
         log.error("%s", exc)
         _outcome["status"] = "error"
         if is_multirun:
-            return record_failure(Path(hydra_cfg.runtime.output_dir), exc)
+            return record_failure(Path(hydra_cfg.runtime.output_dir), exc, cfg)
         sys.exit(EXIT_USER_ERROR)
     except Exception as exc:
         if not is_multirun:
@@ -75,20 +75,25 @@ def _task(cfg) -> dict:
         # Inside a sweep one failing job must not stop the others (nor skip the end-of-sweep
         # report, which Hydra's callbacks would): record it in the job's folder and carry on.
         log.exception("Job failed: %s", exc)
-        return record_failure(Path(hydra_cfg.runtime.output_dir), exc)
+        return record_failure(Path(hydra_cfg.runtime.output_dir), exc, cfg)
     finally:
         setup_logging(None)
 
 
-def record_failure(run_dir: Path, exc: BaseException) -> dict:
+def record_failure(run_dir: Path, exc: BaseException, cfg=None) -> dict:
     """failure.json in the job folder; the folder stays unfinished, so a rerun retries the job."""
     import traceback
 
-    from balancelab.output.atomic import write_json
+    from omegaconf import OmegaConf
+
+    from balancelab.output.atomic import write_json, write_text
 
     info = {"status": "failed", "error_type": type(exc).__name__, "error": str(exc),
             "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))}
     run_dir.mkdir(parents=True, exist_ok=True)
+    if cfg is not None and not (run_dir / "config.yaml").exists():
+        # The report finds jobs by their config.yaml; a job that failed early still needs one.
+        write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     write_json(run_dir / "failure.json", info)
     return info
 

@@ -7,6 +7,8 @@ takes plain arguments.
 from __future__ import annotations
 
 import logging
+import os
+import platform
 import time
 from pathlib import Path
 
@@ -40,7 +42,7 @@ def imbalance_ratio(counts) -> float | None:
     return float(max(present) / min(present)) if present else None
 
 
-def run_experiment(cfg: DictConfig, run_dir: Path) -> dict:
+def run_experiment(cfg: DictConfig, run_dir: Path, launcher: str | None = None) -> dict:
     """Run one experiment into ``run_dir`` (already prepared) and return its summary.
 
     The tracker is finished in ``finally`` (marked failed if the run raised), so one failing
@@ -54,14 +56,14 @@ def run_experiment(cfg: DictConfig, run_dir: Path) -> dict:
     tracker = make_tracker(plain_cfg["logger"], plain_cfg, run_dir)
     failed = True
     try:
-        summary = _run(cfg, plain_cfg, run_dir, tracker)
+        summary = _run(cfg, plain_cfg, run_dir, tracker, launcher)
         failed = summary["status"] == "diverged"
         return summary
     finally:
         tracker.finish(failed=failed)
 
 
-def _run(cfg: DictConfig, plain_cfg: dict, run_dir: Path, logger) -> dict:
+def _run(cfg: DictConfig, plain_cfg: dict, run_dir: Path, logger, launcher) -> dict:
     stage_seconds: dict = {}
     if cfg.trainer.num_threads:
         torch.set_num_threads(cfg.trainer.num_threads)
@@ -181,6 +183,7 @@ def _run(cfg: DictConfig, plain_cfg: dict, run_dir: Path, logger) -> dict:
         "balancing_from_cache": balanced.from_cache,
         "library_versions": library_versions(), "git": git_state(),
         "output_dir": str(run_dir.resolve()),
+        "process": {"pid": os.getpid(), "host": platform.node(), "launcher": launcher},
     })
     if logger:
         logger.log_summary(summary, run_dir)
