@@ -53,6 +53,8 @@ def _task(cfg) -> dict:
             return {"status": "skipped", "run_dir": str(run_dir)}
         if action == "restart":
             log.warning("Removed the leftovers of an unfinished run in %s.", run_dir)
+        elif action == "resume":
+            log.info("Unfinished run found in %s: resuming it.", run_dir)
         setup_logging(run_dir)
         log.info("Run folder: %s", run_dir)
         from balancelab.experiment import run_experiment

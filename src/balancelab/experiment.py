@@ -26,7 +26,7 @@ from balancelab.evaluation.metrics import confusion_table, headline_metrics, per
 from balancelab.losses import build_loss, describe_loss
 from balancelab.models import IMAGENET_MEAN, IMAGENET_STD, build_model
 from balancelab.output import atomic
-from balancelab.output.run_folder import SUMMARY_FILE
+from balancelab.output.run_folder import SUMMARY_FILE, TRAINING_STATE_FILE
 from balancelab.provenance import git_state, library_versions
 from balancelab.schema import to_plain
 from balancelab.training.batches import DeviceImages, OnlineAugmentation, channel_stats
@@ -136,7 +136,7 @@ def _run(cfg: DictConfig, plain_cfg: dict, run_dir: Path, logger, launcher) -> d
                  weighted_sampling=cfg.balancing.name == "weighted_sampler", seed=cfg.seed,
                  patience=cfg.trainer.early_stopping_patience, amp_dtype=precision,
                  grad_clip_norm=cfg.trainer.grad_clip_norm, progress=cfg.trainer.progress,
-                 on_epoch_end=logger.log_epoch if logger else None)
+                 on_epoch_end=logger.log_epoch if logger else None, state_path=run_dir / TRAINING_STATE_FILE)
     stage_seconds["training"] = time.perf_counter() - t
     history = pd.DataFrame(result.history, columns=[
         "epoch", "lr", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_macro_f1",
@@ -188,6 +188,7 @@ def _run(cfg: DictConfig, plain_cfg: dict, run_dir: Path, logger, launcher) -> d
     if logger:
         logger.log_summary(summary, run_dir)
     atomic.write_json(run_dir / SUMMARY_FILE, summary)  # last: its presence marks the run finished
+    (run_dir / TRAINING_STATE_FILE).unlink(missing_ok=True)
     return summary
 
 

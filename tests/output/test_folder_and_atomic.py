@@ -53,3 +53,12 @@ def test_unfinished_leftovers_are_restarted(tmp_path):
     (run / "history.csv").write_text("partial")
     assert prepare_run_folder(run, overwrite=False) == "restart"
     assert not (run / "history.csv").exists()
+
+
+def test_unfinished_run_with_training_state_is_resumed_not_wiped(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "training_state.pt").write_bytes(b"state")
+    (run / "config.yaml").write_text("x: 1")
+    assert prepare_run_folder(run, overwrite=False) == "resume"
+    assert (run / "training_state.pt").exists() and (run / "config.yaml").exists()

@@ -71,3 +71,25 @@ def test_schedules():
         opt.step()
         sched.step()
     assert opt.param_groups[0]["lr"] == 0.05
+
+
+def test_interrupted_training_resumes_where_it_stopped(tmp_path):
+    X, y = _data()
+    dev = torch.device("cpu")
+    train = DeviceImages(X, y, dev, [0.5], [0.3])
+
+    def run(epochs, state):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Flatten(), nn.Linear(16, 2))
+        opt = torch.optim.SGD(model.parameters(), lr=0.05)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda e: 0.5 ** e)
+        return model, fit(model, train, y, train, y, nn.CrossEntropyLoss(), opt, sched, epochs, 16,
+                          OnlineAugmentation(), True, 0, progress="log", state_path=state)
+
+    full_model, full = run(4, None)
+    run(2, tmp_path / "state.pt")                    # "killed" after epoch 2
+    resumed_model, resumed = run(4, tmp_path / "state.pt")
+    assert [h["epoch"] for h in resumed.history] == [1, 2, 3, 4]
+    assert [h["lr"] for h in resumed.history] == [h["lr"] for h in full.history]
+    for a, b in zip(full_model.parameters(), resumed_model.parameters()):
+        assert torch.allclose(a, b, atol=1e-6)

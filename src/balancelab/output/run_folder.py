@@ -11,6 +11,8 @@ from pathlib import Path
 from balancelab.errors import OutputFolderError
 
 SUMMARY_FILE = "experiment_summary.json"
+# Saved after every epoch while a run trains; removed when the run finishes.
+TRAINING_STATE_FILE = "training_state.pt"
 
 
 def is_finished(folder: str | Path) -> bool:
@@ -21,6 +23,7 @@ def prepare_run_folder(folder: str | Path, overwrite: bool, skip_finished: bool 
     """Make ``folder`` ready for a run and say what was done.
 
     Returns ``"fresh"`` (new or empty folder), ``"overwrite"`` (old content removed on request),
+    ``"resume"`` (an unfinished run with a saved training state: kept, training continues),
     ``"restart"`` (an unfinished run's leftovers removed) or ``"skip"`` (finished and
     ``skip_finished``: inside a sweep a finished job is skipped, not refused).
     """
@@ -37,6 +40,8 @@ def prepare_run_folder(folder: str | Path, overwrite: bool, skip_finished: bool 
             f"({SUMMARY_FILE} exists). It is not overwritten. Pass overwrite=true to replace it, "
             f"or change seed=... / output_root=... to keep both."
         )
+    if not overwrite and (folder / TRAINING_STATE_FILE).is_file():
+        return "resume"
     # Either an explicit overwrite, or leftovers of an interrupted run (nothing finished to lose).
     for child in folder.iterdir():
         if child.name == ".submitit":

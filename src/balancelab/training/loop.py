@@ -8,6 +8,7 @@ import math
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
 import numpy as np
@@ -87,6 +88,16 @@ def predict(model, data: DeviceImages, batch_size: int, amp_dtype=None) -> tuple
     return torch.cat(probs).numpy(), total_loss / max(len(data), 1)
 
 
+def save_training_state(path, epoch, model, optimizer, scheduler, generator, history, best_state, best_f1,
+                        best_epoch, since_best) -> None:
+    from balancelab.output.atomic import write_with
+
+    state = {"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+             "scheduler": scheduler.state_dict(), "generator": generator.get_state(), "history": history,
+             "best_state": best_state, "best_f1": float(best_f1), "best_epoch": best_epoch, "since_best": since_best}
+    write_with(path, lambda p: torch.save(state, p))
+
+
 def _progress_bar(mode: str, total: int, epoch: int, epochs: int):
     use_bar = mode == "bar" or (mode == "auto" and sys.stderr.isatty())
     if not use_bar:
@@ -99,8 +110,13 @@ def _progress_bar(mode: str, total: int, epoch: int, epochs: int):
 def fit(model, train: DeviceImages, train_labels: np.ndarray, val: DeviceImages, val_labels: np.ndarray,
         criterion, optimizer, scheduler, epochs: int, batch_size: int, augment: OnlineAugmentation,
         weighted_sampling: bool, seed: int, patience: int = 0, amp_dtype=None, grad_clip_norm=None,
-        progress: str = "auto", on_epoch_end: Optional[Callable[[Dict[str, float]], None]] = None) -> FitResult:
-    """Train for up to ``epochs``; keep the weights of the best validation macro-F1."""
+        progress: str = "auto", on_epoch_end: Optional[Callable[[Dict[str, float]], None]] = None,
+        state_path: Optional[Path] = None) -> FitResult:
+    """Train for up to ``epochs``; keep the weights of the best validation macro-F1.
+
+    With ``state_path``, the full training state is saved after every epoch and, if the file
+    exists when ``fit`` starts (a requeued or interrupted job), training continues from it.
+    """
     generator = torch.Generator().manual_seed(seed)
     scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
     history: List[Dict[str, float]] = []
@@ -108,7 +124,18 @@ def fit(model, train: DeviceImages, train_labels: np.ndarray, val: DeviceImages,
     status, message = "completed", ""
     start_all = time.perf_counter()
     num_classes = int(max(train_labels.max(), val_labels.max()) + 1)
-    for epoch in range(1, epochs + 1):
+    first_epoch = 1
+    if state_path is not None and Path(state_path).exists():
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        generator.set_state(state["generator"])
+        history, best_state, since_best = state["history"], state["best_state"], state["since_best"]
+        best_f1 = state["best_f1"] if state["best_epoch"] else -math.inf
+        best_epoch, first_epoch = state["best_epoch"], state["epoch"] + 1
+        log.info("Resuming training after epoch %d from %s.", state["epoch"], state_path)
+    for epoch in range(first_epoch, epochs + 1):
         start = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
         order = epoch_order(train_labels, weighted_sampling, generator)
@@ -147,6 +174,9 @@ def fit(model, train: DeviceImages, train_labels: np.ndarray, val: DeviceImages,
                  macro_f1, " *" if improved else "", row["seconds"])
         if on_epoch_end is not None:
             on_epoch_end(row)
+        if state_path is not None:
+            save_training_state(state_path, epoch, model, optimizer, scheduler, generator, history,
+                                best_state, best_f1, best_epoch, since_best)
         if patience and since_best >= patience:
             status, message = "early_stopped", f"no validation macro-F1 gain for {patience} epochs"
             log.info("Early stopping at epoch %d: %s.", epoch, message)
