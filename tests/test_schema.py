@@ -12,10 +12,29 @@ def all_options():
             for option in options]
 
 
+# Options that only make sense with a companion setting.
+COMPANIONS = {("dataset", "image_folder"): ["dataset.root=/data/photos"], ("loss", "bce"): ["dataset=digits_binary"]}
+
+
 @pytest.mark.parametrize("group,option", all_options())
 def test_every_shipped_option_composes_and_validates(group, option):
-    cfg = validate(compose([f"{group}={option}"]))
+    cfg = validate(compose([f"{group}={option}", *COMPANIONS.get((group, option), [])]))
     assert cfg[group].get("name", option) is not None
+
+
+def test_every_named_experiment_composes():
+    from balancelab.sweep.grid import experiments
+
+    for name in experiments():
+        cfg = validate(compose([f"experiment={name}"]))
+        assert cfg.experiment_name == name
+
+
+def test_image_folder_without_root_and_bce_on_ten_classes_are_rejected():
+    with pytest.raises(ConfigError, match="dataset.root"):
+        validate(compose(["dataset=image_folder"]))
+    with pytest.raises(ConfigError, match="two-class"):
+        validate(compose(["loss=bce"]))
 
 
 def test_defaults_match_the_documented_ones():

@@ -22,7 +22,8 @@ def load_checkpoint(path: str | Path) -> Tuple[torch.nn.Module, dict]:
     payload = torch.load(path, map_location="cpu", weights_only=True)
     meta = payload["metadata"]
     m = meta["model"]
-    model = build_model(m["name"], num_classes=len(meta["class_names"]), in_channels=meta["in_channels"],
+    model = build_model(m["name"], num_classes=meta.get("output_units", len(meta["class_names"])),
+                        in_channels=meta["in_channels"],
                         input_size=meta["input_size"], width=m["width"], small_input=m["small_input"],
                         pretrained=False, dropout=m["dropout"])
     model.load_state_dict(payload["state_dict"])

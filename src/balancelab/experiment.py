@@ -20,10 +20,11 @@ from omegaconf import DictConfig, OmegaConf
 from balancelab.balancing.apply import balance_training_set
 from balancelab.checkpoint import save_checkpoint
 from balancelab.data.loading import load_dataset
-from balancelab.evaluation import plots
+from balancelab.evaluation import binary, plots
+from balancelab.evaluation.binary import choose_threshold, threshold_table
 from balancelab.evaluation.calibration import confidence_table, expected_calibration_error
 from balancelab.evaluation.metrics import confusion_table, headline_metrics, per_class_table
-from balancelab.losses import build_loss, describe_loss
+from balancelab.losses import build_loss, describe_loss, output_units
 from balancelab.models import IMAGENET_MEAN, IMAGENET_STD, build_model
 from balancelab.output import atomic
 from balancelab.output.run_folder import SUMMARY_FILE, TRAINING_STATE_FILE
@@ -72,8 +73,15 @@ def _run(cfg: DictConfig, plain_cfg: dict, run_dir: Path, logger, launcher) -> d
 
     # -- data -------------------------------------------------------------------------------
     t = time.perf_counter()
-    splits = load_dataset(cfg.dataset, cfg.model.input_size)
+    splits = load_dataset(cfg.dataset, cfg.model.input_size, cfg.cache_dir if cfg.use_cache else None)
     names = splits.class_names
+    notes = dict(splits.notes)
+    manifest = notes.pop("manifest", None)
+    if manifest is not None:
+        atomic.write_csv(run_dir / "split_manifest.csv", manifest)
+    if "skipped_files" in notes:
+        skipped = notes.pop("skipped_files")
+        atomic.write_text(run_dir / "skipped_files.txt", "".join(f"{path}\t{reason}\n" for path, reason in skipped))
     atomic.write_json(run_dir / "class_mapping.json",
                       {"class_to_index": {n: i for i, n in enumerate(names)}, "index_to_class": names})
     stage_seconds["data"] = time.perf_counter() - t
@@ -100,7 +108,7 @@ def _run(cfg: DictConfig, plain_cfg: dict, run_dir: Path, logger, launcher) -> d
                             "train_after_balancing": imbalance_ratio(counts_after),
                             "val": imbalance_ratio(splits.val.class_counts(len(names))),
                             "test": imbalance_ratio(splits.test.class_counts(len(names)))},
-        "notes": splits.notes,
+        "notes": notes,
     }
     atomic.write_json(run_dir / "dataset_statistics.json", stats)
     synthetic = balanced.provenance < 0
@@ -116,7 +124,8 @@ def _run(cfg: DictConfig, plain_cfg: dict, run_dir: Path, logger, launcher) -> d
         std = [float(np.mean(IMAGENET_STD))] * channels if channels != 3 else list(IMAGENET_STD)
     else:
         mean, std = channel_stats(splits.train.X)
-    model = build_model(cfg.model.name, len(names), channels, cfg.model.input_size, cfg.model.width,
+    units = output_units(cfg.loss.name, len(names))
+    model = build_model(cfg.model.name, units, channels, cfg.model.input_size, cfg.model.width,
                         cfg.model.small_input, cfg.model.pretrained, cfg.model.weights_path, cfg.model.dropout).to(device)
     criterion = build_loss(cfg.loss, counts_after).to(device)
     optimizer = build_optimizer(model.parameters(), cfg.optimizer)
@@ -146,6 +155,7 @@ def _run(cfg: DictConfig, plain_cfg: dict, run_dir: Path, logger, launcher) -> d
 
     metadata = {
         "class_names": list(names), "input_size": cfg.model.input_size, "in_channels": channels,
+        "output_units": units,
         "normalization": {"mean": list(mean), "std": list(std)}, "model": plain_cfg["model"],
         "best_epoch": result.best_epoch, "best_val_macro_f1": result.best_val_macro_f1, "config": plain_cfg,
     }
@@ -161,11 +171,20 @@ def _run(cfg: DictConfig, plain_cfg: dict, run_dir: Path, logger, launcher) -> d
     if result.best_state is not None:
         t = time.perf_counter()
         model.load_state_dict(result.best_state)
+        threshold = None
+        if len(names) == 2:  # binary: the operating threshold comes from validation, never from test
+            val_probs, _ = predict(model, val_data, cfg.trainer.batch_size)
+            threshold = choose_threshold(splits.val.y, val_probs[:, 1], cfg.evaluation.threshold_metric)
+            metadata["threshold"] = {"value": threshold, "metric": cfg.evaluation.threshold_metric,
+                                     "chosen_on": "validation"}
         save_checkpoint(run_dir / "best_model.pt", result.best_state, metadata)
         test_data = DeviceImages(splits.test.X, splits.test.y, device, mean, std)
         probs, test_loss = predict(model, test_data, cfg.trainer.batch_size)  # fp32: reproducible from the file
         summary["test"] = evaluate_test(run_dir, splits.test.y, probs, splits.test.source_ids, names,
-                                        counts_before, cfg.evaluation)
+                                        counts_before, cfg.evaluation, threshold)
+        if threshold is not None:
+            summary["test"].update(evaluate_binary(run_dir, splits.val.y, val_probs[:, 1], splits.test.y,
+                                                   probs[:, 1], threshold, cfg.evaluation.threshold_metric))
         summary["test"]["loss"] = test_loss
         best_row = history.loc[history["epoch"] == result.best_epoch].iloc[0]
         summary["validation_at_best_epoch"] = {
@@ -214,8 +233,20 @@ def write_synthetic_provenance(run_dir: Path, report: dict, balanced, source_ids
     atomic.write_csv(run_dir / "synthetic_provenance.csv", table)
 
 
-def evaluate_test(run_dir: Path, y_true, probs, source_ids, names, train_counts, eval_cfg) -> dict:
-    pred = probs.argmax(1)
+def evaluate_binary(run_dir: Path, y_val, p_val, y_test, p_test, threshold: float, metric: str) -> dict:
+    """ROC/PR curves, threshold table (validation and test) and ranking metrics for two classes."""
+    table = pd.concat([threshold_table(y_val, p_val, "validation"), threshold_table(y_test, p_test, "test")])
+    atomic.write_csv(run_dir / "threshold_analysis.csv", table)
+    atomic.save_figure(run_dir / "roc_curve.png", binary.roc_figure(y_test, p_test, threshold))
+    atomic.save_figure(run_dir / "pr_curve.png", binary.pr_figure(y_test, p_test, threshold))
+    return {**binary.ranking_metrics(y_test, p_test), "threshold": threshold, "threshold_metric": metric,
+            "threshold_chosen_on": "validation"}
+
+
+def evaluate_test(run_dir: Path, y_true, probs, source_ids, names, train_counts, eval_cfg,
+                  threshold: float | None = None) -> dict:
+    """Test-split artifacts; for two classes the prediction is P(positive) >= the validation threshold."""
+    pred = probs.argmax(1) if threshold is None else (probs[:, 1] >= threshold).astype(np.int64)
     conf = probs.max(1)
     table = pd.DataFrame({"source_id": source_ids, "true_index": y_true, "true_class": [names[i] for i in y_true],
                           "pred_index": pred, "pred_class": [names[i] for i in pred], "confidence": conf})

@@ -55,6 +55,17 @@ class FocalLoss(nn.Module):
         return loss.mean()
 
 
+class BinaryCrossEntropy(nn.Module):
+    """BCE-with-logits on a single logit per sample; ``pos_weight`` scales the positive class's term."""
+
+    def __init__(self, pos_weight: Optional[float] = None):
+        super().__init__()
+        self.register_buffer("pos_weight", None if pos_weight is None else torch.tensor([float(pos_weight)]))
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.binary_cross_entropy_with_logits(logits.float().reshape(-1), target.float(), pos_weight=self.pos_weight)
+
+
 def _alpha(alpha, counts: Sequence[int]):
     if alpha is None:
         return None
@@ -63,7 +74,8 @@ def _alpha(alpha, counts: Sequence[int]):
             raise ConfigError(f"loss.alpha='{alpha}' is not understood. Use null, a number, a per-class list or 'balanced'.")
         return inverse_frequency_weights(counts).tolist()
     if isinstance(alpha, (int, float)):
-        return float(alpha)
+        # Binary focal loss (Lin et al.): alpha weights the positive class, 1 - alpha the negative.
+        return [1.0 - float(alpha), float(alpha)] if len(counts) == 2 else float(alpha)
     alpha = [float(a) for a in alpha]
     if len(alpha) != len(counts):
         raise ConfigError(f"loss.alpha lists {len(alpha)} values but the dataset has {len(counts)} classes.")
@@ -83,11 +95,26 @@ def build_loss(loss_cfg, train_counts: Sequence[int]) -> nn.Module:
         return nn.CrossEntropyLoss(weight=torch.tensor(w, dtype=torch.float32), label_smoothing=loss_cfg.label_smoothing)
     if name == "focal":
         return FocalLoss(gamma=loss_cfg.gamma, alpha=_alpha(loss_cfg.alpha, train_counts))
-    raise ConfigError(f"Unknown loss '{name}'. Valid: ce, weighted_ce, focal.")
+    if name == "bce":
+        if len(train_counts) != 2:
+            raise ConfigError(f"loss=bce needs exactly two classes; this dataset has {len(train_counts)}. Use loss=ce.")
+        pos_weight = loss_cfg.pos_weight
+        if pos_weight == "auto":
+            pos_weight = float(train_counts[0]) / max(float(train_counts[1]), 1.0)
+        return BinaryCrossEntropy(None if pos_weight is None else float(pos_weight))
+    raise ConfigError(f"Unknown loss '{name}'. Valid: ce, weighted_ce, focal, bce.")
+
+
+def output_units(loss_name: str, num_classes: int) -> int:
+    """Logits the model needs: one for BCE, one per class otherwise."""
+    return 1 if loss_name == "bce" else num_classes
 
 
 def describe_loss(criterion: nn.Module) -> dict:
     """Plain facts about the criterion for the run's summary."""
+    if isinstance(criterion, BinaryCrossEntropy):
+        pw = criterion.pos_weight
+        return {"type": "binary_cross_entropy", "pos_weight": None if pw is None else float(pw.item())}
     if isinstance(criterion, FocalLoss):
         alpha = None if criterion.alpha is None else criterion.alpha.tolist()
         return {"type": "focal", "gamma": criterion.gamma, "alpha": alpha}

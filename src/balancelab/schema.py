@@ -52,6 +52,48 @@ class DigitsConfig:
     online_augmentation: OnlineAugmentationConfig = field(default_factory=OnlineAugmentationConfig)
 
 
+@dataclass
+class DigitsBinaryConfig:
+    name: str = "digits_binary"
+    channels: int = 1
+    positive_digit: int = 0
+    split_seed: int = 0
+    val_fraction: float = 0.2
+    test_fraction: float = 0.2
+    imbalance_ratio: float = 1.0
+    imbalance_profile: str = "none"
+    online_augmentation: OnlineAugmentationConfig = field(default_factory=OnlineAugmentationConfig)
+
+
+@dataclass
+class ImageFolderConfig:
+    name: str = "image_folder"
+    root: str = "???"
+    channels: int = 3
+    resize_policy: str = "center_crop"
+    decode_workers: int = 0
+    split_seed: int = 0
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    split_manifest: Optional[str] = None
+    imbalance_ratio: float = 1.0
+    imbalance_profile: str = "none"
+    online_augmentation: OnlineAugmentationConfig = field(default_factory=OnlineAugmentationConfig)
+
+
+@dataclass
+class TorchvisionDatasetConfig:
+    name: str = "cifar10"
+    root: str = "data"
+    download: bool = False
+    channels: int = 3
+    split_seed: int = 0
+    val_fraction: float = 0.1
+    imbalance_ratio: float = 100.0
+    imbalance_profile: str = "exponential"
+    online_augmentation: OnlineAugmentationConfig = field(default_factory=OnlineAugmentationConfig)
+
+
 # --- balancing ---------------------------------------------------------------------------
 @dataclass
 class NoBalancingConfig:
@@ -180,6 +222,13 @@ class WeightedCrossEntropyConfig:
 
 
 @dataclass
+class BceConfig:
+    name: str = "bce"
+    # null: no weighting; "auto": n_negative / n_positive from the training counts; or a number.
+    pos_weight: Any = None
+
+
+@dataclass
 class FocalConfig:
     name: str = "focal"
     gamma: float = 2.0
@@ -252,11 +301,15 @@ class EvaluationConfig:
     many_shot_min: int = 100
     few_shot_max: int = 20
     calibration_bins: int = 15
+    # Binary tasks: how the operating threshold is chosen on the validation split (youden | f1).
+    threshold_metric: str = "youden"
 
 
 # For a group whose options differ in their keys, the option's ``name`` picks the dataclass.
 OPTION_SCHEMAS: Dict[str, Dict[str, type]] = {
-    "dataset": {"digits_lt": DigitsConfig},
+    "dataset": {"digits_lt": DigitsConfig, "digits_binary": DigitsBinaryConfig, "image_folder": ImageFolderConfig,
+                "mnist": TorchvisionDatasetConfig, "fashion_mnist": TorchvisionDatasetConfig,
+                "cifar10": TorchvisionDatasetConfig, "cifar100": TorchvisionDatasetConfig},
     "balancing": {
         "none": NoBalancingConfig,
         "weighted_sampler": NoBalancingConfig,
@@ -267,7 +320,8 @@ OPTION_SCHEMAS: Dict[str, Dict[str, type]] = {
         "random_undersampling": RandomUndersamplingConfig,
         "resample_to_target": ResampleToTargetConfig,
     },
-    "loss": {"ce": CrossEntropyConfig, "weighted_ce": WeightedCrossEntropyConfig, "focal": FocalConfig},
+    "loss": {"ce": CrossEntropyConfig, "weighted_ce": WeightedCrossEntropyConfig, "focal": FocalConfig,
+             "bce": BceConfig},
     "scheduler": {"step": StepSchedulerConfig, "cosine": CosineSchedulerConfig, "none": NoSchedulerConfig},
     "logger": {"none": NoLoggerConfig, "wandb": WandbConfig},
 }
@@ -295,6 +349,9 @@ CHOICES: Dict[str, tuple] = {
     "logger.mode": ("auto", "online", "offline", "disabled"),
     "balancing.knn_backend": ("auto", "sklearn", "torch"),
     "balancing.oversampler": ("random", "smote"),
+    "dataset.resize_policy": ("resize", "center_crop"),
+    "dataset.channels": ("1", "3"),
+    "evaluation.threshold_metric": ("youden", "f1"),
 }
 
 
@@ -335,6 +392,12 @@ def validate(cfg: DictConfig) -> DictConfig:
     for key in cfg:
         if key not in typed:
             typed[key] = cfg[key]  # extra top-level entries (e.g. sweep bookkeeping) pass through
+    if typed.dataset.name == "image_folder" and OmegaConf.is_missing(typed.dataset, "root"):
+        raise ConfigError("dataset=image_folder needs its folder: add dataset.root=/path/to/images "
+                          "(class sub-folders, or train/ val/ test/ sub-folders).")
+    if typed.loss.name == "bce" and typed.dataset.name not in ("digits_binary", "image_folder"):
+        raise ConfigError(f"loss=bce is for two-class tasks; dataset={typed.dataset.name} is not one. "
+                          f"Use loss=ce, weighted_ce or focal.")
     for dotted, allowed in CHOICES.items():
         value = OmegaConf.select(typed, dotted)
         if value is not None and str(value).lower() not in allowed:
@@ -349,8 +412,8 @@ def _check_ranges(cfg: DictConfig) -> None:
         (cfg.trainer.batch_size >= 1, "trainer.batch_size", "at least 1"),
         (cfg.model.input_size >= 8, "model.input_size", "at least 8 pixels"),
         (cfg.optimizer.lr > 0, "optimizer.lr", "positive"),
-        (0 < cfg.dataset.val_fraction < 1 and 0 < cfg.dataset.test_fraction < 1
-         and cfg.dataset.val_fraction + cfg.dataset.test_fraction < 1,
+        (0 < cfg.dataset.val_fraction < 1 and 0 < cfg.dataset.get("test_fraction", 0.5) < 1
+         and cfg.dataset.val_fraction + cfg.dataset.get("test_fraction", 0.0) < 1,
          "dataset.val_fraction/test_fraction", "each in (0, 1) and together below 1"),
         (cfg.dataset.imbalance_ratio >= 1, "dataset.imbalance_ratio", "at least 1 (1 = no imbalance)"),
     ]

@@ -33,3 +33,18 @@ def load_digits_lt(input_size: int, split_seed: int, val_fraction: float, test_f
         notes={"source": "sklearn.datasets.load_digits", "original_resolution": [8, 8],
                "train_before_long_tail": int(len(train_idx))},
     )
+
+
+def load_digits_binary(input_size: int, split_seed: int, val_fraction: float, test_fraction: float,
+                       positive_digit: int, name: str = "digits_binary") -> DataSplits:
+    """One digit (the positive, minority class) against the other nine: about 1:9."""
+    X, digit = load_digit_images()
+    y = (digit == positive_digit).astype(np.int64)
+    source_ids = np.array([f"sklearn_digits:{i}" for i in range(len(y))])
+    train_idx, val_idx, test_idx = stratified_split(y, val_fraction, test_fraction, split_seed)
+    full = ImageSet(resize_images(X, input_size), y, source_ids)
+    return DataSplits(
+        train=full.subset(train_idx), val=full.subset(val_idx), test=full.subset(test_idx),
+        class_names=[f"not_{positive_digit}", str(positive_digit)],
+        notes={"source": "sklearn.datasets.load_digits", "positive_class": str(positive_digit)},
+    )

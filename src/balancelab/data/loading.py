@@ -6,8 +6,21 @@ from balancelab.data.dataset import DataSplits
 from balancelab.errors import DataError
 
 
-def load_dataset(dataset_cfg, input_size: int) -> DataSplits:
+def load_dataset(dataset_cfg, input_size: int, cache_dir: str | None = None) -> DataSplits:
     name = dataset_cfg.name
+    if name == "image_folder":
+        from balancelab.data.image_folder import load_image_folder
+
+        return load_image_folder(dataset_cfg, input_size, cache_dir)
+    if name in ("mnist", "fashion_mnist", "cifar10", "cifar100"):
+        from balancelab.data.torchvision_sets import load_torchvision
+
+        return load_torchvision(dataset_cfg, input_size)
+    if name == "digits_binary":
+        from balancelab.data.digits import load_digits_binary
+
+        return load_digits_binary(input_size, dataset_cfg.split_seed, dataset_cfg.val_fraction,
+                                  dataset_cfg.test_fraction, dataset_cfg.positive_digit, name)
     if name in ("digits_lt",):
         from balancelab.data.digits import load_digits_lt
 

@@ -21,6 +21,15 @@ from balancelab.training.batches import DeviceImages, OnlineAugmentation, epoch_
 log = logging.getLogger("balancelab")
 
 
+def probabilities(logits: torch.Tensor) -> torch.Tensor:
+    """Class probabilities (N, C); a single logit (BCE) becomes [1 - p, p]."""
+    logits = logits.float()
+    if logits.shape[1] == 1:
+        p = torch.sigmoid(logits)
+        return torch.cat([1 - p, p], 1)
+    return torch.softmax(logits, 1)
+
+
 class Diverged(RuntimeError):
     """The training loss became NaN or infinite."""
 
@@ -67,7 +76,7 @@ def train_one_epoch(model, data: DeviceImages, order: torch.Tensor, criterion, o
         else:
             optimizer.step()
         total_loss += loss.item() * len(y)
-        correct += (logits.argmax(1) == y).sum().item()
+        correct += (probabilities(logits.detach()).argmax(1) == y).sum().item()
         seen += len(y)
         if progress is not None:
             progress.update(len(y))
@@ -76,15 +85,15 @@ def train_one_epoch(model, data: DeviceImages, order: torch.Tensor, criterion, o
 
 @torch.no_grad()
 def predict(model, data: DeviceImages, batch_size: int, amp_dtype=None) -> tuple[np.ndarray, float]:
-    """Softmax probabilities (N, C) in float32 and the mean cross-entropy."""
+    """Class probabilities (N, C) in float32 and the mean cross-entropy (negative log-likelihood)."""
     model.eval()
     probs, total_loss = [], 0.0
     for x, y in data.ordered_batches(batch_size):
         with torch.autocast(data.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
             logits = model(x)
-        logits = logits.float()
-        total_loss += F.cross_entropy(logits, y, reduction="sum").item()
-        probs.append(torch.softmax(logits, 1).cpu())
+        p = probabilities(logits)
+        total_loss += F.nll_loss(torch.log(p.clamp_min(1e-12)), y, reduction="sum").item()
+        probs.append(p.cpu())
     return torch.cat(probs).numpy(), total_loss / max(len(data), 1)
 
 

@@ -1,0 +1,70 @@
+"""Installed `balance-run` on the other datasets: image folders, binary digits, missing CIFAR."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+
+from tests.conftest import TINY, run_cli
+
+pytestmark = pytest.mark.slow
+
+
+def test_image_folder_run_lists_bad_files_and_reuses_split(tmp_path):
+    root = tmp_path / "leaves"
+    rng = np.random.default_rng(0)
+    for c, n in (("healthy", 30), ("blight", 10), ("rare", 3)):
+        (root / c).mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 255, (20, 28, 3)).astype(np.uint8)).save(root / c / f"{i}.jpg")
+    (root / "blight" / "broken.jpg").write_bytes(b"\xff\xd8 not really")
+    args = [*TINY, "trainer.epochs=1", "dataset=image_folder", f"dataset.root={root}", f"output_root={tmp_path}"]
+    first = run_cli(args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    run = next((tmp_path / "runs").iterdir())
+    assert "broken.jpg" in (run / "skipped_files.txt").read_text()
+    stats = json.loads((run / "dataset_statistics.json").read_text())
+    assert stats["notes"]["skipped_count"] == 1
+    manifest = pd.read_csv(run / "split_manifest.csv")
+    second = run_cli([*args, "seed=1"], cwd=tmp_path)
+    assert second.returncode == 0 and "split manifest" in second.stderr
+    other = next(p for p in (tmp_path / "runs").iterdir() if p != run)
+    pd.testing.assert_frame_equal(pd.read_csv(other / "split_manifest.csv"), manifest)
+
+
+def test_binary_run_writes_threshold_artifacts(tmp_path):
+    result = run_cli([*TINY, "trainer.epochs=2", "dataset=digits_binary", "loss=bce", f"output_root={tmp_path}"],
+                     cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    run = next((tmp_path / "runs").iterdir())
+    for name in ("roc_curve.png", "pr_curve.png", "threshold_analysis.csv"):
+        assert (run / name).is_file()
+    summary = json.loads((run / "experiment_summary.json").read_text())
+    test = summary["test"]
+    assert 0 < test["threshold"] < 1 and test["threshold_chosen_on"] == "validation"
+    assert test["roc_auc"] is not None and test["average_precision"] is not None
+    table = pd.read_csv(run / "threshold_analysis.csv")
+    assert set(table["split"]) == {"validation", "test"}
+    assert {"precision", "recall", "f1", "specificity"} <= set(table.columns)
+    meta = torch.load(run / "best_model.pt", weights_only=True)["metadata"]
+    assert meta["threshold"]["value"] == test["threshold"] and meta["output_units"] == 1
+    preds = pd.read_csv(run / "predictions.csv")
+    assert ((preds["prob_0"] >= test["threshold"]).astype(int) == preds["pred_index"]).all()
+
+
+def test_binary_focal_with_alpha(tmp_path):
+    result = run_cli([*TINY, "trainer.epochs=1", "dataset=digits_binary", "loss=focal", "loss.alpha=0.75",
+                      f"output_root={tmp_path}"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads(next((tmp_path / "runs").iterdir()).joinpath("experiment_summary.json").read_text())
+    assert summary["loss_details"]["alpha"] == [0.25, 0.75]
+
+
+def test_cifar10_without_files_fails_with_instructions(tmp_path):
+    result = run_cli(["dataset=cifar10", f"dataset.root={tmp_path}/data", f"output_root={tmp_path}", "logger=none"],
+                     cwd=tmp_path)
+    assert result.returncode == 2
+    assert "cifar-10-batches-py" in result.stderr and "download=true" in result.stderr
