@@ -17,6 +17,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from balancelab.hashing import file_digest
 from balancelab.output.atomic import write_text, write_with
 
 log = logging.getLogger("balancelab")
@@ -40,14 +41,6 @@ def cache_key(fingerprint: str, technique: str, params: dict, seed: int) -> str:
     return hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 class BalancedSetCache:
     def __init__(self, root: str | Path):
         self.root = Path(root) / "balanced"
@@ -61,7 +54,7 @@ class BalancedSetCache:
             return None
         try:
             meta = json.loads(meta_path.read_text())
-            if meta.get("sha256") != _file_digest(data_path):
+            if meta.get("sha256") != file_digest(data_path):
                 raise ValueError("checksum mismatch")
             with np.load(data_path, allow_pickle=False) as npz:
                 X, y, prov = npz["X"], npz["y"], npz["provenance"]
@@ -81,7 +74,7 @@ class BalancedSetCache:
                 np.savez(f, X=X, y=y, provenance=provenance)
 
         write_with(data_path, save)
-        write_text(meta_path, json.dumps({"sha256": _file_digest(data_path), "report": report}, default=str))
+        write_text(meta_path, json.dumps({"sha256": file_digest(data_path), "report": report}, default=str))
 
     def clear(self) -> int:
         """Delete every entry; returns how many were removed."""

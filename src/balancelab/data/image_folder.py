@@ -23,6 +23,7 @@ from balancelab.data.decode import decode_image, is_image_file
 from balancelab.data.longtail import make_long_tailed
 from balancelab.data.split import stratified_split
 from balancelab.errors import DataError
+from balancelab.hashing import file_digest
 from balancelab.output import atomic
 
 log = logging.getLogger("balancelab")
@@ -80,14 +81,6 @@ def decode_all(paths: List[str], size: int, channels: int, policy: str, workers:
     X = np.stack([img for img, _ in results if img is not None]) if ok.any() else np.zeros((0, size, size, channels), np.uint8)
     reasons = [(p, r) for p, (img, r) in zip(paths, results) if img is None]
     return X, ok, reasons
-
-
-def _digest(path: str) -> str:
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def grouped_split(y: np.ndarray, digests: List[str], val_fraction: float, test_fraction: float, seed: int):
@@ -178,7 +171,7 @@ def _assign_splits(cfg, y, source_ids, cache_dir, root: Path) -> np.ndarray:
                 return np.array([lookup[s] for s in source_ids])
         elif given:
             raise DataError(f"dataset.split_manifest={given} does not exist.")
-    splits = grouped_split(y, [_digest(s) for s in source_ids], cfg.val_fraction, cfg.test_fraction, cfg.split_seed)
+    splits = grouped_split(y, [file_digest(s) for s in source_ids], cfg.val_fraction, cfg.test_fraction, cfg.split_seed)
     if cached is not None:
         atomic.write_csv(cached, pd.DataFrame({"source_id": source_ids, "split": splits}))
     return splits
