@@ -28,10 +28,10 @@ def class_targets(y: np.ndarray, target_per_class, overrides: dict, technique: s
         c = int(c)
         if c >= len(counts):
             raise BalancingError(f"{technique}: overrides name class {c}, which has no training samples.")
-        if isinstance(value, float) and not float(value).is_integer() or isinstance(value, float) and value < 10:
-            targets[c] = int(round(float(value) * target))
-        else:
-            targets[c] = int(value)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise BalancingError(f"{technique}: override for class {c} must be a positive count (integer) or "
+                                 f"a multiple of target_per_class (float, e.g. 1.5); got {value!r}.")
+        targets[c] = int(round(value * target)) if isinstance(value, float) else int(value)
     return targets
 
 
