@@ -1,11 +1,12 @@
 #!/usr/bin/env python
-"""Benchmark: balancelab's SMOTE stage against plain imbalanced-learn SMOTE, same data, one run.
+"""Benchmark: balancelab's SMOTE (or ADASYN) stage against plain imbalanced-learn, same data, one run.
 
 Prints wall time and peak traced memory (tracemalloc: NumPy and Python allocations) of each, the
 ratio of our peak to the balanced output array, and how often the two neighbour searches agree.
 
     python scripts/benchmark_smote.py                     # CPU, 64x64x3, ~3k images
     python scripts/benchmark_smote.py --size 96 --n-max 2000 --device cuda
+    python scripts/benchmark_smote.py --technique adasyn
 """
 
 from __future__ import annotations
@@ -77,11 +78,12 @@ def main():
     parser.add_argument("--ratio", type=float, default=10)
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--technique", choices=["smote", "adasyn"], default="smote")
     parser.add_argument("--skip-plain", action="store_true", help="skip plain imblearn (slow at large sizes)")
     args = parser.parse_args()
 
     import torch
-    from imblearn.over_sampling import SMOTE
+    from imblearn.over_sampling import ADASYN, SMOTE
 
     from balancelab.balancing import make_balancer
 
@@ -92,15 +94,29 @@ def main():
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        balancer = make_balancer("smote", random_state=0, k_neighbors=args.k, knn_backend="torch", device=args.device)
+        k_param = "k_neighbors" if args.technique == "smote" else "n_neighbors"
+        balancer = make_balancer(args.technique, random_state=0, knn_backend="torch", device=args.device,
+                                 **{k_param: args.k})
         (X_res, _), ours_s, ours_peak = measure(lambda: balancer.fit_resample(X, y))
     out_bytes = X_res.nbytes
-    print(f"balancelab smote : {ours_s:8.2f} s   peak {ours_peak / 1e6:8.1f} MB   "
+    print(f"balancelab {args.technique:<6}: {ours_s:8.2f} s   peak {ours_peak / 1e6:8.1f} MB   "
           f"= {ours_peak / out_bytes:.2f} x the balanced output ({out_bytes / 1e6:.1f} MB uint8)")
 
     if not args.skip_plain:
         flat = X.reshape(len(X), -1).astype(np.float64)  # what imblearn needs: a 2-D float matrix
-        (Xp, _), plain_s, plain_peak = measure(lambda: SMOTE(random_state=0, k_neighbors=args.k).fit_resample(flat, y))
+        plain = SMOTE(random_state=0, k_neighbors=args.k) if args.technique == "smote" else \
+            ADASYN(random_state=0, n_neighbors=args.k)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                (Xp, _), plain_s, plain_peak = measure(lambda: plain.fit_resample(flat, y))
+            except RuntimeError as exc:  # ADASYN's 0/0 case on well-separated classes
+                tracemalloc.stop()
+                print(f"plain imblearn   : failed ({exc})")
+                plain_s = None
+        if plain_s is None:
+            args.skip_plain = True
+    if not args.skip_plain:
         plain_peak += flat.nbytes  # the float copy made to call it belongs to its cost
         del flat, Xp
         print(f"plain imblearn   : {plain_s:8.2f} s   peak {plain_peak / 1e6:8.1f} MB   "
