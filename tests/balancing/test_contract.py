@@ -61,19 +61,8 @@ def test_auto_strategy_balances_every_class(name, imbalanced_digits):
     counts = np.bincount(y_res)
     if name == "resample_to_target":
         assert counts.tolist() == [12, 12, 12]
-    elif name == "adasyn":
-        # ADASYN rounds each row's share of new samples, so a class lands within n_c/2 of its target.
-        before = np.bincount(y)
-        assert all(abs(counts[c] - 40) <= np.ceil(before[c] / 2) for c in range(3))
-        assert balancer_targets(name, X, y) == {"0": 40, "1": 40, "2": 40}
     else:
         assert counts.tolist() == [40, 40, 40]
-
-
-def balancer_targets(name, X, y):
-    balancer = make_balancer(name, random_state=0)
-    balancer.fit_resample(X, y)
-    return balancer.report_["targets"]
 
 
 @pytest.mark.parametrize("name", TECHNIQUES)

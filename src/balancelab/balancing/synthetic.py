@@ -109,7 +109,7 @@ class _InterpolatingOversampler(Balancer):
             estimator = ImageNearestNeighbors(k + 1, features, backend, self.device)
             # Class c against the rest, so the sampler sees two classes (ADASYN also needs the others).
             y_binary = (y == c).astype(np.int64)
-            sampler = self._sampler(k, estimator, {1: n_c + need}, _class_seed(self.random_state, c))
+            sampler = self._sampler(k, estimator, {1: n_c + need + self._slack(n_c)}, _class_seed(self.random_state, c))
             Z_res, y_res = self._run(sampler, Z, y_binary, c, adjustments)
             Z_new = Z_res[len(Z):]
             # The last table logged is the within-class search the sampler interpolates along.
@@ -117,6 +117,9 @@ class _InterpolatingOversampler(Balancer):
             pairs_a = np.repeat(query, neighbours.shape[1] - 1)
             pairs_b = neighbours[:, 1:].ravel()
             a, b, t = decode(Z_new, Z, pairs_a, pairs_b)
+            if len(a) > need:  # ADASYN's surplus (see _slack): drop rows at random, keeping its weighting
+                keep = np.sort(np.random.default_rng(_class_seed(self.random_state, c)).choice(len(a), need, replace=False))
+                a, b, t = a[keep], b[keep], t[keep]
             synthetic_a.append(a), synthetic_b.append(b), synthetic_t.append(t)
             synthetic_y.append(np.full(len(a), c, np.int64))
 
@@ -135,6 +138,10 @@ class _InterpolatingOversampler(Balancer):
                      "targets": {str(c): int(v) for c, v in enumerate(targets)},
                      "synthetic_parents": {"a": a.tolist(), "b": b.tolist(), "t": np.round(t, 6).tolist()}},
         )
+
+    def _slack(self, n_c: int) -> int:
+        """Extra samples to ask for; SMOTE produces exactly what it is asked."""
+        return 0
 
     def _run(self, sampler, Z, y_binary, c, adjustments):
         return sampler.fit_resample(Z, y_binary)
@@ -156,6 +163,12 @@ class Adasyn(_InterpolatingOversampler):
     name = "adasyn"
     sampler_class = ADASYN
     k_param = "n_neighbors"
+
+    def _slack(self, n_c: int) -> int:
+        # ADASYN rounds each row's share of the new samples, so its total can fall short of the
+        # request by up to n_c/2. Asking for that much more and dropping the surplus at random
+        # lands every class exactly on its target.
+        return n_c // 2 + 1
 
     def _run(self, sampler, Z, y_binary, c, adjustments):
         try:
