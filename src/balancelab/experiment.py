@@ -95,7 +95,9 @@ def _run(cfg: DictConfig, plain_cfg: dict, run_dir: Path, logger, launcher) -> d
     counts_before = splits.train.class_counts(len(names))
     counts_after = np.bincount(balanced.y, minlength=len(names))
     report = dict(balanced.report)
-    report["per_class"] = {names[int(c)]: v for c, v in report["per_class"].items() if int(c) < len(names)}
+    per_class = {names[int(c)]: v for c, v in report["per_class"].items() if int(c) < len(names)}
+    empty = {"before": 0, "after": 0, "added": 0, "removed": 0, "duplicated": 0, "synthetic": 0}
+    report["per_class"] = {n: per_class.get(n, dict(empty)) for n in names}  # full mapping, absent classes too
     write_synthetic_provenance(run_dir, report, balanced, splits.train.source_ids, names)
     report["stage_seconds"] = stage_seconds["balancing"]
     atomic.write_json(run_dir / "balancing_analysis.json", report)
