@@ -41,57 +41,53 @@ class OnlineAugmentationConfig:
 
 
 @dataclass
-class DigitsConfig:
+class DatasetBase:
+    """Keys every dataset shares: channels, the fixed split, the long-tail profile, on-device augmentation."""
+
     name: str = "digits_lt"
     channels: int = 1
     split_seed: int = 0
     val_fraction: float = 0.2
-    test_fraction: float = 0.2
-    imbalance_ratio: float = 10.0
-    imbalance_profile: str = "exponential"
-    online_augmentation: OnlineAugmentationConfig = field(default_factory=OnlineAugmentationConfig)
-
-
-@dataclass
-class DigitsBinaryConfig:
-    name: str = "digits_binary"
-    channels: int = 1
-    positive_digit: int = 0
-    split_seed: int = 0
-    val_fraction: float = 0.2
-    test_fraction: float = 0.2
     imbalance_ratio: float = 1.0
     imbalance_profile: str = "none"
     online_augmentation: OnlineAugmentationConfig = field(default_factory=OnlineAugmentationConfig)
 
 
 @dataclass
-class ImageFolderConfig:
+class DigitsConfig(DatasetBase):
+    test_fraction: float = 0.2
+    imbalance_ratio: float = 10.0
+    imbalance_profile: str = "exponential"
+
+
+@dataclass
+class DigitsBinaryConfig(DatasetBase):
+    name: str = "digits_binary"
+    positive_digit: int = 0
+    test_fraction: float = 0.2
+
+
+@dataclass
+class ImageFolderConfig(DatasetBase):
     name: str = "image_folder"
     root: str = "???"
     channels: int = 3
     resize_policy: str = "center_crop"
     decode_workers: int = 0
-    split_seed: int = 0
     val_fraction: float = 0.15
     test_fraction: float = 0.15
     split_manifest: Optional[str] = None
-    imbalance_ratio: float = 1.0
-    imbalance_profile: str = "none"
-    online_augmentation: OnlineAugmentationConfig = field(default_factory=OnlineAugmentationConfig)
 
 
 @dataclass
-class TorchvisionDatasetConfig:
+class TorchvisionDatasetConfig(DatasetBase):
     name: str = "cifar10"
     root: str = "data"
     download: bool = False
     channels: int = 3
-    split_seed: int = 0
     val_fraction: float = 0.1
     imbalance_ratio: float = 100.0
     imbalance_profile: str = "exponential"
-    online_augmentation: OnlineAugmentationConfig = field(default_factory=OnlineAugmentationConfig)
 
 
 # --- balancing ---------------------------------------------------------------------------
