@@ -90,7 +90,9 @@ def test_group_narrows_and_parallel_launcher_runs(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     table = pd.read_csv(tmp_path / "sweeps" / "p" / "comparison.csv")
     assert sorted(table["experiment"]) == ["offline_augmentation_focal", "smote_focal"]
-    for job in (tmp_path / "sweeps" / "p").glob("*/experiment_summary.json"):
+    summaries = list((tmp_path / "sweeps" / "p").glob("*/experiment_summary.json"))
+    assert len(summaries) == 2
+    for job in summaries:
         assert "JoblibLauncher" in json.loads(job.read_text())["process"]["launcher"]
 
 

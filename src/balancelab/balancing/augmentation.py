@@ -80,7 +80,6 @@ def augment_image(img: np.ndarray, preset: dict, rng: np.random.Generator) -> tu
 
 class OfflineAugmentation(Balancer):
     name = "offline_augmentation"
-    synthesises = True
 
     def _resample(self, X, y):
         preset: Optional[dict] = self.params.get("augmentation") or DEFAULT_PRESET

@@ -38,7 +38,6 @@ class Balancer:
     """Base class: keyword-only parameters stored by the constructor, work in fit_resample."""
 
     name = "base"
-    synthesises = False  # whether output rows may be new images
 
     def __init__(self, *, random_state: Optional[int] = None, device: str = "cpu", **params: Any) -> None:
         self.random_state = random_state

@@ -66,7 +66,6 @@ def interpolate(X: np.ndarray, a: np.ndarray, b: np.ndarray, t: np.ndarray, chun
 
 
 class _InterpolatingOversampler(Balancer):
-    synthesises = True
     sampler_class = SMOTE
     k_param = "k_neighbors"
 
