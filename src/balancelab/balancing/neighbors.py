@@ -20,6 +20,23 @@ class SharedFeatures:
     def __init__(self, rows: np.ndarray):
         self.rows = rows  # (N, D) uint8
         self.log: list = []  # every (query rows, neighbour rows) table computed, for tracing parents
+        self._whole = None  # (device, rows on it, squared norms) for the full set
+
+    def on_device(self, fitted: np.ndarray, device: torch.device, chunk: int):
+        """The fitted rows on ``device`` and their squared norms.
+
+        ADASYN searches the whole training set once per class: that set is taken without a gather
+        (on the CPU the tensor shares the array's memory) and kept with its norms, instead of being
+        copied, uploaded and normed again for every class. Class subsets are used once; not kept.
+        """
+        whole = len(fitted) == len(self.rows) and np.array_equal(fitted, np.arange(len(self.rows)))
+        if whole and self._whole is not None and self._whole[0] == str(device):
+            return self._whole[1], self._whole[2]
+        F_ = torch.from_numpy(self.rows if whole else self.rows[fitted]).to(device)
+        norms = torch.cat([F_[i:i + chunk].float().pow(2).sum(1) for i in range(0, len(F_), chunk)])
+        if whole:
+            self._whole = (str(device), F_, norms)
+        return F_, norms
 
     def __deepcopy__(self, memo):
         return self
@@ -37,8 +54,7 @@ def _knn_torch(features: SharedFeatures, query: np.ndarray, fitted: np.ndarray, 
                chunk: int = 2048):
     """Exact k-NN by chunked ||q||^2 + ||f||^2 - 2 q.f on ``device``; a query's own row ranks first."""
     dev = torch.device(device)
-    F_ = torch.from_numpy(features.rows[fitted]).to(dev)
-    f_norm = torch.cat([F_[i:i + chunk].float().pow(2).sum(1) for i in range(0, len(F_), chunk)])
+    F_, f_norm = features.on_device(fitted, dev, chunk)
     fitted_t = torch.from_numpy(fitted).to(dev)
     out_d, out_i = [], []
     for start in range(0, len(query), chunk):
