@@ -45,3 +45,18 @@ def test_confidence_table_rows():
     assert overall["correct_count"] == 2 and overall["wrong_count"] == 1
     assert overall["mean_confidence_wrong"] == pytest.approx(0.6)
     assert (table["kind"] == "class").sum() == 3 and (table["kind"] == "calibration_bin").sum() == 5
+
+
+def test_threshold_choice_and_operating_point():
+    from balancelab.evaluation.binary import choose_threshold, operating_point, threshold_table
+
+    y = np.array([0, 0, 0, 0, 1, 1])
+    p = np.array([0.1, 0.2, 0.3, 0.6, 0.7, 0.9])
+    t = choose_threshold(y, p, "youden")
+    assert 0.6 < t <= 0.7  # separates the classes perfectly
+    point = operating_point(y, p, t)
+    assert point["recall"] == 1.0 and point["specificity"] == 1.0 and point["tp"] == 2 and point["tn"] == 4
+    low = operating_point(y, p, 0.5)
+    assert low["fp"] == 1 and low["precision"] == pytest.approx(2 / 3)
+    table = threshold_table(y, p, "test")
+    assert (table["split"] == "test").all() and table["recall"].is_monotonic_decreasing

@@ -22,17 +22,19 @@ def choose_threshold(y_val: np.ndarray, p_val: np.ndarray, metric: str = "youden
 
 def threshold_table(y: np.ndarray, p: np.ndarray, split: str, thresholds=None) -> pd.DataFrame:
     thresholds = np.round(np.arange(0.05, 1.0, 0.05), 2) if thresholds is None else thresholds
-    rows = []
-    for t in thresholds:
-        pred = p >= t
-        tp, fp = int((pred & (y == 1)).sum()), int((pred & (y == 0)).sum())
-        fn, tn = int((~pred & (y == 1)).sum()), int((~pred & (y == 0)).sum())
-        precision = tp / (tp + fp) if tp + fp else 0.0
-        recall = tp / (tp + fn) if tp + fn else 0.0
-        rows.append({"split": split, "threshold": float(t), "precision": precision, "recall": recall,
-                     "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
-                     "specificity": tn / (tn + fp) if tn + fp else 0.0, "tp": tp, "fp": fp, "fn": fn, "tn": tn})
-    return pd.DataFrame(rows)
+    return pd.DataFrame([{"split": split, "threshold": float(t), **operating_point(y, p, t)} for t in thresholds])
+
+
+def operating_point(y: np.ndarray, p: np.ndarray, threshold: float) -> dict:
+    """Confusion counts and rates when predicting positive for P(positive) >= threshold."""
+    pred = p >= threshold
+    tp, fp = int((pred & (y == 1)).sum()), int((pred & (y == 0)).sum())
+    fn, tn = int((~pred & (y == 1)).sum()), int((~pred & (y == 0)).sum())
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    return {"precision": precision, "recall": recall,
+            "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+            "specificity": tn / (tn + fp) if tn + fp else 0.0, "tp": tp, "fp": fp, "fn": fn, "tn": tn}
 
 
 def ranking_metrics(y: np.ndarray, p: np.ndarray) -> dict:
@@ -46,11 +48,11 @@ def roc_figure(y, p, threshold):
 
     fig, ax = plt.subplots(figsize=(5, 5))
     if len(np.unique(y)) > 1:
-        fpr, tpr, thr = roc_curve(y, p)
+        fpr, tpr, _ = roc_curve(y, p)
         ax.plot(fpr, tpr, label=f"ROC (AUC {roc_auc_score(y, p):.3f})")
-        pred = p >= threshold
-        ax.scatter([(pred & (y == 0)).sum() / max((y == 0).sum(), 1)], [(pred & (y == 1)).sum() / max((y == 1).sum(), 1)],
-                   color="red", zorder=3, label=f"operating threshold {threshold:.3f} (from validation)")
+        point = operating_point(y, p, threshold)
+        ax.scatter([1 - point["specificity"]], [point["recall"]], color="red", zorder=3,
+                   label=f"operating threshold {threshold:.3f} (from validation)")
     ax.plot([0, 1], [0, 1], "k--", linewidth=0.8)
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
@@ -67,9 +69,8 @@ def pr_figure(y, p, threshold):
     if len(np.unique(y)) > 1:
         precision, recall, _ = precision_recall_curve(y, p)
         ax.plot(recall, precision, label=f"PR (AP {average_precision_score(y, p):.3f})")
-        pred = p >= threshold
-        tp = (pred & (y == 1)).sum()
-        ax.scatter([tp / max((y == 1).sum(), 1)], [tp / max(pred.sum(), 1)], color="red", zorder=3,
+        point = operating_point(y, p, threshold)
+        ax.scatter([point["recall"]], [point["precision"]], color="red", zorder=3,
                    label=f"operating threshold {threshold:.3f}")
         ax.axhline((y == 1).mean(), color="gray", linestyle="--", linewidth=0.8, label="chance (positive rate)")
     ax.set_xlabel("recall")
