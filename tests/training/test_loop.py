@@ -93,3 +93,12 @@ def test_interrupted_training_resumes_where_it_stopped(tmp_path):
     assert [h["lr"] for h in resumed.history] == [h["lr"] for h in full.history]
     for a, b in zip(full_model.parameters(), resumed_model.parameters()):
         assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_predicted_labels_match_probabilities():
+    from balancelab.training.loop import predicted_labels, probabilities
+
+    multi = torch.randn(20, 4)
+    single = torch.randn(20, 1)
+    assert torch.equal(predicted_labels(multi), probabilities(multi).argmax(1))
+    assert torch.equal(predicted_labels(single), probabilities(single).argmax(1))

@@ -30,6 +30,11 @@ def probabilities(logits: torch.Tensor) -> torch.Tensor:
     return torch.softmax(logits, 1)
 
 
+def predicted_labels(logits: torch.Tensor) -> torch.Tensor:
+    """Arg-max class without computing probabilities (a single BCE logit: positive when > 0)."""
+    return (logits[:, 0] > 0).long() if logits.shape[1] == 1 else logits.argmax(1)
+
+
 class Diverged(RuntimeError):
     """The training loss became NaN or infinite."""
 
@@ -76,7 +81,7 @@ def train_one_epoch(model, data: DeviceImages, order: torch.Tensor, criterion, o
         else:
             optimizer.step()
         total_loss += loss.item() * len(y)
-        correct += (probabilities(logits.detach()).argmax(1) == y).sum().item()
+        correct += (predicted_labels(logits.detach()) == y).sum().item()
         seen += len(y)
         if progress is not None:
             progress.update(len(y))
