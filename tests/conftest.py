@@ -62,3 +62,31 @@ def imbalanced_digits(digit_images):
 
 
 cuda_only = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+def run_folder(root, prefix):
+    """The one run folder under `root/runs` whose name is `prefix` plus the identity hash."""
+    matches = sorted(p for p in (Path(root) / "runs").glob(f"{prefix}_*") if p.is_dir() and len(p.name) == len(prefix) + 9)
+    assert len(matches) == 1, f"expected one run folder {prefix}_<hash>, found {[m.name for m in matches]}"
+    return matches[0]
+
+
+def options_of(group):
+    """The shipped options of a config group (the registry tests follow: a new option is tested unedited)."""
+    from balancelab.help import config_groups
+
+    return config_groups()[group]
+
+
+def option_node(group, option, keys=None):
+    """The composed config node of ``group=option`` with ``keys`` merged in (typed by its schema)."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.merge(compose([f"{group}={option}"])[group], keys or {})
+
+
+def build_option(group, option, keys=None, **facts):
+    """The component of ``group=option`` built as a run builds it, with the group's contract facts."""
+    from balancelab.config.build import build
+
+    return build(option_node(group, option, keys), group, **facts)

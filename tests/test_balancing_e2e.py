@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from tests.conftest import TINY, run_cli
+from tests.conftest import TINY, run_cli, run_folder
 
 pytestmark = pytest.mark.slow
 
@@ -14,7 +14,7 @@ def test_smote_run_reuses_the_cache_and_shows_its_samples(tmp_path):
     args = [*TINY, "trainer.epochs=1", "balancing=smote", f"output_root={tmp_path}"]
     first = run_cli(args, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
-    run = tmp_path / "runs" / "small_cnn_balance_smote_ce_digits_lt_seed42"
+    run = run_folder(tmp_path, "small_cnn_balance_smote_ce_digits_lt_seed42")
     s1 = json.loads((run / "experiment_summary.json").read_text())
     analysis = json.loads((run / "balancing_analysis.json").read_text())
     assert analysis["technique"] == "smote" and analysis["synthetic_count"] > 0
@@ -28,7 +28,6 @@ def test_smote_run_reuses_the_cache_and_shows_its_samples(tmp_path):
     assert second.returncode == 0, second.stderr
     s2 = json.loads((run / "experiment_summary.json").read_text())
     assert not s1["balancing_from_cache"] and s2["balancing_from_cache"]
-    assert s2["stage_seconds"]["balancing"] < s1["stage_seconds"]["balancing"]
 
     info = run_cli(["info", "--dir", str(tmp_path / ".cache")], cwd=tmp_path, script="balance-cache")
     assert info.returncode == 0 and info.stdout.startswith("1 cached")

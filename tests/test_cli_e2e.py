@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from tests.conftest import TINY, run_cli
+from tests.conftest import TINY, run_cli, run_folder
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +28,7 @@ def finished_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     result = run_cli([*TINY, "balancing=random_oversampling", "seed=0", f"output_root={root}"], cwd=root)
     assert result.returncode == 0, result.stderr
-    return root, root / "runs" / RUN_NAME, result
+    return root, run_folder(root, RUN_NAME), result
 
 
 def test_every_output_file_is_written(finished_run):
@@ -82,7 +82,7 @@ def test_csv_schemas(finished_run):
 
 def test_best_model_reproduces_predictions(finished_run):
     from balancelab.checkpoint import load_checkpoint
-    from balancelab.data.digits import load_digits_lt
+    from balancelab.config.build import build
     from balancelab.training.batches import DeviceImages
     from balancelab.training.loop import predict
 
@@ -92,8 +92,7 @@ def test_best_model_reproduces_predictions(finished_run):
     model, meta = load_checkpoint(run / "best_model.pt")
     assert meta["class_names"] == [str(d) for d in range(10)] and meta["input_size"] == 16
     d = meta["config"]["dataset"]
-    splits = load_digits_lt(meta["input_size"], d["split_seed"], d["val_fraction"], d["test_fraction"],
-                            d["imbalance_ratio"], d["imbalance_profile"])
+    splits = build(d, "dataset", name=d["name"], input_size=meta["input_size"], cache_dir=None)
     data = DeviceImages(splits.test.X, splits.test.y, torch.device("cpu"), **meta["normalization"])
     probs, _ = predict(model, data, 64)
     preds = pd.read_csv(run / "predictions.csv")
@@ -111,6 +110,13 @@ def test_rerun_into_finished_folder_is_refused(finished_run):
     assert (run / "experiment_summary.json").read_bytes() == before
 
 
+def test_the_default_logger_runs(tmp_path):
+    """Every other end-to-end test says logger=none; the default (wandb, here disabled by WANDB_MODE) must run."""
+    args = [a for a in TINY if not a.startswith("logger=")]
+    result = run_cli([*args, "trainer.epochs=1", f"output_root={tmp_path}"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
 def test_overwrite_true_replaces_the_run(tmp_path):
     args = [*TINY, "trainer.epochs=1", f"output_root={tmp_path}"]
     assert run_cli(args, cwd=tmp_path).returncode == 0
@@ -120,20 +126,27 @@ def test_overwrite_true_replaces_the_run(tmp_path):
 
 @pytest.mark.parametrize("override,expected", [
     ("model=shufflenet_v3", "shufflenet_v2"),
-    ("trainer.epohcs=3", "epohcs"),
+    ("trainer.epohcs=3", "epochs"),
     ("trainer.epochs=abc", "trainer.epochs"),
+    ("loss.gamma=0.5", "loss=focal"),
 ])
-def test_bad_overrides_fail_before_loading_data(tmp_path, override, expected):
-    result = run_cli([override, f"output_root={tmp_path}"], cwd=tmp_path)
-    assert result.returncode != 0
-    assert expected in result.stderr + result.stdout
-    assert not list(tmp_path.rglob("class_mapping.json"))
+def test_bad_overrides_fail_before_anything_is_made(tmp_path, override, expected):
+    result = run_cli([override, f"output_root={tmp_path / 'out'}"], cwd=tmp_path)
+    assert result.returncode == 2
+    assert expected in result.stderr
+    assert not (tmp_path / "out").exists(), "a folder was made for a command that cannot run"
     assert "Traceback" not in result.stderr
+
+
+def test_a_bad_job_in_a_multirun_stops_the_multirun_before_its_first_job(tmp_path):
+    result = run_cli(["-m", "trainer.epochs=1,0", *TINY[:2], f"output_root={tmp_path / 'out'}"], cwd=tmp_path)
+    assert result.returncode == 2 and "trainer.epochs" in result.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_cfg_job_prints_the_composed_config(tmp_path):
     result = run_cli(["--cfg", "job", "balancing=random_oversampling"], cwd=tmp_path)
-    assert result.returncode == 0 and "random_oversampling" in result.stdout and "shufflenet_v2" in result.stdout
+    assert result.returncode == 0 and "random_oversampling" in result.stdout and "small_cnn" in result.stdout
 
 
 def test_plain_pip_install_ships_the_configs(tmp_path):
@@ -146,7 +159,7 @@ def test_plain_pip_install_ships_the_configs(tmp_path):
     assert build.returncode == 0, build.stderr
     assert (target / "balancelab" / "configs" / "model" / "shufflenet_v2.yaml").is_file()
     env = {**os.environ, "PYTHONPATH": str(target)}
-    code = "import balancelab, sys; sys.argv=['balance-run', '--cfg', 'job']; from balancelab.cli import run; run(); print(balancelab.__file__)"
+    code = "import balancelab, sys; print(balancelab.__file__); sys.argv=['balance-run', '--cfg', 'job']; from balancelab.cli import run; run()"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     assert "digits_lt" in result.stdout and str(target) in result.stdout

@@ -52,7 +52,7 @@ def test_binary_run_writes_threshold_artifacts(tmp_path):
     meta = torch.load(run / "best_model.pt", weights_only=True)["metadata"]
     assert meta["threshold"]["value"] == test["threshold"] and meta["output_units"] == 1
     preds = pd.read_csv(run / "predictions.csv")
-    assert ((preds["prob_0"] >= test["threshold"]).astype(int) == preds["pred_index"]).all()
+    assert ((preds["prob_digit_0"] >= test["threshold"]).astype(int) == preds["pred_index"]).all()
 
 
 def test_binary_focal_with_alpha(tmp_path):
@@ -68,3 +68,37 @@ def test_cifar10_without_files_fails_with_instructions(tmp_path):
                      cwd=tmp_path)
     assert result.returncode == 2
     assert "cifar-10-batches-py" in result.stderr and "download=true" in result.stderr
+
+
+def test_presplit_folder_with_a_copy_across_splits_is_run_and_reported(tmp_path):
+    root = tmp_path / "pre"
+    rng = np.random.default_rng(1)
+    for split, n in (("train", 12), ("val", 4), ("test", 4)):
+        for c in ("cat", "dog"):
+            (root / split / c).mkdir(parents=True)
+            for i in range(n):
+                Image.fromarray(rng.integers(0, 255, (16, 16, 3)).astype(np.uint8)).save(root / split / c / f"{i}.png")
+    (root / "test" / "cat" / "leak.png").write_bytes((root / "train" / "cat" / "0.png").read_bytes())
+    result = run_cli([*TINY, "trainer.epochs=1", "dataset=image_folder", f"dataset.root={root}",
+                      f"output_root={tmp_path}"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "straddle" in result.stderr and "leak.png" in result.stderr
+    run = next((tmp_path / "runs").iterdir())
+    stats = json.loads((run / "dataset_statistics.json").read_text())
+    (group,) = stats["notes"]["cross_split_duplicates"].values()
+    assert sorted(split for _, split in group) == ["test", "train"]
+    assert stats["split_sizes"]["test"] == 9  # the copy is kept: the user chose the split
+
+
+def test_mnist_run_records_the_balanced_validation_set(tmp_path):
+    from tests.data.test_torchvision_sets import write_mnist
+
+    write_mnist(tmp_path / "data", per_class=30)
+    result = run_cli([*TINY, "trainer.epochs=1", "dataset=mnist", f"dataset.root={tmp_path}/data",
+                      "dataset.imbalance_ratio=10", "dataset.val_per_class=4", f"output_root={tmp_path}"],
+                     cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    stats = json.loads(next((tmp_path / "runs").iterdir()).joinpath("dataset_statistics.json").read_text())
+    assert set(stats["class_counts"]["val"].values()) == {4}
+    assert stats["notes"]["classes_short_of_unused_images"] == {"0 - zero": 4}
+    assert stats["class_counts"]["train"] == {**stats["notes"]["profile_counts"], "0 - zero": 30 - 4}

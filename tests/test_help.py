@@ -1,4 +1,5 @@
 import subprocess
+from pathlib import Path
 import sys
 
 from tests.conftest import run_cli
@@ -16,3 +17,29 @@ def test_help_does_not_import_torch():
             "assert 'torch' not in sys.modules, 'torch imported'")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "custom_components"
+
+
+def test_help_lists_the_options_of_the_search_path_on_the_command_line(tmp_path):
+    import shutil
+
+    project = tmp_path / "project"
+    shutil.copytree(EXAMPLE, project)
+    result = run_cli(["hydra.searchpath=[file://my_configs]", "--help"], cwd=project)
+    assert result.returncode == 0 and "tiny_net" in result.stdout and "every_other_copy" in result.stdout
+    model = run_cli(["hydra.searchpath=[file://my_configs]", "--help", "model"], cwd=project)
+    assert model.returncode == 0 and "model=tiny_net" in model.stdout and "model.hidden=16" in model.stdout
+    assert "my_project.nets.TinyNet" in model.stdout and "model=shufflenet_v2 (default)" in model.stdout
+    experiment = run_cli(["hydra.searchpath=[file://my_configs]", "--help", "experiment"], cwd=project)
+    assert "experiment=mine" in experiment.stdout
+    plain = run_cli(["--help", "model"], cwd=project)  # without the search path: only the packaged options
+    assert "tiny_net" not in plain.stdout
+
+
+def test_help_with_a_search_path_does_not_import_torch():
+    code = (f"import sys; sys.argv=['balance-run','hydra.searchpath=[file://{EXAMPLE / 'my_configs'}]','--help',"
+            f"'model']; from balancelab.cli import run; run(); assert 'torch' not in sys.modules, 'torch imported'")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0 and "tiny_net" in result.stdout, result.stderr

@@ -2,10 +2,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from omegaconf import OmegaConf
 
 from balancelab.errors import ConfigError
-from balancelab.losses import (FocalLoss, build_loss, effective_number_weights, inverse_frequency_weights)
+from tests.conftest import build_option
+from balancelab.losses import (FocalLoss, describe_loss, effective_number_weights,
+                               inverse_frequency_weights)
 
 
 @pytest.fixture
@@ -50,13 +51,85 @@ def test_effective_number_weights():
 
 
 def test_build_weighted_ce_uses_counts():
-    loss = build_loss(OmegaConf.create({"name": "weighted_ce", "weighting": "inverse_frequency", "beta": 0.9,
-                                        "label_smoothing": 0.0}), [90, 10])
+    loss = loss_of("weighted_ce", {"weighting": "inverse_frequency", "beta": 0.9,
+                                        "label_smoothing": 0.0}, [90, 10], [90, 10])
     assert torch.allclose(loss.weight, torch.tensor([0.2, 1.8]))
 
 
 def test_focal_alpha_balanced_and_errors():
-    loss = build_loss(OmegaConf.create({"name": "focal", "gamma": 2.0, "alpha": "balanced"}), [30, 10])
+    loss = loss_of("focal", {"gamma": 2.0, "alpha": "balanced"}, [30, 10], [30, 10])
     assert loss.alpha.tolist() == pytest.approx([0.5, 1.5])
     with pytest.raises(ConfigError, match="classes"):
-        build_loss(OmegaConf.create({"name": "focal", "gamma": 2.0, "alpha": [0.5]}), [30, 10])
+        loss_of("focal", {"gamma": 2.0, "alpha": [0.5]}, [30, 10], [30, 10])
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.25, 0.5, 1.0, 2.0])
+@pytest.mark.parametrize("margin", [0.0, 30.0, 200.0])
+def test_focal_gradients_are_finite_for_every_gamma(gamma, margin):
+    """p_t rounds to 1 in float32 for a large logit margin; (1 - p_t)^gamma must not turn the gradient to NaN."""
+    logits = torch.zeros(4, 3)
+    target = torch.tensor([0, 1, 2, 0])
+    logits[torch.arange(4), target] = margin
+    logits[3] = torch.tensor([-margin, margin, 0.0])  # a confidently wrong sample too
+    logits.requires_grad_(True)
+    loss = FocalLoss(gamma=gamma, alpha=[0.2, 0.3, 0.5])(logits, target)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(logits.grad).all()
+
+
+@pytest.mark.parametrize("gamma", [0.25, 0.5, 2.0])
+def test_focal_gradient_matches_the_formula_where_it_is_defined(gamma, batch):
+    """Away from p_t = 1 the stabilised loss is the textbook one, value and gradient alike."""
+    logits, target = batch
+    a = logits.clone().requires_grad_(True)
+    b = logits.clone().requires_grad_(True)
+    FocalLoss(gamma=gamma)(a, target).backward()
+    ce = F.cross_entropy(b, target, reduction="none")
+    p = torch.exp(-ce)
+    ((1 - p) ** gamma * ce).mean().backward()
+    assert torch.allclose(a.grad, b.grad, atol=1e-6)
+
+
+ORIGINAL, OVERSAMPLED = [90, 30, 10], [90, 90, 90]
+
+
+def _cfg(**kw):
+    return {"weighting": "inverse_frequency", "beta": 0.999, "label_smoothing": 0.0, "weights_from": "original", **kw}
+
+
+def loss_of(option, keys, class_counts, trained_counts, balanced_batches=False):
+    """The criterion of loss=<option> with ``keys`` set, built as a run builds it."""
+    return build_option("loss", option, keys, num_classes=len(class_counts), class_counts=list(class_counts),
+                        trained_counts=list(trained_counts), balanced_batches=balanced_batches)
+
+
+def test_class_weights_come_from_the_original_counts_by_default():
+    """Cui et al. weight by the dataset's counts: after oversampling, weights must not silently become uniform."""
+    loss = loss_of("weighted_ce", _cfg(), ORIGINAL, OVERSAMPLED, balanced_batches=False)
+    assert torch.allclose(loss.weight, torch.tensor(inverse_frequency_weights(ORIGINAL), dtype=torch.float32))
+
+
+def test_weights_from_trained_counts_after_oversampling_are_uniform_and_said_to_be(caplog):
+    with caplog.at_level("WARNING", logger="balancelab"):
+        loss = loss_of("weighted_ce", _cfg(weights_from="trained"), ORIGINAL, OVERSAMPLED, balanced_batches=False)
+    assert torch.allclose(loss.weight, torch.ones(3))
+    assert "no effect" in caplog.text
+    assert describe_loss(loss)["warnings"]
+
+
+def test_weights_on_top_of_balanced_batches_are_a_double_correction_and_said_to_be(caplog):
+    with caplog.at_level("WARNING", logger="balancelab"):
+        loss = loss_of("weighted_ce", _cfg(), ORIGINAL, ORIGINAL, balanced_batches=True)
+    assert "double correction" in caplog.text
+    details = describe_loss(loss)
+    assert details["weights_from"] == "original" and details["counts_used"] == ORIGINAL
+    assert details["class_weights"] == pytest.approx(inverse_frequency_weights(ORIGINAL).tolist())
+
+
+def test_focal_balanced_alpha_and_bce_auto_follow_weights_from():
+    focal = loss_of("focal", {"gamma": 2.0, "alpha": "balanced",
+                                         "weights_from": "original"}, ORIGINAL, OVERSAMPLED, balanced_batches=False)
+    assert focal.alpha.tolist() == pytest.approx(inverse_frequency_weights(ORIGINAL).tolist())
+    bce = loss_of("bce", {"pos_weight": "auto", "weights_from": "original"},
+                     [90, 10], [90, 90], balanced_batches=False)
+    assert bce.pos_weight.item() == pytest.approx(9.0)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Optional, Sequence, Union
 
+import logging
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from balancelab.errors import ConfigError
+
+log = logging.getLogger("balancelab")
 
 
 def inverse_frequency_weights(counts: Sequence[int]) -> np.ndarray:
@@ -27,6 +31,19 @@ def effective_number_weights(counts: Sequence[int], beta: float) -> np.ndarray:
     effective = 1.0 - np.power(beta, counts)
     w = np.where(counts > 0, (1.0 - beta) / np.maximum(effective, 1e-12), 0.0)
     return w * (np.count_nonzero(counts) / w.sum())
+
+
+def focal_factor(ce: torch.Tensor, gamma: float) -> torch.Tensor:
+    """(1 - p_t)^gamma from the per-sample CE, with a finite gradient for every gamma >= 0.
+
+    d/dx x^gamma = gamma x^(gamma-1) is infinite at x = 0 for gamma < 1, and x = 1 - p_t is exactly 0 in
+    float32 once p_t rounds to 1 (a logit margin of ~17 suffices); 0 * inf then makes the gradient NaN.
+    Where x is below 1e-12 the factor is set to 0 through a branch that carries no gradient: the loss there
+    is x^gamma * CE <= 1e-12, so nothing measurable is lost. ``-expm1(-ce)`` keeps x accurate near p_t = 1.
+    """
+    x = -torch.expm1(-ce)
+    usable = x > 1e-12
+    return torch.where(usable, torch.where(usable, x, torch.ones_like(x)).pow(gamma), torch.zeros_like(x))
 
 
 class FocalLoss(nn.Module):
@@ -49,7 +66,7 @@ class FocalLoss(nn.Module):
             # The formula is plain CE here; the fused reduction makes the identity bit-exact.
             return F.cross_entropy(logits.float(), target)
         ce = F.cross_entropy(logits.float(), target, reduction="none")
-        loss = ce if self.gamma == 0 else (1.0 - torch.exp(-ce)).pow(self.gamma) * ce
+        loss = ce if self.gamma == 0 else focal_factor(ce, self.gamma) * ce
         if self.alpha is not None:
             loss = loss * (self.alpha[target] if self.alpha.ndim else self.alpha)
         return loss.mean()
@@ -57,6 +74,8 @@ class FocalLoss(nn.Module):
 
 class BinaryCrossEntropy(nn.Module):
     """BCE-with-logits on a single logit per sample; ``pos_weight`` scales the positive class's term."""
+
+    output_units = 1  # the model outputs one logit: P(positive) = sigmoid(logit)
 
     def __init__(self, pos_weight: Optional[float] = None):
         super().__init__()
@@ -82,41 +101,115 @@ def _alpha(alpha, counts: Sequence[int]):
     return alpha
 
 
-def build_loss(loss_cfg, train_counts: Sequence[int]) -> nn.Module:
-    """The criterion for ``loss_cfg``; class weights come from the counts the model trains on."""
-    name = loss_cfg.name
-    if name == "ce":
-        return nn.CrossEntropyLoss(label_smoothing=loss_cfg.label_smoothing)
-    if name == "weighted_ce":
-        if loss_cfg.weighting == "inverse_frequency":
-            w = inverse_frequency_weights(train_counts)
-        else:
-            w = effective_number_weights(train_counts, loss_cfg.beta)
-        return nn.CrossEntropyLoss(weight=torch.tensor(w, dtype=torch.float32), label_smoothing=loss_cfg.label_smoothing)
-    if name == "focal":
-        return FocalLoss(gamma=loss_cfg.gamma, alpha=_alpha(loss_cfg.alpha, train_counts))
-    if name == "bce":
-        if len(train_counts) != 2:
-            raise ConfigError(f"loss=bce needs exactly two classes; this dataset has {len(train_counts)}. Use loss=ce.")
-        pos_weight = loss_cfg.pos_weight
-        if pos_weight == "auto":
-            pos_weight = float(train_counts[0]) / max(float(train_counts[1]), 1.0)
-        return BinaryCrossEntropy(None if pos_weight is None else float(pos_weight))
-    raise ConfigError(f"Unknown loss '{name}'. Valid: ce, weighted_ce, focal, bce.")
+def weighting_counts(weights_from: str, original: Sequence[int], trained: Sequence[int], balanced_batches: bool,
+                     loss_name: str) -> tuple[list, list]:
+    """(counts the class weights are computed from, warnings about the combination).
+
+    ``original``: the training split's counts before balancing (what class-balanced losses use, Cui et
+    al. 2019). ``trained``: the class distribution the batches actually have — the counts after
+    balancing, or uniform under balanced batches. Weights on top of batches that are already balanced
+    correct twice; weights from an already balanced distribution are all equal and change nothing.
+    """
+    if weights_from not in ("original", "trained"):
+        raise ConfigError(f"loss.weights_from must be 'original' or 'trained'; got {weights_from!r}.")
+    trained = list(trained)
+    present = [c for c in trained if c > 0]
+    balanced = balanced_batches or (bool(present) and max(present) <= 1.05 * min(present))
+    if weights_from == "trained" and balanced_batches:
+        trained = [1 if c > 0 else 0 for c in trained]
+    warnings = []
+    if weights_from == "original" and balanced:
+        warnings.append(f"loss={loss_name} weights classes by their original counts, but the batches are already "
+                        f"class-balanced (by the balancing technique): a double correction that favours the rare "
+                        f"classes twice. Use loss.weights_from=trained or balancing=none if that is not intended.")
+    if weights_from == "trained" and balanced:
+        warnings.append(f"loss={loss_name} weights classes by the counts the model trains on, which are already "
+                        f"balanced: every class weight is equal, so the weighting has no effect here (the run is the "
+                        f"unweighted loss). Use loss.weights_from=original to weight by the dataset's counts.")
+    for w in warnings:
+        log.warning("%s", w)
+    return (list(original) if weights_from == "original" else trained), warnings
 
 
-def output_units(loss_name: str, num_classes: int) -> int:
-    """Logits the model needs: one for BCE, one per class otherwise."""
-    return 1 if loss_name == "bce" else num_classes
+# The loss options' factories (configs/loss/*.yaml name them as _target_). Each takes its own keys and the
+# run facts of the loss contract (balancelab/config/losses.py); class weights follow ``weights_from``.
+def cross_entropy(*, label_smoothing: float, drw_epoch: Optional[int] = None, drw_beta: float = 0.9999,
+                  class_counts: Sequence[int] = (), balanced_batches: bool = False) -> nn.Module:
+    """CE; with ``drw_epoch``, deferred re-weighting (class-balanced weights from that epoch on)."""
+    if drw_epoch is not None:
+        from balancelab.longtail_losses import CrossEntropyDRW
+
+        return CrossEntropyDRW(class_counts=class_counts, drw_epoch=drw_epoch, beta=drw_beta,
+                               label_smoothing=label_smoothing, num_classes=len(class_counts),
+                               balanced_batches=balanced_batches)
+    criterion = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+    criterion.weighting_info = {}
+    return criterion
+
+
+def weighted_cross_entropy(*, weighting: str, beta: float, label_smoothing: float, weights_from: str,
+                           class_counts: Sequence[int], trained_counts: Sequence[int],
+                           balanced_batches: bool = False) -> nn.Module:
+    used, info = _weighting(weights_from, class_counts, trained_counts, balanced_batches, "weighted_ce")
+    if weighting not in ("inverse_frequency", "effective_number"):
+        raise ConfigError(f"loss.weighting must be inverse_frequency or effective_number; got {weighting!r}.")
+    w = inverse_frequency_weights(used) if weighting == "inverse_frequency" else effective_number_weights(used, beta)
+    criterion = nn.CrossEntropyLoss(weight=torch.tensor(w, dtype=torch.float32), label_smoothing=label_smoothing)
+    criterion.weighting_info = info
+    return criterion
+
+
+def focal(*, gamma: float, alpha, weights_from: str, class_counts: Sequence[int],
+          trained_counts: Sequence[int], balanced_batches: bool = False, drw_epoch: Optional[int] = None,
+          drw_beta: float = 0.9999) -> nn.Module:
+    """Focal loss; with ``drw_epoch``, class-balanced (effective-number) weights from that epoch on."""
+    if drw_epoch is not None:
+        from balancelab.longtail_losses import ClassBalancedFocalLoss
+
+        return ClassBalancedFocalLoss(class_counts=class_counts, gamma=gamma, beta=drw_beta, drw_epoch=drw_epoch,
+                                      num_classes=len(class_counts), balanced_batches=balanced_batches)
+    info: dict = {}
+    counts = class_counts
+    if alpha == "balanced":
+        counts, info = _weighting(weights_from, class_counts, trained_counts, balanced_batches, "focal")
+    criterion = FocalLoss(gamma=gamma, alpha=_alpha(alpha, counts))
+    criterion.weighting_info = info
+    return criterion
+
+
+def binary_cross_entropy(*, pos_weight, weights_from: str, num_classes: int,
+                         class_counts: Sequence[int], trained_counts: Sequence[int],
+                         balanced_batches: bool = False) -> nn.Module:
+    if num_classes != 2:
+        raise ConfigError(f"loss=bce needs exactly two classes; this dataset has {num_classes}. Use loss=ce.")
+    info: dict = {}
+    if pos_weight == "auto":
+        used, info = _weighting(weights_from, class_counts, trained_counts, balanced_batches, "bce")
+        pos_weight = float(used[0]) / max(float(used[1]), 1.0)
+    elif pos_weight is not None and (isinstance(pos_weight, bool) or not isinstance(pos_weight, (int, float))
+                                     or pos_weight <= 0):
+        raise ConfigError(f"loss.pos_weight must be null, auto or a positive number; got {pos_weight!r}.")
+    criterion = BinaryCrossEntropy(None if pos_weight is None else float(pos_weight))
+    criterion.weighting_info = info
+    return criterion
+
+
+def _weighting(weights_from, original, trained, balanced_batches, loss_name) -> tuple:
+    used, warnings = weighting_counts(weights_from, original, trained, balanced_batches, loss_name)
+    return used, {"weights_from": weights_from, "counts_used": [int(c) for c in used], "warnings": warnings}
 
 
 def describe_loss(criterion: nn.Module) -> dict:
-    """Plain facts about the criterion for the run's summary."""
+    """Plain facts about the criterion for the run's summary, with where its class weights came from."""
+    if callable(getattr(criterion, "describe", None)):  # a component that describes itself (e.g. a user's loss)
+        return {**criterion.describe(), **getattr(criterion, "weighting_info", {})}
     if isinstance(criterion, BinaryCrossEntropy):
         pw = criterion.pos_weight
-        return {"type": "binary_cross_entropy", "pos_weight": None if pw is None else float(pw.item())}
-    if isinstance(criterion, FocalLoss):
+        facts = {"type": "binary_cross_entropy", "pos_weight": None if pw is None else float(pw.item())}
+    elif isinstance(criterion, FocalLoss):
         alpha = None if criterion.alpha is None else criterion.alpha.tolist()
-        return {"type": "focal", "gamma": criterion.gamma, "alpha": alpha}
-    weight = getattr(criterion, "weight", None)
-    return {"type": "cross_entropy", "class_weights": None if weight is None else weight.tolist()}
+        facts = {"type": "focal", "gamma": criterion.gamma, "alpha": alpha}
+    else:
+        weight = getattr(criterion, "weight", None)
+        facts = {"type": "cross_entropy", "class_weights": None if weight is None else weight.tolist()}
+    return {**facts, **getattr(criterion, "weighting_info", {})}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Optional
 
@@ -11,25 +12,12 @@ from torchvision import models as tvm
 
 from balancelab.errors import ConfigError
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-# model name -> (torchvision builder name, weights enum name) for each width.
-_TORCHVISION = {
-    ("shufflenet_v2", 0.5): ("shufflenet_v2_x0_5", "ShuffleNet_V2_X0_5_Weights"),
-    ("shufflenet_v2", 1.0): ("shufflenet_v2_x1_0", "ShuffleNet_V2_X1_0_Weights"),
-    ("shufflenet_v2", 1.5): ("shufflenet_v2_x1_5", "ShuffleNet_V2_X1_5_Weights"),
-    ("shufflenet_v2", 2.0): ("shufflenet_v2_x2_0", "ShuffleNet_V2_X2_0_Weights"),
-    ("resnet18", 1.0): ("resnet18", "ResNet18_Weights"),
-    ("mobilenet_v3_small", 1.0): ("mobilenet_v3_small", "MobileNet_V3_Small_Weights"),
-    ("mobilenet_v3_large", 1.0): ("mobilenet_v3_large", "MobileNet_V3_Large_Weights"),
-}
-
 
 class SmallCNN(nn.Module):
     """Three conv blocks and a linear head: enough for 8-32 px images, fast on a CPU."""
 
-    def __init__(self, num_classes: int, in_channels: int, width: float = 1.0, dropout: float = 0.2):
+    def __init__(self, *, num_classes: int, in_channels: int, width: float, dropout: float,
+                 normed_classifier: bool = False):
         super().__init__()
         c1, c2, c3 = (max(8, int(round(w * width))) for w in (32, 64, 128))
 
@@ -39,16 +27,11 @@ class SmallCNN(nn.Module):
                                  nn.BatchNorm2d(cout), nn.ReLU(inplace=True), nn.MaxPool2d(2))
 
         self.features = nn.Sequential(block(in_channels, c1), block(c1, c2), block(c2, c3))
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout), nn.Linear(c3, num_classes))
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(dropout),
+                                  classifier(c3, num_classes, normed_classifier))
 
     def forward(self, x):
         return self.head(self.features(x))
-
-
-def resolve_name(name: str, width: float) -> tuple[str, float]:
-    if name == "shufflenet_v2_x0_5":
-        return "shufflenet_v2", 0.5
-    return name, float(width)
 
 
 def _use_small_stem(small_input: str, input_size: int) -> bool:
@@ -56,12 +39,20 @@ def _use_small_stem(small_input: str, input_size: int) -> bool:
     return input_size < 64 if setting == "auto" else setting == "true"
 
 
-def _replace_first_conv(conv: nn.Conv2d, in_channels: int, stride: int) -> nn.Conv2d:
-    """A copy of ``conv`` taking ``in_channels`` inputs; pretrained RGB filters are summed for 1 channel."""
-    kernel = 3 if stride == 1 else conv.kernel_size
+def _replace_first_conv(conv: nn.Conv2d, in_channels: int, stride: int, notes: list) -> nn.Conv2d:
+    """A copy of ``conv`` taking ``in_channels`` inputs; pretrained RGB filters are summed for 1 channel.
+
+    The small-input stem needs a 3x3 kernel: a larger pretrained kernel (resnet18's 7x7) cannot be
+    copied into it, so that layer starts from a fresh initialisation, which ``notes`` records.
+    """
+    kernel = (3, 3) if stride == 1 else conv.kernel_size
     padding = 1 if stride == 1 else conv.padding
     new = nn.Conv2d(in_channels, conv.out_channels, kernel, stride=stride, padding=padding, bias=conv.bias is not None)
-    if kernel == conv.kernel_size:
+    if kernel != tuple(conv.kernel_size):
+        notes.append(f"the first convolution ({conv.kernel_size[0]}x{conv.kernel_size[1]}, stride "
+                     f"{conv.stride[0]}) became a 3x3 stride-1 convolution for small inputs and is freshly "
+                     f"initialised: its pretrained weights are not used")
+    else:
         with torch.no_grad():
             w = conv.weight
             if in_channels == w.shape[1]:
@@ -75,61 +66,132 @@ def _replace_first_conv(conv: nn.Conv2d, in_channels: int, stride: int) -> nn.Co
     return new
 
 
-def _adapt(model: nn.Module, arch: str, num_classes: int, in_channels: int, small: bool, dropout: float) -> nn.Module:
+def classifier(in_features: int, num_classes: int, normed: bool) -> nn.Module:
+    """The final layer: linear, or the cosine classifier LDAM is meant for (logits in [-1, 1])."""
+    if normed:
+        from balancelab.backbones.cifar_resnet import NormedLinear
+
+        return NormedLinear(in_features, num_classes)
+    return nn.Linear(in_features, num_classes)
+
+
+def _adapt(model: nn.Module, num_classes: int, in_channels: int, small: bool, dropout: float, notes: list,
+           normed: bool = False) -> nn.Module:
+    """The first convolution takes ``in_channels`` (stride 1 for small inputs, and the stem's max-pool
+    goes); the last linear layer gives ``num_classes`` logits behind a dropout of rate ``dropout``.
+
+    Found by the network's structure, not its name: the first ``Conv2d`` and the last ``Linear`` of
+    ``model.modules()``. A dropout just before that layer (MobileNet V3's) gets the configured rate;
+    a network without one (ResNet, ShuffleNet) gets ``Sequential(Dropout, classifier)`` in its place.
+    """
     stride = 1 if small else 2
-    if arch == "shufflenet_v2":
-        model.conv1[0] = _replace_first_conv(model.conv1[0], in_channels, stride)
-        if small:
-            model.maxpool = nn.Identity()
-        model.fc = nn.Sequential(nn.Dropout(dropout), nn.Linear(model.fc.in_features, num_classes))
-    elif arch == "resnet18":
-        model.conv1 = _replace_first_conv(model.conv1, in_channels, stride)
-        if small:
-            model.maxpool = nn.Identity()
-        model.fc = nn.Sequential(nn.Dropout(dropout), nn.Linear(model.fc.in_features, num_classes))
-    elif arch.startswith("mobilenet_v3"):
-        model.features[0][0] = _replace_first_conv(model.features[0][0], in_channels, stride)
-        last = model.classifier[-1]
-        model.classifier[-1] = nn.Linear(last.in_features, num_classes)
-        if dropout:
-            model.classifier[-2] = nn.Dropout(dropout)
+    stem, first_conv = next((n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d))
+    _replace(model, stem, _replace_first_conv(first_conv, in_channels, stride, notes))
+    if small and isinstance(getattr(model, "maxpool", None), nn.MaxPool2d):
+        model.maxpool = nn.Identity()
+    head, last = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Linear)][-1]
+    parent_name, _, leaf = head.rpartition(".")
+    parent = model.get_submodule(parent_name)
+    before = _sibling_before(parent, leaf)
+    new_head = classifier(last.in_features, num_classes, normed)
+    if isinstance(before, nn.Dropout):
+        _replace(model, head, new_head)
+        _replace(model, f"{parent_name}.{_previous_name(parent, leaf)}".lstrip("."), nn.Dropout(dropout))
+    else:
+        _replace(model, head, nn.Sequential(nn.Dropout(dropout), new_head))
     return model
 
 
-def pretrained_state(builder: str, weights_enum: str, weights_path: Optional[str]) -> dict:
+def _replace(model: nn.Module, dotted: str, module: nn.Module) -> None:
+    parent_name, _, leaf = dotted.rpartition(".")
+    setattr(model.get_submodule(parent_name), leaf, module)
+
+
+def _previous_name(parent: nn.Module, leaf: str) -> Optional[str]:
+    names = [n for n, _ in parent.named_children()]
+    at = names.index(leaf)
+    return names[at - 1] if isinstance(parent, nn.Sequential) and at > 0 else None
+
+
+def _sibling_before(parent: nn.Module, leaf: str) -> Optional[nn.Module]:
+    """The layer just before ``leaf`` in a Sequential parent (None elsewhere: no order to rely on)."""
+    name = _previous_name(parent, leaf)
+    return getattr(parent, name) if name is not None else None
+
+
+def pretrained_state(architecture: str, weights_path: Optional[str]) -> dict:
     """torchvision's weights from a given file or the local torch cache; never downloaded."""
-    weights = getattr(tvm, weights_enum).DEFAULT
+    weights = tvm.get_model_weights(architecture).DEFAULT
     if weights_path:
         path = Path(weights_path).expanduser()
         if not path.is_file():
-            raise ConfigError(f"model.weights_path={weights_path} does not exist. Point it to a .pth file of {builder} weights.")
+            raise ConfigError(f"model.weights_path={weights_path} does not exist. Point it to a .pth file of "
+                              f"{architecture} weights.")
     else:
         filename = weights.url.rsplit("/", 1)[-1]
         path = Path(torch.hub.get_dir()) / "checkpoints" / filename
         if not path.is_file():
             raise ConfigError(
-                f"Pretrained weights for {builder} are not available offline: {path} does not exist. "
+                f"Pretrained weights for {architecture} are not available offline: {path} does not exist. "
                 f"Download {weights.url} into {path.parent} on a machine with a network "
-                f"(e.g. python -c \"import torchvision; torchvision.models.{builder}(weights='DEFAULT')\"), "
+                f"(e.g. python -c \"import torchvision; torchvision.models.{architecture}(weights='DEFAULT')\"), "
                 f"or give model.weights_path=..., or use model.pretrained=false."
             )
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def build_model(name: str, num_classes: int, in_channels: int, input_size: int, width: float = 1.0,
-                small_input: str = "auto", pretrained: bool = False, weights_path: Optional[str] = None,
-                dropout: float = 0.0) -> nn.Module:
-    arch, width = resolve_name(name, width)
-    if arch == "small_cnn":
-        if pretrained:
-            raise ConfigError("small_cnn has no pretrained weights; use model.pretrained=false or a torchvision model.")
-        return SmallCNN(num_classes, in_channels, width, dropout)
-    key = (arch, width)
-    if key not in _TORCHVISION:
-        widths = sorted(w for a, w in _TORCHVISION if a == arch)
-        raise ConfigError(f"model.width={width} is not available for {arch}; valid widths: {widths}.")
-    builder, weights_enum = _TORCHVISION[key]
-    model = getattr(tvm, builder)(weights=None)
+def torchvision_classifier(*, architecture: str, num_classes: int, in_channels: int, input_size: int,
+                           small_input: str = "auto", pretrained: bool = False, weights_path: Optional[str] = None,
+                           dropout: float = 0.0, normed_classifier: bool = False) -> nn.Module:
+    """torchvision's ``architecture`` (a ``torchvision.models`` builder name, from the option's YAML) with the
+    dataset's classes and channels, and a small-input stem below 64 px.
+
+    ``build_notes`` on the model lists what the adaptation cost a pretrained model (logged, and kept in
+    the run's summary).
+    """
+    available = tvm.list_models(module=tvm)
+    if architecture not in available:
+        import difflib
+
+        close = difflib.get_close_matches(architecture, available, n=3)
+        raise ConfigError(f"model.architecture={architecture} is not a torchvision classification model"
+                          + (f" (did you mean {', '.join(close)}?)" if close else "")
+                          + ". See torchvision.models.list_models(module=torchvision.models).")
+    model = tvm.get_model(architecture, weights=None)
+    notes: list = []
     if pretrained:
-        model.load_state_dict(pretrained_state(builder, weights_enum, weights_path))
-    return _adapt(model, arch, num_classes, in_channels, _use_small_stem(small_input, input_size), dropout)
+        model.load_state_dict(pretrained_state(architecture, weights_path))
+    else:
+        notes = _DiscardNotes()  # nothing pretrained to lose
+    model = _adapt(model, num_classes, in_channels, _use_small_stem(small_input, input_size), dropout, notes,
+                   normed_classifier)
+    model.build_notes = list(notes)
+    return model
+
+
+SHUFFLENET_PREFIX = "shufflenet_v2_x"  # torchvision names each width's builder shufflenet_v2_x<width, . as _>
+
+
+def shufflenet_v2(*, num_classes: int, in_channels: int, input_size: int, width: float = 1.0,
+                  small_input: str = "auto", pretrained: bool = False, weights_path: Optional[str] = None,
+                  dropout: float = 0.0, normed_classifier: bool = False) -> nn.Module:
+    """ShuffleNet V2 at channel width ``width``: torchvision's ``shufflenet_v2_x<width>``."""
+    architecture = f"{SHUFFLENET_PREFIX}{float(width):.1f}".replace(".", "_")
+    builders = [n for n in tvm.list_models(module=tvm) if n.startswith(SHUFFLENET_PREFIX)]
+    if architecture not in builders:
+        widths = sorted(float(n[len(SHUFFLENET_PREFIX):].replace("_", ".")) for n in builders)
+        raise ConfigError(f"model.width={width} is not available for shufflenet_v2; valid widths: {widths}.")
+    return torchvision_classifier(architecture=architecture, num_classes=num_classes, in_channels=in_channels,
+                                  input_size=input_size, small_input=small_input, pretrained=pretrained,
+                                  weights_path=weights_path, dropout=dropout, normed_classifier=normed_classifier)
+
+
+# Shorthands for code, and the targets of checkpoints written before model.architecture existed.
+resnet18 = functools.partial(torchvision_classifier, architecture="resnet18")
+mobilenet_v3_small = functools.partial(torchvision_classifier, architecture="mobilenet_v3_small")
+mobilenet_v3_large = functools.partial(torchvision_classifier, architecture="mobilenet_v3_large")
+
+
+class _DiscardNotes(list):
+    def append(self, item) -> None:
+        pass

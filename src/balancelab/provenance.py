@@ -37,3 +37,11 @@ def git_state(path: Optional[Path] = None) -> Dict[str, object]:
         return {"commit": head.stdout.strip(), "dirty": bool(status.stdout.strip())}
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
+
+
+def run_facts(run_dir: Path, launcher: Optional[str]) -> Dict[str, object]:
+    """The summary's record of where and with what the run was made."""
+    import os
+
+    return {"library_versions": library_versions(), "git": git_state(), "output_dir": str(Path(run_dir).resolve()),
+            "process": {"pid": os.getpid(), "host": platform.node(), "launcher": launcher}}

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from balancelab.balancing import make_balancer
+from balancelab.errors import BalancingError
 
 
 def nearest_neighbours(X, rows, k):
@@ -113,3 +114,72 @@ def test_feature_size_searches_small_interpolates_full(imbalanced_digits):
     a, b, t = (np.asarray(parents[key]) for key in ("a", "b", "t"))
     expected = X[a] + t[:, None, None, None] * (X[b].astype(float) - X[a])
     assert np.abs(X_res[balancer.provenance_ < 0] - expected).max() <= 0.5 + 1e-4
+
+
+def with_exact_duplicates(digit_images, copies):
+    """40 images of class 0; class 1 is 4 images, each present ``copies`` times."""
+    X, y = digit_images
+    minority = np.repeat(X[y == 1][:4], copies, axis=0)
+    return np.concatenate([X[y == 0][:40], minority]), np.array([0] * 40 + [1] * len(minority))
+
+
+@pytest.mark.parametrize("backend", ["sklearn", "torch"])
+@pytest.mark.parametrize("copies", [3, 6])  # 6 copies: more rows at distance 0 than the k+1 = 4 asked for
+def test_neighbour_search_puts_each_query_first_among_exact_duplicates(backend, copies, digit_images):
+    from balancelab.balancing.neighbors import ImageNearestNeighbors, SharedFeatures
+
+    X, y = with_exact_duplicates(digit_images, copies)
+    Z = np.column_stack([np.arange(len(y), dtype=float), np.zeros(len(y))])
+    feats = SharedFeatures(X.reshape(len(X), -1))
+    minority = np.flatnonzero(y == 1)
+    # As SMOTE asks: the class against itself.
+    nn = ImageNearestNeighbors(4, feats, backend).fit(Z[minority]).kneighbors(Z[minority], return_distance=False)
+    assert (nn[:, 0] == np.arange(len(minority))).all()
+    # As ADASYN asks: the class against the whole set.
+    nn = ImageNearestNeighbors(4, feats, backend).fit(Z).kneighbors(Z[minority], return_distance=False)
+    assert (nn[:, 0] == minority).all()
+    assert all(len(set(row)) == 4 for row in nn)
+
+
+@pytest.mark.parametrize("name,k_param", [("smote", "k_neighbors"), ("adasyn", "n_neighbors")])
+@pytest.mark.parametrize("backend", ["sklearn", "torch"])
+@pytest.mark.parametrize("copies", [3, 6])
+def test_exact_duplicates_still_give_distinct_parents(name, k_param, backend, copies, digit_images):
+    X, y = with_exact_duplicates(digit_images, copies)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        balancer = make_balancer(name, random_state=0, knn_backend=backend, **{k_param: 3})
+        X_res, y_res = balancer.fit_resample(X, y)
+    parents = balancer.report_["synthetic_parents"]
+    a, b, t = (np.asarray(parents[key]) for key in ("a", "b", "t"))
+    assert len(a) == 40 - len(np.flatnonzero(y == 1))
+    assert (a != b).all(), "a synthetic row was traced to a row paired with itself"
+    assert np.isfinite(t).all() and (t >= 0).all() and (t <= 1).all()
+    synthetic = X_res[balancer.provenance_ < 0].reshape(len(a), -1)
+    assert len(np.unique(synthetic, axis=0)) > 1, "every synthetic image of the class is the same image"
+    expected = X[a] + t[:, None, None, None] * (X[b].astype(float) - X[a])
+    assert np.abs(X_res[balancer.provenance_ < 0] - expected).max() <= 0.5 + 1e-4
+
+
+def test_decoding_never_uses_a_row_paired_with_itself():
+    from balancelab.balancing.synthetic import decode
+
+    Z = np.array([[0.0, 0.25], [1.0, 0.75], [2.0, 0.5]])
+    # The only candidate pair is row 0 with itself: nothing can be traced, and that must be said.
+    with pytest.raises(BalancingError, match=r"smote.*class 4"):
+        decode(Z[[0]], Z, np.array([0]), np.array([0]), technique="smote", class_index=4)
+    # With a real pair present, the self pair is not chosen even though it fits Z[0] exactly.
+    a, b, t = decode(Z[[0]], Z, np.array([0, 0]), np.array([0, 1]), technique="smote", class_index=4)
+    assert (a.tolist(), b.tolist(), t.tolist()) == ([0], [1], [0.0])
+
+
+def test_decoding_a_row_off_every_segment_fails_loudly():
+    from balancelab.balancing.synthetic import decode
+
+    Z = np.array([[0.0, 0.25], [1.0, 0.75], [2.0, 0.5]])
+    off = np.array([[0.5, 0.9]])  # on no segment: the tag does not match step 0.5 between rows 0 and 1
+    with pytest.raises(BalancingError, match=r"adasyn.*class 2"):
+        decode(off, Z, np.array([0, 1]), np.array([1, 2]), technique="adasyn", class_index=2)
+    nan = np.array([[np.nan, 0.5]])
+    with pytest.raises(BalancingError, match=r"adasyn.*class 2"):
+        decode(nan, Z, np.array([0, 1]), np.array([1, 2]), technique="adasyn", class_index=2)

@@ -28,3 +28,16 @@ def test_make_long_tailed_is_seeded_and_follows_profile():
 def test_bad_ratio():
     with pytest.raises(ValueError):
         long_tail_counts(10, 3, 0.5)
+
+
+def test_the_schema_offers_exactly_the_profiles_the_loader_has():
+    from balancelab.config.datasets import PROFILES
+    from balancelab.data.longtail import PROFILE_SHAPES
+
+    assert set(PROFILES) == set(PROFILE_SHAPES)
+
+
+def test_profile_none_keeps_every_class_at_n_max_and_an_unknown_profile_names_the_valid_ones():
+    assert long_tail_counts(7, 3, 50, "none").tolist() == [7, 7, 7]
+    with pytest.raises(ValueError, match="Valid: exponential, step, none"):
+        long_tail_counts(7, 3, 2, "linear")

@@ -11,7 +11,7 @@ def test_per_class_table_keeps_absent_classes():
     table = per_class_table(np.array([0, 0, 1]), np.array([0, 1, 1]), NAMES)
     assert table["class"].tolist()[:3] == NAMES
     c = table[table["class"] == "c"].iloc[0]
-    assert c["support"] == 0 and c["f1"] == 0
+    assert c["support"] == 0 and np.isnan(c["f1"])  # undefined without a sample
     assert {"macro avg", "weighted avg", "accuracy", "balanced accuracy"} <= set(table["class"])
 
 
@@ -40,7 +40,9 @@ def test_ece_perfectly_calibrated_and_overconfident():
 
 def test_confidence_table_rows():
     probs = np.array([[0.9, 0.05, 0.05], [0.6, 0.3, 0.1], [0.2, 0.7, 0.1]])
-    table = confidence_table(np.array([0, 1, 1]), probs, NAMES, bins=5)
+    y = np.array([0, 1, 1])
+    pred, conf = probs.argmax(1), probs.max(1)
+    table = confidence_table(y, pred, conf, NAMES, conf, pred == y, "confidence of the predicted class", bins=5)
     overall = table[table["kind"] == "overall"].iloc[0]
     assert overall["correct_count"] == 2 and overall["wrong_count"] == 1
     assert overall["mean_confidence_wrong"] == pytest.approx(0.6)
@@ -60,3 +62,21 @@ def test_threshold_choice_and_operating_point():
     assert low["fp"] == 1 and low["precision"] == pytest.approx(2 / 3)
     table = threshold_table(y, p, "test")
     assert (table["split"] == "test").all() and table["recall"].is_monotonic_decreasing
+
+
+def test_macro_f1_averages_over_the_classes_present_in_the_split():
+    """Perfect predictions on a test split that lacks class c: macro-F1 is 1, not 2/3."""
+    y = np.array([0, 0, 1, 1])
+    m = headline_metrics(y, y.copy(), NAMES, [150, 50, 5], 100, 20)
+    assert m["macro_f1"] == 1.0 and m["balanced_accuracy"] == 1.0 and m["accuracy"] == 1.0
+    assert m["absent_classes"] == ["c"]
+    table = per_class_table(y, y.copy(), NAMES).set_index("class")
+    assert table.loc["macro avg", "f1"] == 1.0
+    assert np.isnan(table.loc["c", "recall"])  # undefined for a class with no sample, not 0
+
+
+def test_a_wrong_prediction_of_an_absent_class_still_costs():
+    y = np.array([0, 0, 1, 1])
+    pred = np.array([0, 0, 1, 2])  # one sample of b predicted as the absent c
+    m = headline_metrics(y, pred, NAMES, [150, 50, 5], 100, 20)
+    assert m["macro_f1"] < 1.0 and m["balanced_accuracy"] == 0.75

@@ -1,11 +1,23 @@
+import errno
 import json
+import os
+import stat
 
 import pandas as pd
 import pytest
+import torch
 
-from balancelab.errors import OutputFolderError
+from balancelab.errors import OutputFolderError, OutputWriteError
 from balancelab.output import atomic
+from balancelab.output.artifacts import write_config
 from balancelab.output.run_folder import prepare_run_folder
+
+ID = "1234abcd"
+
+
+def _mark(run, identity=ID):
+    run.mkdir(parents=True, exist_ok=True)
+    write_config(run, {}, identity, [])
 
 
 def test_atomic_write_leaves_no_partial_file(tmp_path):
@@ -27,38 +39,146 @@ def test_atomic_json_and_csv(tmp_path):
     assert (tmp_path / "b.csv").read_text().startswith("a")
 
 
-def test_full_disk_is_reported_with_a_fix(tmp_path):
-    def no_space(path):
-        raise OSError(28, "No space left on device")
+@pytest.mark.parametrize("failure", [
+    OSError(errno.ENOSPC, "No space left on device"), OSError(errno.EDQUOT, "Disk quota exceeded"),
+    OSError(errno.EROFS, "Read-only file system"), OSError(errno.EACCES, "Permission denied"),
+    RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 4800 vs 4688"),
+    RuntimeError("PytorchStreamWriter failed writing file data/0: file write failed"),
+])
+def test_a_failed_write_is_one_clear_error_and_keeps_the_previous_file(tmp_path, failure):
+    target = tmp_path / "best_model.pt"
+    atomic.write_text(target, "previous good version")
 
-    with pytest.raises(OutputFolderError, match="output_root"):
-        atomic.write_with(tmp_path / "y.json", no_space)
+    def writer(path):
+        path.write_bytes(b"partial")
+        raise failure
+
+    with pytest.raises(OutputWriteError) as err:
+        atomic.write_with(target, writer)
+    message = str(err.value)
+    assert str(target) in message and "Free space there:" in message and "output_root=" in message
+    assert target.read_text() == "previous good version"
+    assert [p.name for p in tmp_path.iterdir()] == ["best_model.pt"]  # no temporary left behind
+
+
+def test_torch_save_failure_is_translated(tmp_path, monkeypatch):
+    """torch.save reports a full disk as RuntimeError: the checkpoint writer must still say so clearly."""
+    from balancelab.checkpoint import save_checkpoint
+
+    def full(obj, f, *a, **k):
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 1 vs 0")
+
+    monkeypatch.setattr(torch, "save", full)
+    with pytest.raises(OutputWriteError, match="best_model.pt"):
+        save_checkpoint(tmp_path / "best_model.pt", {}, {})
+
+
+def test_other_errors_pass_through_untouched(tmp_path):
+    def writer(path):
+        raise ValueError("a bug, not a disk")
+
+    with pytest.raises(ValueError, match="a bug"):
+        atomic.write_with(tmp_path / "z.json", writer)
+
+
+def test_files_respect_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        atomic.write_text(tmp_path / "shared.md", "x")
+        assert stat.S_IMODE((tmp_path / "shared.md").stat().st_mode) == 0o644
+        os.umask(0o077)
+        atomic.write_text(tmp_path / "private.md", "x")
+        assert stat.S_IMODE((tmp_path / "private.md").stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
+
+
+def test_ensure_writable_fails_before_anything_runs(tmp_path):
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.access(locked, os.W_OK):
+            pytest.skip("running as a user that ignores permissions (root)")
+        with pytest.raises(OutputWriteError, match="writable"):
+            atomic.ensure_writable(locked / "outputs")
+    finally:
+        locked.chmod(0o700)
 
 
 def test_finished_folder_is_refused_then_skipped_or_overwritten(tmp_path):
     run = tmp_path / "run"
-    assert prepare_run_folder(run, overwrite=False) == "fresh"
-    (run / "experiment_summary.json").write_text("{}")
+    assert prepare_run_folder(run, ID, overwrite=False) == "fresh"
+    _mark(run)
+    (run / "experiment_summary.json").write_text('{"status": "completed"}')
     with pytest.raises(OutputFolderError, match="overwrite=true"):
-        prepare_run_folder(run, overwrite=False)
-    assert prepare_run_folder(run, overwrite=False, skip_finished=True) == "skip"
+        prepare_run_folder(run, ID, overwrite=False)
+    assert prepare_run_folder(run, ID, overwrite=False, skip_finished=True) == "skip"
     assert (run / "experiment_summary.json").exists()
-    assert prepare_run_folder(run, overwrite=True) == "overwrite"
+    assert prepare_run_folder(run, ID, overwrite=True) == "overwrite"
     assert not (run / "experiment_summary.json").exists()
 
 
-def test_unfinished_leftovers_are_restarted(tmp_path):
+def test_a_folder_of_another_identity_is_never_reused(tmp_path):
     run = tmp_path / "run"
-    run.mkdir()
+    _mark(run, "ffff0000")
+    (run / "experiment_summary.json").write_text('{"status": "completed"}')
+    for skip in (False, True):
+        with pytest.raises(OutputFolderError, match="different run"):
+            prepare_run_folder(run, ID, overwrite=False, skip_finished=skip)
+    assert (run / "experiment_summary.json").exists()
+
+
+@pytest.mark.parametrize("outcome", ["failure", "diverged"])
+def test_failed_and_diverged_runs_are_retried_unless_told_otherwise(tmp_path, outcome):
+    run = tmp_path / "run"
+    _mark(run)
+    if outcome == "failure":
+        (run / "failure.json").write_text("{}")
+    else:
+        (run / "experiment_summary.json").write_text('{"status": "diverged"}')
+    assert prepare_run_folder(run, ID, overwrite=False, skip_finished=True, retry_failed=False) == "skip"
+    assert prepare_run_folder(run, ID, overwrite=False, skip_finished=True) == "restart"
+    assert list(run.iterdir()) == []
+
+
+def test_unfinished_leftovers_are_restarted_and_the_lock_kept(tmp_path):
+    run = tmp_path / "run"
+    _mark(run)
     (run / "history.csv").write_text("partial")
-    assert prepare_run_folder(run, overwrite=False) == "restart"
-    assert not (run / "history.csv").exists()
+    (run / ".lock").write_text("{}")
+    assert prepare_run_folder(run, ID, overwrite=False) == "restart"
+    assert [p.name for p in run.iterdir()] == [".lock"]
 
 
 def test_unfinished_run_with_training_state_is_resumed_not_wiped(tmp_path):
     run = tmp_path / "run"
-    run.mkdir()
+    _mark(run)
     (run / "training_state.pt").write_bytes(b"state")
     (run / "config.yaml").write_text("x: 1")
-    assert prepare_run_folder(run, overwrite=False) == "resume"
+    assert prepare_run_folder(run, ID, overwrite=False) == "resume"
+    assert (run / "training_state.pt").exists() and (run / "config.yaml").exists()
+
+
+def test_lock_files_of_any_kind_are_not_a_runs_content(tmp_path):
+    """A crash in the middle of locking can leave the lock's helper files: they belong to the lock, not to a
+    run, so a new folder holding only those is fresh, not 'a different run', and they are not removed."""
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in (".lock", ".lock.takeover", ".lock.new-123-456"):
+        (run / name).write_text("{}")
+    assert prepare_run_folder(run, ID, overwrite=False) == "fresh"
+    assert sorted(p.name for p in run.iterdir()) == [".lock", ".lock.new-123-456", ".lock.takeover"]
+
+
+def test_a_resumed_folder_loses_the_temporary_files_of_a_write_cut_short(tmp_path):
+    """A process killed mid-write (a second Ctrl-C during a save) leaves its temporary file; the resumed run,
+    which holds the folder's lock, removes it instead of carrying it into the finished folder."""
+    run = tmp_path / "run"
+    _mark(run)
+    (run / "training_state.pt").write_bytes(b"state")
+    (run / ".training_state.pt.k2j3h4.tmp.pt").write_bytes(b"half")
+    (run / ".history.csv.x8y7.tmp.csv").write_text("half")
+    assert prepare_run_folder(run, ID, overwrite=False) == "resume"
+    assert not [p.name for p in run.iterdir() if atomic.is_temporary(p.name)]
     assert (run / "training_state.pt").exists() and (run / "config.yaml").exists()

@@ -45,9 +45,86 @@ def test_comparison_mean_std_delta_rank_and_failures(tmp_path):
     assert summary["failed_jobs"][0]["error"] == "ValueError: boom" and summary["best_experiment"] == "smote"
 
 
-def test_grid_has_eight_experiments_in_five_groups():
+def test_the_default_grid_has_eight_experiments_in_five_groups_and_all_adds_the_longtail_group():
     grid = experiments()
-    assert len(grid) == 8 and list(grid)[0] == "baseline"
-    assert sorted(select("resampling")) == ["adasyn", "random_oversampling", "smote"]
-    assert sorted(select("combined")) == ["offline_augmentation_focal", "smote_focal"]
+    assert len(select()) == 8 and list(grid)[0] == "baseline"
+    assert set(select("longtail")) >= {"ldam_drw", "logit_adjusted", "balanced_softmax", "cb_focal", "remix",
+                                       "deferred_resampling", "crt"}
+    assert select("all") == list(grid)
+    # a group runs with the baseline its verdicts compare against, first
+    assert select("resampling") == ["baseline", "adasyn", "random_oversampling", "smote"]
+    assert sorted(select("combined")) == ["baseline", "offline_augmentation_focal", "smote_focal"]
     assert select(names=["smote"]) == ["smote"]
+
+
+def test_a_diverged_job_is_a_failed_row_not_a_dropped_seed(tmp_path):
+    make_job(tmp_path, "baseline", 0, 0.70)
+    make_job(tmp_path, "smote", 0, 0.90)
+    make_job(tmp_path, "smote", 1, 0.10, status="diverged")
+    summary = build_report(tmp_path)
+    table = pd.read_csv(tmp_path / "comparison.csv").set_index("experiment")
+    assert table.loc["smote", "n_failed"] == 1 and table.loc["smote", "status"] == "partial"
+    assert table.loc["smote", "macro_f1_mean"] == 0.90  # the diverged seed is not averaged in ...
+    assert [j["job"] for j in summary["failed_jobs"]] == ["smote_seed1"]  # ... but it is counted as failed
+    assert "diverged" in summary["failed_jobs"][0]["error"]
+
+
+def test_each_row_shows_the_settings_that_differ_between_rows(tmp_path):
+    for name, k, lr in (("baseline", None, 0.01), ("smote", 5, 0.01), ("smote_k3", 3, 0.01)):
+        for seed in (0, 1):
+            make_job(tmp_path, name, seed, 0.8)
+            path = tmp_path / f"{name}_seed{seed}" / "config.yaml"
+            cfg = yaml.safe_load(path.read_text())
+            cfg["balancing"] = {"name": "none"} if k is None else {"name": "smote", "k_neighbors": k}
+            cfg["optimizer"] = {"name": "adam", "lr": lr}
+            path.write_text(yaml.safe_dump(cfg))
+    build_report(tmp_path)
+    table = pd.read_csv(tmp_path / "comparison.csv").set_index("experiment")
+    # Keys of an option are compared among rows with that option; option names are the rows' labels.
+    assert table.loc["smote_k3", "settings"] == "balancing.k_neighbors=3"
+    assert table.loc["smote", "settings"] == "balancing.k_neighbors=5"
+    assert pd.isna(table.loc["baseline", "settings"]) or table.loc["baseline", "settings"] == ""
+    assert "optimizer.lr" not in " ".join(table["settings"].fillna(""))  # shared by every row
+    assert "balancing.k_neighbors=3" in (tmp_path / "comparison.md").read_text()
+
+
+def test_one_seed_rows_say_n_1_instead_of_a_zero_spread(tmp_path):
+    make_job(tmp_path, "baseline", 0, 0.70)
+    make_job(tmp_path, "smote", 0, 0.80)
+    build_report(tmp_path)
+    text = (tmp_path / "comparison.md").read_text()
+    assert "(n = 1)" in text and "± 0.0000" not in text
+
+
+def test_post_hoc_corrections_and_crt_are_rows_of_their_own(tmp_path):
+    for seed in (0, 1):
+        make_job(tmp_path, "baseline", seed, 0.70)
+        path = tmp_path / f"baseline_seed{seed}" / "experiment_summary.json"
+        summary = json.loads(path.read_text())
+        summary["posthoc"] = {"logit_adjustment": {"tau": 1.0, "test": {"macro_f1": 0.78, "accuracy": 0.8}},
+                              "tau_normalisation": {"skipped": "no final linear layer"}}
+        summary["crt"] = {"epochs": 2, "test": {"macro_f1": 0.75}}
+        path.write_text(json.dumps(summary))
+    result = build_report(tmp_path)
+    table = pd.read_csv(tmp_path / "comparison.csv").set_index("experiment")
+    row = table.loc["baseline + posthoc_la"]
+    assert row["macro_f1_mean"] == 0.78 and row["rank_with_derived"] == 1 and np.isnan(row["rank"])  # ranked apart
+    assert table.loc["baseline", "rank"] == 1  # the trained experiments' rank
+    assert table.loc["baseline + cRT", "n_seeds"] == 2 and "baseline + posthoc_tau_norm" not in table.index
+    assert result["jobs"] == 2  # derived rows are not jobs
+
+
+def test_a_folder_of_runs_on_several_datasets_is_not_a_sweep(tmp_path):
+    import pytest
+
+    from balancelab.errors import DataError
+    from balancelab.sweep.report import build_report
+
+    for experiment in ("baseline", "smote"):
+        make_job(tmp_path, experiment, 0, 0.7)
+    config = tmp_path / "smote_seed0" / "config.yaml"
+    cfg = yaml.safe_load(config.read_text())
+    cfg["dataset"]["name"] = "image_folder"
+    config.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(DataError, match="several datasets .*not one sweep"):
+        build_report(tmp_path)

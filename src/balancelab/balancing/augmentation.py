@@ -14,7 +14,8 @@ import cv2
 import numpy as np
 
 from balancelab.balancing.base import Balancer, Resampled
-from balancelab.balancing.strategy import auto_targets, check_strategy
+from balancelab.balancing.strategy import oversampling_targets
+from balancelab.errors import BalancingError
 
 DEFAULT_PRESET = {
     "hflip": {"p": 0.5}, "vflip": {"p": 0.0}, "rotate": {"p": 0.5, "max_degrees": 20.0},
@@ -31,6 +32,16 @@ def _geometry(img: np.ndarray, angle: float, scale: float, tx: float, ty: float)
     m[:, 2] += (tx * w, ty * h)
     out = cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
     return out.reshape(img.shape)
+
+
+def brightness_contrast(img: np.ndarray, alpha: float, beta: float) -> np.ndarray:
+    """alpha * img + beta, rounded and clipped to 0..255.
+
+    Not ``cv2.convertScaleAbs``: it takes absolute values, so darkening folds black back up to
+    grey, an artefact only the (augmented) minority classes would carry.
+    """
+    out = np.rint(alpha * img.astype(np.float64) + beta)
+    return np.clip(out, 0, 255).astype(np.uint8)
 
 
 def augment_image(img: np.ndarray, preset: dict, rng: np.random.Generator) -> tuple[np.ndarray, list]:
@@ -59,7 +70,7 @@ def augment_image(img: np.ndarray, preset: dict, rng: np.random.Generator) -> tu
     if fires("brightness_contrast"):
         b, c = preset["brightness_contrast"]["brightness"], preset["brightness_contrast"]["contrast"]
         alpha, beta = 1.0 + rng.uniform(-c, c), 255.0 * rng.uniform(-b, b)
-        out = cv2.convertScaleAbs(out, alpha=alpha, beta=beta).reshape(img.shape)
+        out = brightness_contrast(out, alpha, beta)
         applied.append("brightness_contrast")
     if img.shape[-1] == 3 and fires("hue_saturation"):
         hsv = cv2.cvtColor(out, cv2.COLOR_RGB2HSV).astype(np.int16)
@@ -81,12 +92,18 @@ def augment_image(img: np.ndarray, preset: dict, rng: np.random.Generator) -> tu
 class OfflineAugmentation(Balancer):
     name = "offline_augmentation"
 
+    def __init__(self, *, sampling_strategy="auto", augmentation: Optional[dict] = None, random_state=None,
+                 device="cpu"):
+        super().__init__(random_state=random_state, device=device)
+        self.sampling_strategy = sampling_strategy
+        self.augmentation = augmentation  # the preset: transform -> probability and range; None = DEFAULT_PRESET
+
     def _resample(self, X, y):
-        preset: Optional[dict] = self.params.get("augmentation") or DEFAULT_PRESET
+        preset: dict = self.augmentation or DEFAULT_PRESET
         if X.ndim != 4:
-            raise ValueError("offline_augmentation needs images shaped (N, H, W, C)")
-        strategy = check_strategy(self.params.get("sampling_strategy", "auto"), y, self.name)
-        targets = auto_targets(y, strategy)
+            raise BalancingError(f"{self.name}: needs images shaped (N, H, W, C); got an array shaped {X.shape}. "
+                                 f"Use balancing=random_oversampling for data that are not images.")
+        targets = oversampling_targets(self.sampling_strategy, y, self.name)
         counts = np.bincount(y, minlength=len(targets))
         rng = np.random.default_rng(self.random_state)
         new_images, new_labels, sources, usage = [], [], [], {}

@@ -5,13 +5,16 @@
     balancer.provenance_  # per output row: the input row it copies, or -1 if synthetic
     balancer.report_      # plain dict: per-class before/after/added/removed, seconds, bytes, params
 
-Subclasses implement ``_resample`` and return *which input rows to keep* (with repeats) plus
-any synthetic rows; the base class assembles the output, provenance and report, so every
-technique reports the same way.
+Subclasses declare their parameters as keyword-only constructor arguments with defaults and
+store each, unchanged, as an attribute of the same name (``self.k_neighbors``); the constructor
+does nothing else, so the signature is the parameter contract. They implement ``_resample`` and
+return *which input rows to keep* (with repeats) plus any synthetic rows; the base class
+assembles the output, provenance and report, so every technique reports the same way.
 """
 
 from __future__ import annotations
 
+import inspect
 import time
 import tracemalloc
 import warnings
@@ -20,6 +23,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+from balancelab.data import rows
 from balancelab.errors import BalancingError
 
 
@@ -39,13 +43,30 @@ class Balancer:
 
     name = "base"
 
-    def __init__(self, *, random_state: Optional[int] = None, device: str = "cpu", **params: Any) -> None:
+    def __init__(self, *, random_state: Optional[int] = None, device: str = "cpu") -> None:
         self.random_state = random_state
         self.device = device  # where heavy helpers (neighbour search) may run; never changes results' meaning
-        self.params = params
+
+    @classmethod
+    def parameter_names(cls) -> List[str]:
+        """Every constructor parameter, ``random_state`` and ``device`` included, in signature order."""
+        signature = inspect.signature(cls.__init__)
+        return [p.name for p in signature.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY]
+
+    def get_params(self) -> Dict[str, Any]:
+        """The technique's own parameters as stored (not ``device``: it never changes the result)."""
+        return {name: getattr(self, name) for name in self.parameter_names() if name != "device"}
 
     # -- contract ---------------------------------------------------------------------
     def fit_resample(self, X: np.ndarray, y: np.ndarray):
+        """The balanced (X, y) as arrays, as imbalanced-learn's samplers return them."""
+        X_res, y_res = self.fit_resample_rows(X, y)
+        return np.asarray(X_res), y_res
+
+    def fit_resample_rows(self, X, y: np.ndarray):
+        """The balanced set as :class:`~balancelab.data.rows.BalancedRows` (the kept input rows by number, the
+        new images by their pixels: the training set is not copied) and its labels. ``X`` may be an array or
+        images on disk (:mod:`balancelab.data.rows`); techniques that need pixels read only what they use."""
         X, y = self._validate(X, y)
         # A technique built from another (resample_to_target -> smote) shares the outer trace.
         owns_trace = not tracemalloc.is_tracing()
@@ -65,17 +86,17 @@ class Balancer:
         for w in caught:  # re-emit for the user, and keep them for the report
             warnings.warn(w.message, w.category, stacklevel=2)
         self.provenance_ = provenance
-        self.sample_indices_ = result.kept
         self.report_ = self._report(X, y, y_res, result, seconds, peak, X_res.nbytes,
                                     [str(w.message) for w in caught])
+        self.report_["bytes_stored"] = X_res.stored_bytes
         return X_res, y_res
 
     def _resample(self, X: np.ndarray, y: np.ndarray) -> Resampled:
         raise NotImplementedError
 
     # -- helpers ----------------------------------------------------------------------
-    def _validate(self, X: np.ndarray, y: np.ndarray):
-        X = np.asarray(X)
+    def _validate(self, X, y: np.ndarray):
+        X = X if rows.is_lazy(X) else np.asarray(X)
         y = np.asarray(y)
         if X.ndim < 2:
             raise BalancingError(f"{self.name}: X must hold one image per row (ndim >= 2); got shape {X.shape}.")
@@ -89,14 +110,12 @@ class Balancer:
 
     def _assemble(self, X, y, result: Resampled):
         kept = np.asarray(result.kept, dtype=np.int64)
-        if result.X_synthetic is None or len(result.X_synthetic) == 0:
-            return X[kept], y[kept], kept
-        X_syn = result.X_synthetic.astype(X.dtype, copy=False).reshape((-1,) + X.shape[1:])
-        X_res = np.empty((len(kept) + len(X_syn),) + X.shape[1:], dtype=X.dtype)
-        X_res[: len(kept)] = X[kept]
-        X_res[len(kept):] = X_syn
+        synthetic = result.X_synthetic if result.X_synthetic is not None and len(result.X_synthetic) else None
+        X_res = rows.BalancedRows(X, kept, synthetic)
+        if synthetic is None:
+            return X_res, y[kept], kept
         y_res = np.concatenate([y[kept], np.asarray(result.y_synthetic, dtype=np.int64)])
-        provenance = np.concatenate([kept, np.full(len(X_syn), -1, dtype=np.int64)])
+        provenance = np.concatenate([kept, np.full(len(X_res.synthetic), -1, dtype=np.int64)])
         return X_res, y_res, provenance
 
     def _report(self, X, y, y_res, result: Resampled, seconds, peak, bytes_after, warnings_seen):
@@ -115,7 +134,7 @@ class Balancer:
             }
         return {
             "technique": self.name,
-            "parameters": {"random_state": self.random_state, **_plain(self.params)},
+            "parameters": _plain(self.get_params()),
             "per_class": per_class,
             "total_before": int(len(y)), "total_after": int(len(y_res)),
             "synthetic_count": int(synthetic.sum()),

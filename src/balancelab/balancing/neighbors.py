@@ -79,6 +79,29 @@ def _knn_torch(features: SharedFeatures, query: np.ndarray, fitted: np.ndarray, 
     return np.concatenate(out_d), np.concatenate(out_i)
 
 
+def own_row_first(query: np.ndarray, fitted: np.ndarray, dist: np.ndarray, ind: np.ndarray):
+    """Put each query's own row in column 0, as imbalanced-learn assumes (it drops column 0).
+
+    scikit-learn breaks ties at distance 0 in no particular order, so among exact duplicates a
+    query's own row may come later, or, with more than k duplicates, not at all; SMOTE would then
+    pair the row with itself. Its own row is put first and the other neighbours shift right (the
+    last drops out if the row was missing); at distance 0 the order stays sorted. Queries that
+    are not among the fitted rows are left as they are.
+    """
+    sorter = np.argsort(fitted, kind="stable")
+    slot = np.minimum(np.searchsorted(fitted, query, sorter=sorter), len(fitted) - 1)
+    own = sorter[slot]
+    in_fit = fitted[own] == query
+    ind_ext = np.column_stack([own, ind])
+    dist_ext = np.column_stack([np.zeros(len(ind), dist.dtype), dist])
+    drop = ind_ext == own[:, None]
+    drop[:, 0] = False
+    drop[~drop.any(1), -1] = True  # own row was not among the k: the farthest gives way
+    n, k = ind.shape
+    new_ind, new_dist = ind_ext[~drop].reshape(n, k), dist_ext[~drop].reshape(n, k)
+    return np.where(in_fit[:, None], new_dist, dist), np.where(in_fit[:, None], new_ind, ind)
+
+
 class ImageNearestNeighbors(BaseEstimator):
     """sklearn-style neighbour search (fit / kneighbors / kneighbors_graph) over image rows."""
 
@@ -101,7 +124,7 @@ class ImageNearestNeighbors(BaseEstimator):
             from sklearn.neighbors import NearestNeighbors
 
             nn = NearestNeighbors(n_neighbors=k).fit(self.features.take(self.fitted_rows_))
-            dist, ind = nn.kneighbors(self.features.take(query))
+            dist, ind = own_row_first(query, self.fitted_rows_, *nn.kneighbors(self.features.take(query)))
         else:
             dist, ind = _knn_torch(self.features, query, self.fitted_rows_, k, self.device)
         self.features.log.append((query, self.fitted_rows_[ind]))

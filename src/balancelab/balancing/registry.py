@@ -1,7 +1,9 @@
-"""``make_balancer(name, **params)``: the one way code builds a balancing technique."""
+"""``make_balancer(name, **params)``: a built-in balancing technique by its option name (for code and tests;
+runs build theirs from the config node with ``balancelab.config.build``)."""
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 from balancelab.balancing.base import Balancer
@@ -9,31 +11,39 @@ from balancelab.errors import BalancingError
 
 
 def _techniques() -> dict:
-    # Imported lazily so that `import balancelab.balancing` stays cheap.
-    from balancelab.balancing.simple import NoBalancing, RandomOversampling, WeightedSamplerBalancing
+    """{option name: class}, from the balancing options' schemas (one source: balancelab/config/balancing.py)."""
+    from hydra.utils import get_object
 
-    from balancelab.balancing.augmentation import OfflineAugmentation
-    from balancelab.balancing.synthetic import Adasyn, Smote
-    from balancelab.balancing.undersampling import RandomUndersampling, ResampleToTarget
+    from balancelab.config.balancing import SCHEMAS
 
-    return {
-        "none": NoBalancing,
-        "weighted_sampler": WeightedSamplerBalancing,
-        "random_oversampling": RandomOversampling,
-        "smote": Smote,
-        "adasyn": Adasyn,
-        "offline_augmentation": OfflineAugmentation,
-        "random_undersampling": RandomUndersampling,
-        "resample_to_target": ResampleToTarget,
-    }
+    return {name: get_object(schema._target_) for name, schema in SCHEMAS.items()}
 
 
 def available_balancers() -> list:
     return sorted(_techniques())
 
 
-def make_balancer(name: str, **params: Any) -> Balancer:
+def balancer_class(name: str) -> type:
+    """The class registered as ``name``."""
     techniques = _techniques()
     if name not in techniques:
         raise BalancingError(f"Unknown balancing technique '{name}'. Valid: {', '.join(sorted(techniques))}.")
-    return techniques[name](**params)
+    return techniques[name]
+
+
+def make_balancer(name: str, **params: Any) -> Balancer:
+    """``name``'s balancer built from keyword parameters; a parameter it does not declare is an error."""
+    cls = balancer_class(name)
+    valid = cls.parameter_names()
+    unknown = [key for key in params if key not in valid]
+    if unknown:
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, valid, n=1)
+            hints.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+        raise BalancingError(
+            f"{name} does not take the parameter{'s' if len(hints) > 1 else ''} {', '.join(hints)}. "
+            f"Its parameters are: {', '.join(valid)}. "
+            f"Fix or remove it (balancing.<parameter>=... on the command line, or the balancing YAML file)."
+        )
+    return cls(**params)

@@ -6,7 +6,7 @@ import numpy as np
 from imblearn.over_sampling import RandomOverSampler
 
 from balancelab.balancing.base import Balancer, Resampled
-from balancelab.balancing.strategy import check_strategy
+from balancelab.balancing.strategy import imblearn_strategy, oversampling_targets
 
 
 class NoBalancing(Balancer):
@@ -22,6 +22,7 @@ class WeightedSamplerBalancing(NoBalancing):
     """Leaves the data alone: balanced batches come from the loader's weighted sampler."""
 
     name = "weighted_sampler"
+    balanced_batches = True  # the trainer draws class-balanced batches (see balancing.apply.draws_balanced_batches)
 
     def _resample(self, X, y):
         result = super()._resample(X, y)
@@ -34,8 +35,36 @@ class RandomOversampling(Balancer):
 
     name = "random_oversampling"
 
+    def __init__(self, *, sampling_strategy="auto", random_state=None, device="cpu"):
+        super().__init__(random_state=random_state, device=device)
+        self.sampling_strategy = sampling_strategy
+
     def _resample(self, X, y):
-        strategy = check_strategy(self.params.get("sampling_strategy", "auto"), y, self.name)
+        strategy = imblearn_strategy(oversampling_targets(self.sampling_strategy, y, self.name), y)
+        if not strategy:
+            return Resampled(kept=np.arange(len(y)))
         sampler = RandomOverSampler(sampling_strategy=strategy, random_state=self.random_state)
         sampler.fit_resample(np.arange(len(y)).reshape(-1, 1), y)
         return Resampled(kept=np.sort(sampler.sample_indices_))
+
+
+class DeferredResamplingBalancing(NoBalancing):
+    """Not a resampler: plain shuffled batches for ``start_epoch`` epochs, then class-balanced batches
+    (deferred re-sampling, Cao et al. 2019). The trainer asks for the schedule through ``batch_order()``."""
+
+    name = "deferred_resampling"
+
+    def __init__(self, *, start_epoch: int = 0, random_state=None, device="cpu"):
+        super().__init__(random_state=random_state, device=device)
+        self.start_epoch = start_epoch
+
+    def batch_order(self):
+        from balancelab.training.deferred_sampling import DeferredResampling
+
+        return DeferredResampling(start_epoch=self.start_epoch)
+
+    def _resample(self, X, y):
+        result = super()._resample(X, y)
+        result.details["note"] = (f"data unchanged; shuffled batches for {self.start_epoch} epoch(s), then "
+                                  f"class-balanced batches")
+        return result

@@ -20,7 +20,7 @@ from imblearn.over_sampling import ADASYN, SMOTE
 
 from balancelab.balancing.base import Balancer, Resampled
 from balancelab.balancing.neighbors import ImageNearestNeighbors, SharedFeatures
-from balancelab.balancing.strategy import auto_targets, check_strategy
+from balancelab.balancing.strategy import oversampling_targets
 from balancelab.data.resize import resize_images
 from balancelab.errors import BalancingError
 
@@ -32,25 +32,49 @@ def feature_rows(X: np.ndarray, feature_size) -> np.ndarray:
     return X.reshape(len(X), -1)
 
 
-def decode(Z_new: np.ndarray, Z: np.ndarray, pairs_a: np.ndarray, pairs_b: np.ndarray, chunk: int = 512):
-    """(a, b, t) for each synthetic index row, among the candidate (a, b) neighbour pairs."""
-    a_idx, tag = Z[:, 0], Z[:, 1]
-    pa, pb = a_idx[pairs_a], a_idx[pairs_b]
-    ta, tb = tag[pairs_a], tag[pairs_b]
+def decode(Z_new: np.ndarray, Z: np.ndarray, pairs_a: np.ndarray, pairs_b: np.ndarray, *, technique: str,
+           class_index: int, chunk: int = 512):
+    """(a, b, t) for each synthetic index row, among the candidate (a, b) neighbour pairs.
+
+    A row paired with itself spans no segment (t would be 0/0), so such pairs are never
+    candidates; a row the sampler generated at a real row's own position decodes as that row
+    with t = 0 towards one of its neighbours, which is the same image. A row that no candidate
+    pair reproduces (NaN included) is an error naming the technique and class, never a guess.
+    """
+    distinct = pairs_a != pairs_b
+    pairs_a, pairs_b = pairs_a[distinct], pairs_b[distinct]
     out_a = np.empty(len(Z_new), np.int64)
     out_b = np.empty(len(Z_new), np.int64)
     out_t = np.empty(len(Z_new), np.float64)
+    if len(Z_new) and not len(pairs_a):
+        raise _untraceable(technique, class_index, len(Z_new), len(Z_new), "no pair of two distinct rows")
+    a_idx, tag = Z[:, 0], Z[:, 1]
+    pa, pb = a_idx[pairs_a], a_idx[pairs_b]
+    ta, tb = tag[pairs_a], tag[pairs_b]
     for s in range(0, len(Z_new), chunk):
         s0, s1 = Z_new[s:s + chunk, 0:1], Z_new[s:s + chunk, 1:2]
-        t = (s0 - pa[None]) / (pb - pa)[None]
-        residual = np.abs(ta[None] + t * (tb - ta)[None] - s1) + np.abs(np.clip(t, 0, 1) - t) * 1e3
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = (s0 - pa[None]) / (pb - pa)[None]
+            residual = np.abs(ta[None] + t * (tb - ta)[None] - s1) + np.abs(np.clip(t, 0, 1) - t) * 1e3
+        residual[np.isnan(residual)] = np.inf  # argmin would pick the first NaN
         best = residual.argmin(1)
         rows = np.arange(len(best))
-        if residual[rows, best].max() > 1e-6:
-            raise BalancingError("internal: a synthetic sample could not be traced to its parents")
+        fits = residual[rows, best] <= 1e-6
+        if not fits.all():
+            raise _untraceable(technique, class_index, int((~fits).sum()), len(Z_new),
+                               f"closest residual {residual[rows, best].max():.3g}")
         out_a[s:s + chunk], out_b[s:s + chunk] = pairs_a[best], pairs_b[best]
         out_t[s:s + chunk] = np.clip(t[rows, best], 0.0, 1.0)
     return out_a, out_b, out_t
+
+
+def _untraceable(technique: str, class_index: int, bad: int, total: int, why: str) -> BalancingError:
+    return BalancingError(
+        f"{technique}: {bad} of the {total} synthetic samples of class {class_index} could not be traced to two "
+        f"distinct same-class parent images ({why}), so balancelab cannot make their images and stops rather "
+        f"than guess. This is a defect in balancelab; please report it with the technique's parameters and "
+        f"the class sizes. balancing=random_oversampling or offline_augmentation avoid this code path."
+    )
 
 
 def interpolate(X: np.ndarray, a: np.ndarray, b: np.ndarray, t: np.ndarray, chunk: int = 1024) -> np.ndarray:
@@ -66,22 +90,25 @@ def interpolate(X: np.ndarray, a: np.ndarray, b: np.ndarray, t: np.ndarray, chun
 
 
 class _InterpolatingOversampler(Balancer):
+    """Shared by SMOTE and ADASYN; subclasses declare the parameters (``k_param`` names the k)."""
+
     sampler_class = SMOTE
     k_param = "k_neighbors"
 
-    def _sampler(self, k: int, estimator, strategy: dict, seed):
+    def _sampler(self, estimator, strategy: dict, seed):
         return self.sampler_class(sampling_strategy=strategy, random_state=seed, **{self.k_param: estimator})
 
     def _resample(self, X, y):
-        k_wanted = int(self.params.get(self.k_param, 5))
+        # The neighbour search compares every image with every other of its class: SMOTE and ADASYN read the
+        # training images into memory (the other techniques never do).
+        X = np.asarray(X)
+        k_wanted = int(getattr(self, self.k_param))
         if k_wanted < 1:
             raise BalancingError(f"{self.name}: {self.k_param} must be at least 1; got {k_wanted}.")
-        strategy = check_strategy(self.params.get("sampling_strategy", "auto"), y, self.name)
-        targets = auto_targets(y, strategy)
+        targets = oversampling_targets(self.sampling_strategy, y, self.name)
         counts = np.bincount(y, minlength=len(targets))
-        backend = self.params.get("knn_backend", "auto")
-        backend = "torch" if backend == "auto" else backend
-        features = SharedFeatures(feature_rows(X, self.params.get("feature_size")))
+        backend = "torch" if self.knn_backend == "auto" else self.knn_backend
+        features = SharedFeatures(feature_rows(X, self.feature_size))
         rng = np.random.default_rng(self.random_state)
         Z = np.column_stack([np.arange(len(y), dtype=np.float64), rng.random(len(y))])
 
@@ -108,14 +135,14 @@ class _InterpolatingOversampler(Balancer):
             estimator = ImageNearestNeighbors(k + 1, features, backend, self.device)
             # Class c against the rest, so the sampler sees two classes (ADASYN also needs the others).
             y_binary = (y == c).astype(np.int64)
-            sampler = self._sampler(k, estimator, {1: n_c + need + self._slack(n_c)}, _class_seed(self.random_state, c))
+            sampler = self._sampler(estimator, {1: n_c + need + self._slack(n_c)}, _class_seed(self.random_state, c))
             Z_res, y_res = self._run(sampler, Z, y_binary, c, adjustments)
             Z_new = Z_res[len(Z):]
             # The last table logged is the within-class search the sampler interpolates along.
             query, neighbours = features.log[-1]
             pairs_a = np.repeat(query, neighbours.shape[1] - 1)
             pairs_b = neighbours[:, 1:].ravel()
-            a, b, t = decode(Z_new, Z, pairs_a, pairs_b)
+            a, b, t = decode(Z_new, Z, pairs_a, pairs_b, technique=self.name, class_index=int(c))
             if len(a) > need:  # ADASYN's surplus (see _slack): drop rows at random, keeping its weighting
                 keep = np.sort(np.random.default_rng(_class_seed(self.random_state, c)).choice(len(a), need, replace=False))
                 a, b, t = a[keep], b[keep], t[keep]
@@ -133,7 +160,7 @@ class _InterpolatingOversampler(Balancer):
         return Resampled(
             kept=kept, X_synthetic=X_syn, y_synthetic=y_syn, adjustments=adjustments,
             details={"k_used": k_used, "k_requested": k_wanted, "knn_backend": backend,
-                     "feature_size": self.params.get("feature_size") or (X.shape[1] if X.ndim == 4 else None),
+                     "feature_size": self.feature_size or (X.shape[1] if X.ndim == 4 else None),
                      "targets": {str(c): int(v) for c, v in enumerate(targets)},
                      "synthetic_parents": {"a": a.tolist(), "b": b.tolist(), "t": np.round(t, 6).tolist()}},
         )
@@ -155,6 +182,14 @@ class Smote(_InterpolatingOversampler):
 
     name = "smote"
 
+    def __init__(self, *, sampling_strategy="auto", k_neighbors=5, feature_size=None, knn_backend="auto",
+                 random_state=None, device="cpu"):
+        super().__init__(random_state=random_state, device=device)
+        self.sampling_strategy = sampling_strategy
+        self.k_neighbors = k_neighbors
+        self.feature_size = feature_size  # side (px) of the images the neighbour search sees; None = as given
+        self.knn_backend = knn_backend  # "auto" (= torch), "torch" or "sklearn"
+
 
 class Adasyn(_InterpolatingOversampler):
     """ADASYN (He et al. 2008): like SMOTE, with more samples near rows surrounded by other classes."""
@@ -162,6 +197,14 @@ class Adasyn(_InterpolatingOversampler):
     name = "adasyn"
     sampler_class = ADASYN
     k_param = "n_neighbors"
+
+    def __init__(self, *, sampling_strategy="auto", n_neighbors=5, feature_size=None, knn_backend="auto",
+                 random_state=None, device="cpu"):
+        super().__init__(random_state=random_state, device=device)
+        self.sampling_strategy = sampling_strategy
+        self.n_neighbors = n_neighbors
+        self.feature_size = feature_size
+        self.knn_backend = knn_backend
 
     def _slack(self, n_c: int) -> int:
         # ADASYN rounds each row's share of the new samples, so its total can fall short of the

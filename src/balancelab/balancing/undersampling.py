@@ -10,8 +10,15 @@ from __future__ import annotations
 import numpy as np
 from imblearn.under_sampling import RandomUnderSampler
 
+from balancelab.data import rows
 from balancelab.balancing.base import Balancer, Resampled
+from balancelab.balancing.simple import RandomOversampling
+from balancelab.balancing.synthetic import Smote
 from balancelab.errors import BalancingError
+
+# resample_to_target's ``oversampler`` -> the balancer that grows the classes below the target. It gets
+# ResampleToTarget's own parameters of the same name (SMOTE's k_neighbors, feature_size, knn_backend).
+OVERSAMPLERS = {"random": RandomOversampling, "smote": Smote}
 
 
 def class_targets(y: np.ndarray, target_per_class, overrides: dict, technique: str) -> np.ndarray:
@@ -48,8 +55,13 @@ def undersample_indices(y: np.ndarray, targets: np.ndarray, seed) -> np.ndarray:
 class RandomUndersampling(Balancer):
     name = "random_undersampling"
 
+    def __init__(self, *, target_per_class=None, overrides=None, random_state=None, device="cpu"):
+        super().__init__(random_state=random_state, device=device)
+        self.target_per_class = target_per_class  # None = the smallest class's count
+        self.overrides = overrides  # {class: count (int) or multiple of target_per_class (float)}
+
     def _resample(self, X, y):
-        targets = class_targets(y, self.params.get("target_per_class"), self.params.get("overrides"), self.name)
+        targets = class_targets(y, self.target_per_class, self.overrides, self.name)
         return Resampled(kept=undersample_indices(y, targets, self.random_state),
                          details={"targets": {str(c): int(t) for c, t in enumerate(targets)}})
 
@@ -59,30 +71,42 @@ class ResampleToTarget(Balancer):
 
     name = "resample_to_target"
 
-    def _resample(self, X, y):
-        from balancelab.balancing.registry import make_balancer
+    def __init__(self, *, target_per_class=None, overrides=None, oversampler="random", k_neighbors=5,
+                 feature_size=None, knn_backend="auto", random_state=None, device="cpu"):
+        super().__init__(random_state=random_state, device=device)
+        self.target_per_class = target_per_class
+        self.overrides = overrides
+        self.oversampler = oversampler  # "random" or "smote"; the last three parameters are SMOTE's
+        self.k_neighbors = k_neighbors
+        self.feature_size = feature_size
+        self.knn_backend = knn_backend
 
-        targets = class_targets(y, self.params.get("target_per_class"), self.params.get("overrides"), self.name)
+    def _resample(self, X, y):
+        if self.oversampler not in OVERSAMPLERS:
+            raise BalancingError(f"{self.name}: oversampler must be one of {', '.join(map(repr, OVERSAMPLERS))}; "
+                                 f"got {self.oversampler!r}.")
+        targets = class_targets(y, self.target_per_class, self.overrides, self.name)
         kept = undersample_indices(y, targets, self.random_state)
         y_kept = y[kept]
         counts = np.bincount(y_kept, minlength=len(targets))
         below = {int(c): int(targets[c]) for c in np.flatnonzero((counts > 0) & (counts < targets))}
-        method = self.params.get("oversampler", "random")
         if not below:
             return Resampled(kept=kept, details={"targets": {str(c): int(t) for c, t in enumerate(targets)}})
-        name = "smote" if method == "smote" else "random_oversampling"
-        extra = {k: self.params[k] for k in ("k_neighbors", "feature_size", "knn_backend") if k in self.params} \
-            if name == "smote" else {}
-        over = make_balancer(name, random_state=self.random_state, device=self.device, sampling_strategy=below, **extra)
-        X_over, y_over = over.fit_resample(X[kept], y_kept)
+        grower = OVERSAMPLERS[self.oversampler]
+        shared = {k: getattr(self, k) for k in grower.parameter_names()
+                  if k not in ("sampling_strategy", "random_state", "device") and hasattr(self, k)}
+        over = grower(random_state=self.random_state, device=self.device, sampling_strategy=below, **shared)
+        # The reduced set as rows of X (no copy): the oversampler's kept rows are numbers into it, and only its
+        # synthetic images are new pixels.
+        X_over, y_over = over.fit_resample_rows(rows.subset(X, kept), y_kept)
         prov = over.provenance_
         copies = prov >= 0
-        details = {"targets": {str(c): int(t) for c, t in enumerate(targets)}, "oversampler": name}
+        details = {"targets": {str(c): int(t) for c, t in enumerate(targets)}, "oversampler": over.name}
         for key in ("k_used", "synthetic_parents"):
             if key in over.report_:
                 details[key] = over.report_[key]
         if "synthetic_parents" in details:  # parents are rows of the reduced set: map them back
             for side in ("a", "b"):
                 details["synthetic_parents"][side] = kept[np.asarray(details["synthetic_parents"][side], int)].tolist()
-        return Resampled(kept=kept[prov[copies]], X_synthetic=X_over[~copies], y_synthetic=y_over[~copies],
+        return Resampled(kept=kept[prov[copies]], X_synthetic=X_over.synthetic, y_synthetic=y_over[~copies],
                          adjustments=list(over.report_["adjustments"]), details=details)

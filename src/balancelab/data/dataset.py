@@ -7,12 +7,15 @@ from typing import Dict, List
 
 import numpy as np
 
+from balancelab.data import rows
+
 
 @dataclass
 class ImageSet:
-    """Images at the training resolution: ``X`` uint8 (N, H, W, C), ``y`` int64 (N,)."""
+    """Images at the training resolution: ``X`` uint8 (N, H, W, C) in memory or on disk
+    (:mod:`balancelab.data.rows`), ``y`` int64 (N,)."""
 
-    X: np.ndarray
+    X: rows.Rows
     y: np.ndarray
     source_ids: np.ndarray  # str per sample: file path or "<dataset>:<index>"
 
@@ -26,7 +29,8 @@ class ImageSet:
         return len(self.y)
 
     def subset(self, index: np.ndarray) -> "ImageSet":
-        return ImageSet(self.X[index], self.y[index], self.source_ids[index])
+        """The rows ``index``; images on disk stay there (a list of rows, not a copy)."""
+        return ImageSet(rows.subset(self.X, index), self.y[index], self.source_ids[index])
 
     def class_counts(self, num_classes: int) -> np.ndarray:
         return np.bincount(self.y, minlength=num_classes)

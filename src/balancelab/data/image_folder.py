@@ -7,11 +7,13 @@ reported; a folder that leaves a class without images is an error naming it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import functools
 import hashlib
 import json
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -19,11 +21,13 @@ import numpy as np
 import pandas as pd
 
 from balancelab.data.dataset import DataSplits, ImageSet
-from balancelab.data.decode import decode_image, is_image_file
+from balancelab.data import rows
+from balancelab.data.decode import is_image_file
+from balancelab.data.decoded_cache import DecodedCache, decode_in_memory
+from balancelab.data.duplicates import cross_split_duplicates, file_digests, warn_cross_split_duplicates
 from balancelab.data.longtail import make_long_tailed
-from balancelab.data.split import stratified_split
+from balancelab.data.split import classes_not_in_every_split, name_incomplete_classes, stratified_split
 from balancelab.errors import DataError
-from balancelab.hashing import file_digest
 from balancelab.output import atomic
 
 log = logging.getLogger("balancelab")
@@ -72,17 +76,6 @@ def _listing_key(listing, size, channels, policy) -> str:
     return h.hexdigest()[:32]
 
 
-def decode_all(paths: List[str], size: int, channels: int, policy: str, workers: int):
-    """Decode in parallel threads (OpenCV and Pillow release the GIL while decoding and resizing)."""
-    workers = workers or min(8, (os.cpu_count() or 2))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(lambda p: decode_image(p, size, channels, policy), paths, chunksize=16))
-    ok = np.array([img is not None for img, _ in results], dtype=bool)
-    X = np.stack([img for img, _ in results if img is not None]) if ok.any() else np.zeros((0, size, size, channels), np.uint8)
-    reasons = [(p, r) for p, (img, r) in zip(paths, results) if img is None]
-    return X, ok, reasons
-
-
 def grouped_split(y: np.ndarray, digests: List[str], val_fraction: float, test_fraction: float, seed: int):
     """Stratified split in which byte-identical files always land in the same split."""
     first = {}
@@ -90,7 +83,7 @@ def grouped_split(y: np.ndarray, digests: List[str], val_fraction: float, test_f
         first.setdefault(d, i)
     reps = np.array(sorted(first.values()))
     try:
-        tr, va, te = stratified_split(y[reps], val_fraction, test_fraction, seed)
+        tr, va, te, _ = stratified_split(y[reps], val_fraction, test_fraction, seed)
     except ValueError as exc:
         raise DataError(f"Only {len(reps)} distinct images (byte-identical files count once) cannot be split into "
                         f"train/val/test with val_fraction={val_fraction}, test_fraction={test_fraction}: {exc} "
@@ -102,33 +95,45 @@ def grouped_split(y: np.ndarray, digests: List[str], val_fraction: float, test_f
     return np.array([where[d] for d in digests])
 
 
-def load_image_folder(cfg, input_size: int, cache_dir: Optional[str]) -> DataSplits:
+@dataclass(frozen=True)
+class ImageFolderSource:
+    """Where the images are and how they become splits (the image_folder option's keys)."""
+
+    root: str
+    channels: int
+    resize_policy: str
+    decode_workers: int
+    split_seed: int
+    val_fraction: float
+    test_fraction: float
+    split_manifest: Optional[str]
+    imbalance_ratio: float
+    imbalance_profile: str
+
+
+def load_image_folder(*, input_size: int, cache_dir: Optional[str] = None, root: str, channels: int,
+                      resize_policy: str, decode_workers: int, split_seed: int, val_fraction: float,
+                      test_fraction: float, split_manifest: Optional[str], imbalance_ratio: float,
+                      imbalance_profile: str) -> DataSplits:
+    """The splits of an image folder (the image_folder option's keys, plus the model's input size)."""
+    source = ImageFolderSource(root, channels, resize_policy, decode_workers, split_seed, val_fraction, test_fraction,
+                               split_manifest, imbalance_ratio, imbalance_profile)
+    return _load(source, input_size, cache_dir)
+
+
+def _load(cfg: ImageFolderSource, input_size: int, cache_dir: Optional[str]) -> DataSplits:
     root = Path(cfg.root).expanduser()
     layout, listing = scan(root)
     channels, policy = int(cfg.channels), cfg.resize_policy
-    cache_file = None
-    if cache_dir:
-        cache_file = Path(cache_dir) / "decoded" / f"{_listing_key(listing, input_size, channels, policy)}.npz"
     paths = [p for split in listing for p, _ in listing[split]]
     split_of = [split for split in listing for _ in listing[split]]
     cls_of = [c for split in listing for _, c in listing[split]]
-    if cache_file is not None and cache_file.exists():
-        with np.load(cache_file, allow_pickle=False) as npz:
-            X, ok = npz["X"], npz["ok"]
-            reasons = json.loads(str(npz["reasons"]))
-        log.info("Decoded images loaded from cache %s.", cache_file.name)
-    else:
-        X, ok, reasons = decode_all(paths, input_size, channels, policy, int(cfg.decode_workers))
-        if cache_file is not None:
-            def save(p):
-                with open(p, "wb") as f:
-                    np.savez(f, X=X, ok=ok, reasons=np.array(json.dumps(reasons)))
-            atomic.write_with(cache_file, save)
+    X, ok, reasons = _decoded(paths, listing, input_size, channels, policy, int(cfg.decode_workers), cache_dir)
     for path, reason in reasons:
         log.warning("Skipped %s: %s", path, reason)
     class_names = sorted({c for c in cls_of})
     index = {c: i for i, c in enumerate(class_names)}
-    kept = np.flatnonzero(ok)
+    kept = np.flatnonzero(ok)  # X holds a row per listed file; these are the usable ones
     y = np.array([index[cls_of[i]] for i in kept], dtype=np.int64)
     source_ids = np.array([paths[i] for i in kept])
     splits_of = np.array([split_of[i] for i in kept])
@@ -137,30 +142,99 @@ def load_image_folder(cfg, input_size: int, cache_dir: Optional[str]) -> DataSpl
         raise DataError(f"Class folder(s) {', '.join(str(root / m) for m in missing)} have no usable image: every "
                         f"file was skipped (see the warnings above). Fix or remove those files.")
 
+    origin = "folders" if layout == "presplit" else None
     if layout == "classes":
-        splits_of = _assign_splits(cfg, y, source_ids, cache_dir, root)
+        splits_of, origin = _assign_splits(cfg, y, source_ids, cache_dir, root, int(cfg.decode_workers))
     parts = {}
     for s in SPLITS:
         sel = np.flatnonzero(splits_of == s)
-        parts[s] = ImageSet(X[sel], y[sel], source_ids[sel])
+        parts[s] = ImageSet(rows.subset(X, kept[sel]), y[sel], source_ids[sel])
     if cfg.imbalance_ratio and cfg.imbalance_ratio > 1 and cfg.imbalance_profile != "none":
         lt = make_long_tailed(parts["train"].y, len(class_names), cfg.imbalance_ratio, cfg.imbalance_profile,
                               cfg.split_seed)
         parts["train"] = parts["train"].subset(lt)
+    extra_notes = {}
+    if origin in ("folders", "manifest"):
+        # The user chose this split: keep it, but say which identical files it puts in two splits (as used:
+        # after long-tailing, which may drop a training copy).
+        used = {s: parts[s].source_ids for s in SPLITS}
+        used_ids = np.concatenate(list(used.values()))
+        groups = cross_split_duplicates(used_ids, np.repeat(SPLITS, [len(used[s]) for s in SPLITS]),
+                                        file_digests(used_ids, int(cfg.decode_workers)))
+        warn_cross_split_duplicates(groups, f"the train/ val/ test/ folders of {root}" if origin == "folders"
+                                    else f"the split manifest {cfg.split_manifest}")
+        extra_notes["cross_split_duplicates"] = groups
     manifest = pd.DataFrame({"source_id": source_ids, "class": [class_names[i] for i in y], "split": splits_of})
+    # Reported from the final splits (after long-tailing), whoever made them: us, a manifest or the folders.
+    incomplete = classes_not_in_every_split({s: parts[s].y for s in SPLITS})
     return DataSplits(parts["train"], parts["val"], parts["test"], class_names,
                       notes={"source": str(root), "layout": layout, "skipped_files": reasons,
-                             "skipped_count": len(reasons), "manifest": manifest, "files_found": len(paths)})
+                             "skipped_count": len(reasons), "manifest": manifest, "files_found": len(paths),
+                             "classes_not_in_every_split": name_incomplete_classes(incomplete, class_names),
+                             **extra_notes})
 
 
-def _assign_splits(cfg, y, source_ids, cache_dir, root: Path) -> np.ndarray:
-    """Split once: reuse a manifest (given, or cached for this listing and these ratios) if there is one."""
-    given = cfg.get("split_manifest")
-    spec = json.dumps([sorted(source_ids.tolist()), cfg.val_fraction, cfg.test_fraction, cfg.split_seed])
+@functools.lru_cache(maxsize=None)
+def split_code_version() -> str:
+    """The splitting code (an edit that could move a file to another split gives a new cached split)."""
+    from balancelab.data import duplicates, split
+
+    h = hashlib.sha256()
+    for module in (split, duplicates):
+        h.update(Path(module.__file__).read_bytes())
+    h.update(Path(__file__).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _read_manifest(path: Path, given: bool):
+    """The manifest's table; for a cached one that cannot be read, None after setting it aside."""
+    try:
+        manifest = pd.read_csv(path)
+        missing = {"source_id", "split"} - set(manifest.columns)
+        if missing:
+            raise ValueError(f"it has no column {', '.join(sorted(missing))}")
+        bad = set(manifest["split"].astype(str)) - set(SPLITS)
+        if bad:
+            raise ValueError(f"its split column holds {sorted(bad)}, not only {', '.join(SPLITS)}")
+        return manifest
+    except (OSError, ValueError, pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
+        if given:
+            raise DataError(f"dataset.split_manifest={path} cannot be used: {exc}. It needs the columns source_id "
+                            f"and split (train/val/test), one row per image.") from None
+        aside = atomic.set_aside(path)
+        log.warning("The cached split %s cannot be read (%s); moved aside as %s and split again.", path, exc,
+                    aside.name)
+        return None
+
+
+def _decoded(paths, listing, size: int, channels: int, policy: str, workers: int, cache_dir: Optional[str]):
+    """(images with one row per listed file, usable mask, reasons): from the decoded-image cache, decoded into
+    it, or, without a cache_dir, decoded into memory."""
+    if not cache_dir:
+        return decode_in_memory(paths, size, channels, policy, workers)
+    cache = DecodedCache(cache_dir, _listing_key(listing, size, channels, policy))
+    hit = cache.load(paths)
+    if hit is not None:
+        log.info("Decoded images loaded from cache %s (no decoding).", cache.array_path.name)
+        return hit
+    log.info("Decoding %d images into the cache %s.", len(paths), cache.array_path)
+    return cache.build(paths, size, channels, policy, workers)
+
+
+def _assign_splits(cfg: ImageFolderSource, y, source_ids, cache_dir, root: Path, workers: int) -> Tuple[np.ndarray, str]:
+    """Split once: reuse a manifest (given, or cached for this listing and these ratios) if there is one.
+
+    Returns the split of each file and where it came from: 'manifest' (given), 'cached' or 'split' (made now).
+    """
+    given = cfg.split_manifest
+    spec = json.dumps([sorted(source_ids.tolist()), cfg.val_fraction, cfg.test_fraction, cfg.split_seed,
+                       split_code_version()])
     cached = Path(cache_dir) / "splits" / f"{hashlib.sha256(spec.encode()).hexdigest()[:32]}.csv" if cache_dir else None
     for path in [Path(given)] if given else ([cached] if cached is not None else []):
         if path.exists():
-            manifest = pd.read_csv(path)
+            manifest = _read_manifest(path, given=bool(given))
+            if manifest is None:  # a damaged cached split: set aside, split afresh (same seed: same split)
+                continue
             lookup = dict(zip(manifest["source_id"], manifest["split"]))
             unknown = [s for s in source_ids if s not in lookup]
             if given and unknown:
@@ -168,10 +242,10 @@ def _assign_splits(cfg, y, source_ids, cache_dir, root: Path) -> np.ndarray:
                                 f"Remove dataset.split_manifest to split afresh.")
             if not unknown:
                 log.info("Using the split manifest %s.", path)
-                return np.array([lookup[s] for s in source_ids])
+                return np.array([lookup[s] for s in source_ids]), ("manifest" if given else "cached")
         elif given:
             raise DataError(f"dataset.split_manifest={given} does not exist.")
-    splits = grouped_split(y, [file_digest(s) for s in source_ids], cfg.val_fraction, cfg.test_fraction, cfg.split_seed)
+    splits = grouped_split(y, file_digests(source_ids, workers), cfg.val_fraction, cfg.test_fraction, cfg.split_seed)
     if cached is not None:
         atomic.write_csv(cached, pd.DataFrame({"source_id": source_ids, "split": splits}))
-    return splits
+    return splits, "split"

@@ -5,24 +5,32 @@ from __future__ import annotations
 import numpy as np
 
 
-def long_tail_counts(n_max: int, num_classes: int, imbalance_ratio: float, profile: str = "exponential") -> np.ndarray:
-    """Per-class target counts, largest first.
+def _exponential(n_max: int, i: np.ndarray, ratio: float) -> np.ndarray:
+    """n_i = n_max * ratio^(-i/(C-1))."""
+    return n_max * np.power(float(ratio), -(i / max(len(i) - 1, 1)))
 
-    exponential: n_i = n_max * ratio^(-i/(C-1)); step: the first half of the classes keep
-    n_max, the rest get n_max/ratio; none: n_max for every class.
-    """
+
+def _step(n_max: int, i: np.ndarray, ratio: float) -> np.ndarray:
+    """The first half of the classes keep n_max, the rest get n_max / ratio."""
+    return np.where(i < len(i) // 2, n_max, n_max / ratio)
+
+
+def _none(n_max: int, i: np.ndarray, ratio: float) -> np.ndarray:
+    """n_max for every class (the ratio is not used: the config check refuses one that is set)."""
+    return np.full(len(i), float(n_max))
+
+
+# dataset.imbalance_profile -> the shape of the per-class counts (a new profile is one function and one entry).
+PROFILE_SHAPES = {"exponential": _exponential, "step": _step, "none": _none}
+
+
+def long_tail_counts(n_max: int, num_classes: int, imbalance_ratio: float, profile: str = "exponential") -> np.ndarray:
+    """Per-class target counts, largest first, shaped by ``PROFILE_SHAPES[profile]``."""
     if imbalance_ratio < 1:
         raise ValueError(f"imbalance_ratio must be >= 1, got {imbalance_ratio}")
-    i = np.arange(num_classes)
-    if profile == "exponential":
-        exponent = i / max(num_classes - 1, 1)
-        counts = n_max * np.power(float(imbalance_ratio), -exponent)
-    elif profile == "step":
-        counts = np.where(i < num_classes // 2, n_max, n_max / imbalance_ratio)
-    elif profile == "none":
-        counts = np.full(num_classes, float(n_max))
-    else:
-        raise ValueError(f"Unknown imbalance profile '{profile}'. Valid: exponential, step, none.")
+    if profile not in PROFILE_SHAPES:
+        raise ValueError(f"Unknown imbalance profile '{profile}'. Valid: {', '.join(PROFILE_SHAPES)}.")
+    counts = PROFILE_SHAPES[profile](n_max, np.arange(num_classes), imbalance_ratio)
     return np.maximum(counts.astype(np.int64), 1)
 
 

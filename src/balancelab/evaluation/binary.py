@@ -20,9 +20,13 @@ def choose_threshold(y_val: np.ndarray, p_val: np.ndarray, metric: str = "youden
     return float(min(thresholds[best], 1.0))
 
 
-def threshold_table(y: np.ndarray, p: np.ndarray, split: str, thresholds=None) -> pd.DataFrame:
+def threshold_table(y: np.ndarray, p: np.ndarray, split: str, thresholds=None, positive_class=None) -> pd.DataFrame:
+    """Operating points per threshold on P(positive); ``positive_class`` names the class they are about."""
     thresholds = np.round(np.arange(0.05, 1.0, 0.05), 2) if thresholds is None else thresholds
-    return pd.DataFrame([{"split": split, "threshold": float(t), **operating_point(y, p, t)} for t in thresholds])
+    table = pd.DataFrame([{"split": split, "threshold": float(t), **operating_point(y, p, t)} for t in thresholds])
+    if positive_class is not None:
+        table.insert(1, "positive_class", str(positive_class))
+    return table
 
 
 def operating_point(y: np.ndarray, p: np.ndarray, threshold: float) -> dict:
@@ -43,7 +47,11 @@ def ranking_metrics(y: np.ndarray, p: np.ndarray) -> dict:
     return {"roc_auc": float(roc_auc_score(y, p)), "average_precision": float(average_precision_score(y, p))}
 
 
-def roc_figure(y, p, threshold):
+def _positive(positive_class) -> str:
+    return "" if positive_class is None else f" (positive class: {positive_class})"
+
+
+def roc_figure(y, p, threshold, positive_class=None):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 5))
@@ -55,14 +63,14 @@ def roc_figure(y, p, threshold):
                    label=f"operating threshold {threshold:.3f} (from validation)")
     ax.plot([0, 1], [0, 1], "k--", linewidth=0.8)
     ax.set_xlabel("false positive rate")
-    ax.set_ylabel("true positive rate")
-    ax.set_title("ROC curve (test)")
+    ax.set_ylabel(f"true positive rate{_positive(positive_class)}")
+    ax.set_title(f"ROC curve (test){_positive(positive_class)}")
     ax.legend(loc="lower right")
     fig.tight_layout()
     return fig
 
 
-def pr_figure(y, p, threshold):
+def pr_figure(y, p, threshold, positive_class=None):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 5))
@@ -73,9 +81,9 @@ def pr_figure(y, p, threshold):
         ax.scatter([point["recall"]], [point["precision"]], color="red", zorder=3,
                    label=f"operating threshold {threshold:.3f}")
         ax.axhline((y == 1).mean(), color="gray", linestyle="--", linewidth=0.8, label="chance (positive rate)")
-    ax.set_xlabel("recall")
+    ax.set_xlabel(f"recall{_positive(positive_class)}")
     ax.set_ylabel("precision")
-    ax.set_title("Precision-recall curve (test)")
+    ax.set_title(f"Precision-recall curve (test){_positive(positive_class)}")
     ax.legend(loc="lower left")
     fig.tight_layout()
     return fig

@@ -1,53 +1,91 @@
 """Decide whether a run folder may be written, and mark it finished.
 
-A folder is *finished* when it holds ``experiment_summary.json`` (the last file a run writes).
+A folder belongs to one run identity (``identity.json``). It is *finished* when it holds
+``experiment_summary.json`` (the last file a run writes). A finished folder is skipped (inside a
+sweep or multirun) or refused (a single run) when its identity matches; a diverged run counts as
+failed, and a failed job (``failure.json``) is retried unless ``retry_failed`` is false.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 from balancelab.errors import OutputFolderError
+from balancelab.output.atomic import is_temporary
+from balancelab.output.lock import LOCK_FILE
+from balancelab.output.artifacts import (FAILURE_FILE, IDENTITY_FILE, PREVIOUS_STATE_FILE, STATE_FILE,  # noqa: F401
+                                        SUMMARY_FILE)
+# Entries that belong to the process running the job, not to the run: never removed on restart.
+KEEP_ON_RESTART = {LOCK_FILE, ".submitit"}
 
-SUMMARY_FILE = "experiment_summary.json"
-# Saved after every epoch while a run trains; removed when the run finishes.
-TRAINING_STATE_FILE = "training_state.pt"
+
+def belongs_to_the_process(name: str) -> bool:
+    """The lock and its helpers (``.lock.takeover``, a staged ``.lock.new-*`` a crash left), submitit's files."""
+    return name in KEEP_ON_RESTART or name.startswith(LOCK_FILE + ".")
+FAILED_STATUSES = ("diverged",)  # a summary with one of these counts as a failed job
 
 
 def is_finished(folder: str | Path) -> bool:
     return (Path(folder) / SUMMARY_FILE).is_file()
 
 
-def prepare_run_folder(folder: str | Path, overwrite: bool, skip_finished: bool = False) -> str:
-    """Make ``folder`` ready for a run and say what was done.
+def finished_status(folder: Path):
+    try:
+        return json.loads((folder / SUMMARY_FILE).read_text()).get("status")
+    except (OSError, ValueError):
+        return None
 
-    Returns ``"fresh"`` (new or empty folder), ``"overwrite"`` (old content removed on request),
-    ``"resume"`` (an unfinished run with a saved training state: kept, training continues),
-    ``"restart"`` (an unfinished run's leftovers removed) or ``"skip"`` (finished and
-    ``skip_finished``: inside a sweep a finished job is skipped, not refused).
+
+def folder_identity(folder: Path):
+    try:
+        return json.loads((folder / IDENTITY_FILE).read_text()).get("hash")
+    except (OSError, ValueError):
+        return None
+
+
+def prepare_run_folder(folder: str | Path, identity: str, overwrite: bool, skip_finished: bool = False,
+                       retry_failed: bool = True) -> str:
+    """Make ``folder`` ready for the run of ``identity`` and say what was done.
+
+    Returns ``"fresh"``, ``"overwrite"`` (old content removed on request), ``"resume"`` (an unfinished run
+    of this identity with a saved training state), ``"restart"`` (leftovers, a failed or a diverged run
+    removed), or ``"skip"`` (finished — or failed with ``retry_failed`` false — inside a sweep/multirun).
     """
     folder = Path(folder)
-    has_content = folder.is_dir() and any(p for p in folder.iterdir() if p.name != ".submitit")
-    if not has_content:
-        folder.mkdir(parents=True, exist_ok=True)
-        return "fresh"
-    if is_finished(folder) and not overwrite:
-        if skip_finished:
-            return "skip"
-        raise OutputFolderError(
-            f"The run folder {folder} already holds a finished run of this experiment "
-            f"({SUMMARY_FILE} exists). It is not overwritten. Pass overwrite=true to replace it, "
-            f"or change seed=... / output_root=... to keep both."
-        )
-    if not overwrite and (folder / TRAINING_STATE_FILE).is_file():
-        return "resume"
-    # Either an explicit overwrite, or leftovers of an interrupted run (nothing finished to lose).
-    for child in folder.iterdir():
-        if child.name == ".submitit":
-            continue  # the cluster launcher's own logs for this very job
+    content = [p for p in folder.iterdir() if not belongs_to_the_process(p.name)] if folder.is_dir() else []
+    if content and not overwrite:
+        found = folder_identity(folder)
+        if found != identity:
+            raise OutputFolderError(
+                f"The run folder {folder} holds a different run (identity {found or 'unknown'}, this run is "
+                f"{identity}); it is not reused. Pass overwrite=true to replace it, or output_root=... to keep both.")
+        failed = (folder / FAILURE_FILE).is_file() or finished_status(folder) in FAILED_STATUSES
+        if failed and not retry_failed:
+            if skip_finished:
+                return "skip"
+            raise OutputFolderError(f"The run in {folder} failed before and retry_failed=false keeps it as it is. "
+                                    f"Pass retry_failed=true (the default) to run it again.")
+        if is_finished(folder) and not failed:
+            if skip_finished:
+                return "skip"
+            raise OutputFolderError(
+                f"The run folder {folder} already holds this finished run ({SUMMARY_FILE} exists). It is not "
+                f"overwritten. Pass overwrite=true to replace it, or change seed=... / output_root=... to keep both.")
+        if not failed and ((folder / STATE_FILE).is_file() or (folder / PREVIOUS_STATE_FILE).is_file()):
+            # A write cut short (a kill, a second signal) leaves its temporary file; nothing else writes here
+            # now (the caller holds the folder's lock), so it can only be such a leftover.
+            for child in content:
+                if is_temporary(child.name) and child.is_file():
+                    child.unlink(missing_ok=True)
+            return "resume"
+    folder.mkdir(parents=True, exist_ok=True)
+    for child in content:  # an explicit overwrite, a failed run, or an interrupted run's leftovers
         if child.is_dir():
             shutil.rmtree(child)
         else:
             child.unlink()
-    return "overwrite" if overwrite else "restart"
+    return ("overwrite" if overwrite else "restart") if content else "fresh"
+
+

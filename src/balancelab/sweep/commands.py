@@ -6,7 +6,10 @@ import logging
 import sys
 from pathlib import Path
 
-from balancelab.cli import CONFIG_PATH, EXIT_USER_ERROR, run_job, setup_logging
+from balancelab.errors import (EXIT_LOCKED, EXIT_OUTPUT_ERROR, EXIT_USER_ERROR, BalancelabError, OutputWriteError,
+                               RunLockedError)
+from balancelab.logs import setup_logging
+from balancelab.task import CONFIG_PATH, run_job
 
 log = logging.getLogger("balancelab")
 
@@ -22,45 +25,119 @@ def _parse_list(value: str) -> list:
     return [v.strip() for v in value.strip("[]").split(",") if v.strip()]
 
 
-def sweep() -> None:
-    """``balance-sweep``: the experiment grid as one Hydra multirun, then its comparison report.
+def sweep_help() -> str:
+    from balancelab.sweep.grid import experiments
 
-    Own arguments: group=NAME, experiments=[a,b] (or experiment=a,b), seeds=[0,1,2], name=SWEEP,
-    launcher=basic|parallel|slurm|local. Every other argument is an override for every job.
-    """
+    grid = experiments()
+    groups: dict = {}
+    for name, group in grid.items():
+        groups.setdefault(group, []).append(name)
+    lines = ["balance-sweep: run the experiment grid as one Hydra multirun, then write its comparison.", "",
+             "Usage: balance-sweep [group=NAME | experiments=[a,b]] [seeds=[0,1,2]] [name=SWEEP]",
+             "                     [launcher=basic|parallel|slurm|local] [overrides for every job ...]", "",
+             "Experiment groups:"]
+    lines += [f"  {group:<14} {', '.join(names)}" for group, names in groups.items()]
+    lines += ["", "Launchers: basic (one job after another), parallel (joblib, this machine), slurm and local (submitit);",
+              f"  parallel needs {install_hint('joblib')}, slurm/local need {install_hint('slurm')}.",
+              "Overrides: any balance-run override (model=..., dataset=..., trainer.epochs=...); see balance-run --help.",
+              "Output: <output_root>/sweeps/<name>_<hash of the shared overrides>/ with one folder per job and",
+              "comparison.csv/.md/.png; a rerun skips finished jobs. --cfg job prints the first job's config."]
+    return "\n".join(lines)
+
+
+def install_hint(extra: str) -> str:
+    return f'pip install "balancelab[{extra}]" (in a clone: pip install -e ".[{extra}]")'
+
+
+def missing_launcher_plugin(launcher: str) -> str | None:
+    """The message for a launcher whose Hydra plugin is not installed (None when it is, or needs none)."""
     import importlib.util
 
-    from balancelab.sweep.grid import select
+    if launcher not in LAUNCHER_PLUGINS:
+        return None
+    module, extra = LAUNCHER_PLUGINS[launcher]
+    if importlib.util.find_spec(module) is None:
+        return f"launcher={launcher} needs its Hydra plugin: {install_hint(extra)}."
+    if launcher == "slurm":
+        import shutil
 
-    setup_logging()
-    own, passthrough = {}, []
-    for arg in sys.argv[1:]:
+        if shutil.which("sbatch") is None:  # submitit submits with sbatch; without it every job would fail
+            return ("launcher=slurm submits jobs with SLURM's sbatch, which is not on this machine's PATH: run it on "
+                    "a SLURM login node, or use launcher=local (submitit's local executor: the same protocol, here) "
+                    "or launcher=parallel.")
+    return None
+
+
+def _split_arguments(argv: list) -> tuple[dict, list, list]:
+    """(balance-sweep's own arguments, overrides for every job, Hydra flags such as --cfg job)."""
+    own, passthrough, flags = {}, [], []
+    args = list(argv)
+    while args:
+        arg = args.pop(0)
         key = arg.split("=", 1)[0]
         if key in ("group", "experiments", "experiment", "seeds", "name", "launcher") and "=" in arg:
             own[key] = arg.split("=", 1)[1]
-        elif arg in ("-h", "--help"):
-            print(sweep.__doc__)
-            return
+        elif arg in ("--cfg", "-c", "--info", "-i", "--package", "-p"):
+            flags.append(arg)
+            if args and not args[0].startswith("-") and "=" not in args[0]:
+                flags.append(args.pop(0))
         else:
             passthrough.append(arg)
+    return own, passthrough, flags
+
+
+def sweep() -> None:
+    """``balance-sweep``: the experiment grid as one Hydra multirun, then its comparison report."""
+    from balancelab.sweep.grid import select
+
+    from balancelab.config.imports import importable_working_directory
+
+    setup_logging()
+    importable_working_directory()
+    if any(arg in ("-h", "--help") for arg in sys.argv[1:]):
+        print(sweep_help())
+        return
+    own, passthrough, flags = _split_arguments(sys.argv[1:])
+    lists = {k: v for k, v in _list_overrides(passthrough).items() if len(v) > 1}
+    if lists:
+        sys.exit(_sweep_each_combination(own, passthrough, lists, flags))
     try:
         names = _parse_list(own.get("experiments") or own.get("experiment") or "")
+        if ("experiments" in own or "experiment" in own) and not names:
+            raise ValueError("experiments=[] names no experiment. List some (experiments=[baseline,smote]) or leave "
+                             "it out for the whole grid.")
         experiments = select(own.get("group"), names or None)
+        seeds = _parse_list(own.get("seeds", "")) or None
+        if "seeds" in own and not seeds:
+            raise ValueError("seeds=[] names no seed. Give at least one (seeds=[0,1,2]) or leave it out for seed=42.")
+        bad = [s for s in seeds or [] if not s.lstrip("-").isdigit()]
+        if bad:
+            raise ValueError(f"seeds must be integers; got {', '.join(bad)}. Example: seeds=[0,1,2].")
+        repeated = sorted({int(s) for s in seeds or [] if [int(t) for t in seeds].count(int(s)) > 1})
+        if repeated:
+            raise ValueError(
+                f"seeds={own['seeds']} names seed {', '.join(map(str, repeated))} twice: a seed is one job of each "
+                f"experiment, and a repeated one would be that same job again (skipped as finished, so the sweep "
+                f"would have fewer seeds than listed). Give distinct seeds, e.g. seeds=[0,1,2].")
     except ValueError as exc:
         log.error("%s", exc)
         sys.exit(EXIT_USER_ERROR)
-    seeds = _parse_list(own.get("seeds", "")) or None
     launcher = LAUNCHERS.get(own.get("launcher", "basic"), "?")
     if launcher == "?":
         log.error("launcher=%s is not known. Valid: %s.", own["launcher"], ", ".join(LAUNCHERS))
         sys.exit(EXIT_USER_ERROR)
-    if launcher and importlib.util.find_spec(LAUNCHER_PLUGINS[launcher][0]) is None:
-        log.error("launcher=%s needs its Hydra plugin: pip install \"balancelab[%s]\".", own["launcher"],
-                  LAUNCHER_PLUGINS[launcher][1])
+    if launcher and missing_launcher_plugin(launcher):
+        log.error("%s", missing_launcher_plugin(launcher))
         sys.exit(EXIT_USER_ERROR)
 
-    cfg = _compose([a for a in passthrough if not a.startswith(("hydra", "-"))])
-    name = own.get("name") or f"grid_{cfg.model.name}_{cfg.dataset.name}"
+    try:
+        cfg = _compose([a for a in passthrough if not a.startswith(("hydra", "-")) or a.startswith("hydra.searchpath")])
+    except Exception as exc:
+        from balancelab.config.preflight import explain_composition_error
+
+        log.error("%s", explain_composition_error(exc, passthrough))
+        sys.exit(EXIT_USER_ERROR)
+    name = f"{own.get('name') or f'grid_{cfg.model.name}_{cfg.dataset.name}'}_{shared_overrides_hash(passthrough)}"
     sweep_dir = Path(cfg.output_root) / "sweeps" / name
     argv = [sys.argv[0], "-m", f"experiment={','.join(experiments)}", f"hydra.sweep.dir={sweep_dir}",
             f"sweep_name={name}", *passthrough]
@@ -68,12 +145,118 @@ def sweep() -> None:
         argv.append(f"seed={','.join(seeds)}")
     if launcher:
         argv.append(f"hydra/launcher={launcher}")
-    log.info("Sweep %s: %d experiment(s) x %d seed(s) -> %s", name, len(experiments), len(seeds or [cfg.seed]), sweep_dir)
+    from balancelab.config.preflight import preflight
+    from balancelab.output.roots import unwritable_folder
+
+    error = preflight(argv[1:])  # every job of the grid checked before the first one starts (--cfg too)
+    if flags:  # --cfg / --info answer for the grid's first job (Hydra allows them without -m only)
+        argv = [sys.argv[0], f"experiment={experiments[0]}", f"sweep_name={name}", *passthrough,
+                *([f"seed={seeds[0]}"] if seeds else []), *flags]
+    if error:
+        log.error("%s", error)
+        sys.exit(EXIT_USER_ERROR)
+    unwritable = unwritable_folder(argv[1:])  # before Hydra makes the sweep folder under output_root
+    if unwritable:
+        log.error("%s", unwritable)
+        sys.exit(EXIT_OUTPUT_ERROR)
+    if not flags:  # only now is it sure that the sweep runs (and makes its folder)
+        log.info("Sweep %s: %d experiment(s) x %d seed(s) -> %s", name, len(experiments), len(seeds or [cfg.seed]),
+                 sweep_dir)
     sys.argv = argv
     import hydra
 
     hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="config")(run_job)()
-    sys.exit(_report_and_exit_code(sweep_dir))
+    if flags:  # --cfg / --info printed their answer; nothing ran
+        return
+    sys.exit(sweep_report_step(sweep_dir, cfg.lock_stale_after_s))
+
+
+SPLIT_KEYS = ("dataset", "model")  # list values run one sweep per combination
+
+
+def _list_overrides(overrides: list) -> dict:
+    """{dataset|model: [values]} from ``dataset=[a,b]`` / ``dataset=a,b`` (one value: a plain override)."""
+    found = {}
+    for arg in overrides:
+        key, _, value = arg.partition("=")
+        if key in SPLIT_KEYS and value:
+            found[key] = _parse_list(value)
+    return found
+
+
+def _sweep_each_combination(own: dict, passthrough: list, lists: dict, flags: list = ()) -> int:
+    """One balance-sweep per dataset x model combination (separate processes: Hydra runs once per
+    process), then the ranks across the sweeps that finished. Returns the worst exit code.
+
+    Hydra flags (``--cfg job``, ``--info``) go to each combination, which answers them and runs nothing.
+    """
+    import itertools
+    import subprocess
+
+    from balancelab.errors import DataError
+    from balancelab.sweep.across import write_ranks
+
+    shared = [a for a in passthrough if a.partition("=")[0] not in lists]
+    keys = list(lists)
+    own_args = [f"{k}={v}" for k, v in own.items() if k != "name"]
+    codes, folders = [], []
+    for values in itertools.product(*(lists[k] for k in keys)):
+        chosen = [f"{k}={v}" for k, v in zip(keys, values)]
+        name = "_".join([own["name"], *values]) if own.get("name") else None
+        args = [*own_args, *([f"name={name}"] if name else []), *shared, *chosen, *flags]
+        log.info("Sweep %d: %s", len(codes) + 1, " ".join(chosen))
+        code = subprocess.call([sys.executable, "-m", "balancelab.sweep.commands", *args])
+        codes.append(code)
+        if code in (0, 1):  # 1: finished with failed jobs; its folder still holds a comparison
+            folders.append(_sweep_dir(own, [*shared, *chosen], name))
+    if flags:  # each combination printed its answer; nothing ran, so there is nothing to rank
+        return max(codes)
+    if len(folders) >= 2:
+        cfg = _compose([a for a in shared if not a.startswith(("hydra", "-"))])
+        out = Path(cfg.output_root) / "sweeps" / f"{own.get('name') or 'grid'}_across_{shared_overrides_hash(shared)}"
+        try:
+            ranks = _write_ranks_locked(folders, out, "macro_f1", cfg.lock_stale_after_s)
+            print((Path(ranks["out_dir"]) / "ranks.md").read_text())
+        except DataError as exc:
+            log.error("No ranks across the sweeps: %s", exc)
+            codes.append(EXIT_USER_ERROR)
+        except RunLockedError as exc:
+            log.error("%s", exc)
+            codes.append(EXIT_LOCKED)
+        except OutputWriteError as exc:
+            log.error("%s", exc.restated(_report_again_fix(exc, f"balance-report {' '.join(map(str, folders))} "
+                                                               f"--out {out}")))
+            codes.append(EXIT_OUTPUT_ERROR)
+    return max(codes)
+
+
+def _sweep_dir(own: dict, passthrough: list, name=None) -> Path:
+    """The folder ``sweep`` gives these arguments (see its naming rule)."""
+    cfg = _compose([a for a in passthrough if not a.startswith(("hydra", "-"))])
+    base = name or own.get("name") or f"grid_{cfg.model.name}_{cfg.dataset.name}"
+    return Path(cfg.output_root) / "sweeps" / f"{base}_{shared_overrides_hash(passthrough)}"
+
+
+def shared_overrides_hash(overrides: list) -> str:
+    """Short hash of the overrides every job of a sweep shares (the sweep folder's name ends in it).
+
+    A sweep with other shared settings (``trainer.epochs=50``) is another sweep: it gets its own
+    folder and comparison instead of reusing jobs run with different settings. Overrides are taken in
+    Hydra's canonical form and sorted; presentation-only keys (see balancelab.identity) are left out.
+    """
+    import hashlib
+
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from balancelab.identity import PRESENTATION_KEYS
+
+    canonical = []
+    for override in OverridesParser.create().parse_overrides([o for o in overrides if not o.startswith("-")]):
+        key = override.get_key_element().lstrip("+~")
+        if key.startswith("hydra") or any(key == p or key.startswith(p + ".") for p in PRESENTATION_KEYS):
+            continue
+        canonical.append(f"{key}={override.get_value_element_as_str()}")
+    return hashlib.sha256("\n".join(sorted(canonical)).encode()).hexdigest()[:8]
 
 
 def _compose(overrides: list):
@@ -83,10 +266,17 @@ def _compose(overrides: list):
         return compose("config", overrides=overrides)
 
 
-def _report_and_exit_code(sweep_dir: Path) -> int:
+REPORT_ADVICE = "wait for it to finish (its comparison is then up to date), or run balance-report again after it"
+
+
+def _report_and_exit_code(sweep_dir: Path, stale_after_s: float = 600.0) -> int:
+    """Build a sweep's comparison under its folder's lock: two reports at once would both write comparison.*
+    and report.html. RunLockedError when another process is writing them now."""
+    from balancelab.output.lock import FolderLock
     from balancelab.sweep.report import build_report
 
-    summary = build_report(sweep_dir)
+    with FolderLock(sweep_dir, stale_after_s=stale_after_s, what="sweep report", advice=REPORT_ADVICE):
+        summary = build_report(sweep_dir)
     counts = summary["status_counts"]
     log.info("Comparison: %s (jobs: %s)", sweep_dir / "comparison.md", counts)
     print((sweep_dir / "comparison.md").read_text())
@@ -95,19 +285,76 @@ def _report_and_exit_code(sweep_dir: Path) -> int:
     return 1 if counts.get("failed") or counts.get("incomplete") else 0
 
 
-def report() -> None:
-    """``balance-report PATH``: rebuild a sweep's comparison from its job folders (no training)."""
+def _write_ranks_locked(folders, out_dir: Path, metric: str, stale_after_s: float = 600.0) -> dict:
+    from balancelab.output.lock import FolderLock
+    from balancelab.sweep.across import write_ranks
+
+    with FolderLock(out_dir, stale_after_s=stale_after_s, what="ranks report", advice=REPORT_ADVICE):
+        return write_ranks(folders, out_dir, metric)
+
+
+def _report_again_fix(exc: OutputWriteError, command: str) -> str:
+    """The fix of a failed report file: the job folders are intact, so the report is simply rebuilt."""
+    where = Path(exc.path).parent if exc.path is not None else "the sweep folder"
+    first = f"Make {where} writable" if exc.permission else f"Free some space there (or raise the quota)"
+    return (f"{first}, then run {command} again: the job folders are not touched and the report is rebuilt from "
+            f"them. Files written before are kept as they were.")
+
+
+def sweep_report_step(sweep_dir: Path, stale_after_s: float = 600.0) -> int:
+    """The end of balance-sweep: the comparison, and the exit code (a report that cannot be written says how
+    to get it without running any job again)."""
+    try:
+        return _report_and_exit_code(sweep_dir, stale_after_s)
+    except RunLockedError as exc:
+        log.error("The sweep's jobs are done, but its comparison is being written by another process. %s", exc)
+        return EXIT_LOCKED
+    except OutputWriteError as exc:
+        log.error("The sweep's jobs are done, but its comparison could not be written. %s",
+                  exc.restated(_report_again_fix(exc, f"balance-report {sweep_dir}")))
+        return EXIT_OUTPUT_ERROR
+
+
+def report(argv=None) -> None:
+    """``balance-report SWEEP_DIR [SWEEP_DIR ...]``: rebuild each sweep's comparison and report.html from its
+    job folders (no training); with several sweeps (same experiments, other datasets or models) also their
+    average ranks, Friedman test and critical-difference diagram."""
     import argparse
 
+    from balancelab.errors import DataError
+
     parser = argparse.ArgumentParser(prog="balance-report", description=report.__doc__)
-    parser.add_argument("path", type=Path, help="the sweep folder (holding one sub-folder per job)")
-    args = parser.parse_args()
+    parser.add_argument("paths", type=Path, nargs="+", help="sweep folders (each holding one sub-folder per job)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="where ranks.csv, ranks.md and critical_difference.png go (several sweeps only; "
+                             "default: the folder the sweeps have in common, e.g. outputs/sweeps)")
+    parser.add_argument("--metric", default="macro_f1", help="the score ranked across sweeps (default: macro_f1)")
+    args = parser.parse_args(argv)
     setup_logging()
-    if not args.path.is_dir():
-        log.error("%s is not a folder. Give the sweep folder, e.g. outputs/sweeps/<name>.", args.path)
-        sys.exit(EXIT_USER_ERROR)
+    for path in args.paths:
+        if not path.is_dir():
+            log.error("%s is not a folder. Give sweep folders, e.g. outputs/sweeps/<name>.", path)
+            sys.exit(EXIT_USER_ERROR)
     try:
-        sys.exit(_report_and_exit_code(args.path))
-    except FileNotFoundError as exc:
+        codes = [_report_and_exit_code(path) for path in args.paths]
+        if len(args.paths) > 1:
+            from balancelab.sweep.across import default_out_dir
+
+            ranks = _write_ranks_locked(args.paths, args.out or default_out_dir(args.paths), args.metric)
+            print((Path(ranks["out_dir"]) / "ranks.md").read_text())
+            log.info("Ranks across %d sweeps: %s", len(args.paths), Path(ranks["out_dir"]) / "ranks.md")
+    except RunLockedError as exc:
+        log.error("%s", exc)
+        sys.exit(EXIT_LOCKED)
+    except OutputWriteError as exc:
+        again = " ".join(["balance-report", *map(str, argv if argv is not None else sys.argv[1:])])
+        log.error("%s", exc.restated(_report_again_fix(exc, again)))
+        sys.exit(EXIT_OUTPUT_ERROR)
+    except (FileNotFoundError, DataError) as exc:
         log.error("%s", exc)
         sys.exit(EXIT_USER_ERROR)
+    sys.exit(max(codes))
+
+
+if __name__ == "__main__":  # the per-combination child of a multi-dataset balance-sweep
+    sweep()

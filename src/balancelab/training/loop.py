@@ -1,4 +1,10 @@
-"""The epoch loop: train_one_epoch, predict, and fit with early stopping on validation macro-F1."""
+"""The epoch loop: train_one_epoch, predict, and fit with early stopping on validation macro-F1.
+
+A run can be stopped (a signal, a preemption) after any batch and resumed to exactly the result it
+would have had: the saved state holds the model, optimiser, scheduler and grad-scaler states, every
+random stream (the loop's generator for order and augmentation, torch's global one for dropout, NumPy
+and Python), the epoch's sample order with the position inside it, and the early-stopping bookkeeping.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +14,19 @@ import math
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.metrics import balanced_accuracy_score, f1_score
 
+from balancelab.evaluation.metrics import split_scores
 from balancelab.training.batches import DeviceImages, OnlineAugmentation, epoch_order
+from balancelab.training.budget import training_budget  # noqa: F401  (the run's budget, next to the loop it drives)
+from balancelab.training.mixing import MixedTargets, mixed_loss
+from balancelab.training.precise_bn import recompute_batch_norm_statistics
+from balancelab.output.atomic import set_aside
+from balancelab.training.state import TrainingStateStore, capture_rng, restore_rng
 
 log = logging.getLogger("balancelab")
 
@@ -39,6 +49,55 @@ class Diverged(RuntimeError):
     """The training loss became NaN or infinite."""
 
 
+class Interrupted(Exception):
+    """Training stopped on request (a signal) after its state was saved; running again resumes it."""
+
+    def __init__(self, signal_name: str, epoch: int, sample: int, saved: bool):
+        self.signal_name, self.epoch, self.sample, self.saved = signal_name, epoch, sample, saved
+        super().__init__(f"{signal_name} received during epoch {epoch} (after {sample} samples)")
+
+
+@dataclass
+class TrainSettings:
+    """How to train: everything ``fit`` needs besides the model, data and optimisation objects."""
+
+    epochs: int
+    batch_size: int
+    seed: int
+    patience: int = 0                       # early stopping on validation macro-F1 (0 = never)
+    augment: OnlineAugmentation = field(default_factory=OnlineAugmentation)
+    weighted_sampling: bool = False         # class-balanced draws with replacement every epoch
+    amp_dtype: Optional[torch.dtype] = None
+    grad_clip_norm: Optional[float] = None
+    progress: str = "auto"                  # auto | bar | log
+    # (x, y, generator) -> (mixed x, MixedTargets): mixup/remix after augmentation (training/mixing.py)
+    mix: Optional[Callable[[torch.Tensor, torch.Tensor, torch.Generator], tuple]] = None
+    # (labels, 1-based epoch, generator) -> sample order; replaces weighted_sampling (deferred_sampling.py)
+    batch_order: Optional[Callable[[np.ndarray, int, torch.Generator], torch.Tensor]] = None
+    # Optimiser steps per epoch (trainer.budget=steps): one number for every epoch, or one per epoch
+    # (training_budget's list, which adds up to trainer.steps exactly): every technique gets the same
+    # number of updates whatever the size of its training set. None: one pass over the training set.
+    steps_per_epoch: Optional[Union[int, Sequence[int]]] = None
+    logit_scale: float = 1.0                # outputs x this = the logits the loss sees (see predict)
+    # The full state (model, optimiser, best weights: about 4x the model) is written after the first
+    # epoch, the last one, on a stop request, and otherwise only once this many seconds have passed
+    # since the last write (0: after every epoch). A hard kill loses at most that much work; the
+    # resumed run still ends exactly where an uninterrupted one does.
+    state_every_s: float = 0.0
+    # Evaluation keeps no activations for a backward pass: larger batches cost little memory and
+    # save most of the per-batch overhead of small models (None: the training batch, which keeps a run's
+    # numbers independent of this setting; trainer.eval_batch_size raises it).
+    eval_batch_size: Optional[int] = None
+    # Before each validation, batch-norm statistics are recomputed for the current weights over this many
+    # unaugmented training images (the first ones of the epoch's order, so they follow its sampling); 0 = the
+    # running averages, which lag the weights in short epochs (training/precise_bn.py). trainer.precise_bn_images.
+    precise_bn_images: int = 0
+
+    @property
+    def evaluation_batch_size(self) -> int:
+        return self.eval_batch_size or self.batch_size
+
+
 @dataclass
 class FitResult:
     history: List[Dict[str, float]]
@@ -46,25 +105,60 @@ class FitResult:
     best_epoch: Optional[int]          # 1-based
     best_val_macro_f1: float
     status: str                        # completed | early_stopped | diverged
-    message: str = ""
-    seconds: float = 0.0
-    extras: Dict[str, object] = field(default_factory=dict)
+    message: str = ""                  # why it stopped, then the notes
+    notes: List[str] = field(default_factory=list)  # e.g. a deferred method the run ended before reaching
 
 
-def train_one_epoch(model, data: DeviceImages, order: torch.Tensor, criterion, optimizer, batch_size: int,
-                    augment: OnlineAugmentation, generator: torch.Generator, amp_dtype=None, scaler=None,
-                    grad_clip_norm: Optional[float] = None, progress=None) -> Dict[str, float]:
+@dataclass
+class EpochProgress:
+    """Where an epoch is: its sample order, the next sample to train on, and the running sums."""
+
+    order: torch.Tensor
+    next_start: int = 0
+    loss_sum: float = 0.0
+    correct: int = 0
+    seen: int = 0
+
+    def averages(self) -> Dict[str, float]:
+        return {"train_loss": self.loss_sum / max(self.seen, 1), "train_accuracy": self.correct / max(self.seen, 1)}
+
+
+def train_one_epoch(model, data: DeviceImages, progress: EpochProgress, criterion, optimizer, settings: TrainSettings,
+                    generator: torch.Generator, scaler=None, bar=None,
+                    should_stop: Callable[[], bool] = lambda: False) -> bool:
+    """Train from ``progress.next_start`` to the end of the epoch; False if stopped early on request."""
     model.train()
+    if hasattr(data, "prefetch"):  # streamed images: gather the coming batches while the device trains
+        data.prefetch(progress.order, settings.batch_size, progress.next_start)
+    try:
+        return _train_batches(model, data, progress, criterion, optimizer, settings, generator, scaler, bar,
+                              should_stop)
+    finally:
+        if hasattr(data, "close"):  # the prefetch thread ends with the epoch, however it ends
+            data.close()
+
+
+def _train_batches(model, data, progress: EpochProgress, criterion, optimizer, settings: TrainSettings,
+                   generator: torch.Generator, scaler, bar, should_stop) -> bool:
+    """The batches of ``train_one_epoch``."""
     device = data.device
-    total_loss, correct, seen = 0.0, 0, 0
-    for start in range(0, len(order), batch_size):
-        index = order[start:start + batch_size].to(device)
+    order, batch_size = progress.order, settings.batch_size
+    while progress.next_start < len(order):
+        start = progress.next_start
+        index = order[start:start + batch_size]
+        index = index if getattr(data, "host_indexed", False) else index.to(device)
+        progress.next_start = start + batch_size
         if len(index) < 2 and len(order) > 1:
             continue  # a 1-sample batch breaks batch norm; it is at most one sample an epoch
-        x, y = data.batch(index, augment, generator)
-        with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+        x, y = data.batch(index, settings.augment, generator)
+        targets: Optional[MixedTargets] = None
+        if settings.mix is not None:
+            x, targets = settings.mix(x, y, generator)
+        with torch.autocast(device.type, dtype=settings.amp_dtype, enabled=settings.amp_dtype is not None):
             logits = model(x)
-            loss = criterion(logits, y)
+            loss = criterion(logits, y) if targets is None else mixed_loss(criterion, logits, targets)
+        if targets is not None:
+            y = targets.dominant  # training accuracy of a mixed batch: against the label that weighs more
         if not torch.isfinite(loss):
             raise Diverged(f"training loss became {loss.item()} at sample {start}")
         optimizer.zero_grad(set_to_none=True)
@@ -73,43 +167,65 @@ def train_one_epoch(model, data: DeviceImages, order: torch.Tensor, criterion, o
             scaler.unscale_(optimizer)
         else:
             loss.backward()
-        if grad_clip_norm:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip_norm)
+        if settings.grad_clip_norm:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip_norm)
         if scaler is not None:
             scaler.step(optimizer)
             scaler.update()
         else:
             optimizer.step()
-        total_loss += loss.item() * len(y)
-        correct += (predicted_labels(logits.detach()) == y).sum().item()
-        seen += len(y)
-        if progress is not None:
-            progress.update(len(y))
-    return {"train_loss": total_loss / max(seen, 1), "train_accuracy": correct / max(seen, 1)}
+        progress.loss_sum += loss.item() * len(y)
+        progress.correct += (predicted_labels(logits.detach()) == y).sum().item()
+        progress.seen += len(y)
+        if bar is not None:
+            bar.update(len(y))
+        if should_stop() and progress.next_start < len(order):
+            return False
+    return True
+
+
+def _steps_in_epoch(settings: "TrainSettings", epoch: int) -> Optional[int]:
+    """Optimiser steps of the 1-based ``epoch`` under a steps budget (None: one pass over the set)."""
+    steps = settings.steps_per_epoch
+    if steps is None or isinstance(steps, int):
+        return steps
+    return steps[epoch - 1]
+
+
+def _order_for_epoch(labels: np.ndarray, epoch: int, settings: TrainSettings, generator: torch.Generator) -> torch.Tensor:
+    """The epoch's sample order; with ``steps_per_epoch``, exactly the epoch's batches, drawing further
+    passes (each a fresh order) when one pass is shorter, cutting the last one where it is longer."""
+    def one_pass() -> torch.Tensor:
+        if settings.batch_order is not None:
+            return settings.batch_order(labels, epoch, generator)
+        return epoch_order(labels, settings.weighted_sampling, generator)
+
+    steps = _steps_in_epoch(settings, epoch)
+    if steps is None:
+        return one_pass()
+    wanted = steps * settings.batch_size
+    parts, have = [], 0
+    while have < wanted:
+        parts.append(one_pass())
+        have += len(parts[-1])
+    return torch.cat(parts)[:wanted]
 
 
 @torch.no_grad()
-def predict(model, data: DeviceImages, batch_size: int, amp_dtype=None) -> tuple[np.ndarray, float]:
-    """Class probabilities (N, C) in float32 and the mean cross-entropy (negative log-likelihood)."""
+def predict(model, data: DeviceImages, batch_size: int, logit_scale: float = 1.0) -> tuple[np.ndarray, float]:
+    """Class probabilities (N, C) and the mean cross-entropy, in float32.
+
+    Validation and test both use this, so their numbers follow the same arithmetic (no autocast).
+    ``logit_scale``: the factor the loss applies to the model's outputs (LDAM's s on a cosine classifier,
+    whose raw outputs in [-1, 1] would otherwise give near-uniform, meaningless probabilities).
+    """
     model.eval()
     probs, total_loss = [], 0.0
     for x, y in data.ordered_batches(batch_size):
-        with torch.autocast(data.device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-            logits = model(x)
-        p = probabilities(logits)
+        p = probabilities(model(x) * logit_scale)
         total_loss += F.nll_loss(torch.log(p.clamp_min(1e-12)), y, reduction="sum").item()
         probs.append(p.cpu())
     return torch.cat(probs).numpy(), total_loss / max(len(data), 1)
-
-
-def save_training_state(path, epoch, model, optimizer, scheduler, generator, history, best_state, best_f1,
-                        best_epoch, since_best) -> None:
-    from balancelab.output.atomic import write_with
-
-    state = {"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-             "scheduler": scheduler.state_dict(), "generator": generator.get_state(), "history": history,
-             "best_state": best_state, "best_f1": float(best_f1), "best_epoch": best_epoch, "since_best": since_best}
-    write_with(path, lambda p: torch.save(state, p))
 
 
 def _progress_bar(mode: str, total: int, epoch: int, epochs: int):
@@ -121,79 +237,243 @@ def _progress_bar(mode: str, total: int, epoch: int, epochs: int):
     return tqdm(total=total, desc=f"epoch {epoch}/{epochs}", unit="img", leave=False, file=sys.stderr)
 
 
-def fit(model, train: DeviceImages, train_labels: np.ndarray, val: DeviceImages, val_labels: np.ndarray,
-        criterion, optimizer, scheduler, epochs: int, batch_size: int, augment: OnlineAugmentation,
-        weighted_sampling: bool, seed: int, patience: int = 0, amp_dtype=None, grad_clip_norm=None,
-        progress: str = "auto", on_epoch_end: Optional[Callable[[Dict[str, float]], None]] = None,
-        state_path: Optional[Path] = None) -> FitResult:
-    """Train for up to ``epochs``; keep the weights of the best validation macro-F1.
+@dataclass
+class _Bookkeeping:
+    """What fit carries from epoch to epoch (and saves for a resume)."""
 
-    With ``state_path``, the full training state is saved after every epoch and, if the file
-    exists when ``fit`` starts (a requeued or interrupted job), training continues from it.
+    epoch: int = 0                       # epochs finished
+    history: List[Dict[str, float]] = field(default_factory=list)
+    best_state: Optional[dict] = None
+    best_f1: float = -math.inf
+    best_epoch: Optional[int] = None
+    since_best: int = 0
+    finished: Optional[str] = None       # set once training is over: completed | early_stopped
+    message: str = ""
+
+
+def fit(model, train: DeviceImages, val: DeviceImages, criterion, optimizer, scheduler, settings: TrainSettings,
+        store: Optional[TrainingStateStore] = None,
+        on_epoch_end: Optional[Callable[[Dict[str, float]], None]] = None,
+        stop_requested: Callable[[], Optional[str]] = lambda: None) -> FitResult:
+    """Train for up to ``settings.epochs``; keep the weights of the best validation macro-F1.
+
+    With a ``store``, the full training state is saved after epochs (every one, or as
+    ``settings.state_every_s`` allows; after the early-stopping decision, so a resumed run stops where
+    the uninterrupted one did) and when ``stop_requested`` returns a signal name; a saved state is
+    resumed when fit starts. Before each validation the batch-norm statistics are recomputed for the
+    current weights (``settings.precise_bn_images``; the best weights keep them). Validation scores are at
+    the arg-max, over the classes present in the validation split.
     """
-    generator = torch.Generator().manual_seed(seed)
-    scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
-    history: List[Dict[str, float]] = []
-    best_f1, best_epoch, best_state, since_best = -math.inf, None, None, 0
-    status, message = "completed", ""
-    start_all = time.perf_counter()
-    num_classes = int(max(train_labels.max(), val_labels.max()) + 1)
-    first_epoch = 1
-    if state_path is not None and Path(state_path).exists():
-        state = torch.load(state_path, map_location="cpu", weights_only=True)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        generator.set_state(state["generator"])
-        history, best_state, since_best = state["history"], state["best_state"], state["since_best"]
-        best_f1 = state["best_f1"] if state["best_epoch"] else -math.inf
-        best_epoch, first_epoch = state["best_epoch"], state["epoch"] + 1
-        log.info("Resuming training after epoch %d from %s.", state["epoch"], state_path)
-    for epoch in range(first_epoch, epochs + 1):
+    if settings.batch_order is not None and settings.weighted_sampling:
+        raise ValueError("TrainSettings: give weighted_sampling or batch_order, not both (both choose the order)")
+    steps = settings.steps_per_epoch
+    if steps is not None and not isinstance(steps, int) and len(steps) != settings.epochs:
+        raise ValueError(f"TrainSettings: steps_per_epoch lists {len(steps)} epochs for epochs={settings.epochs}")
+    generator = torch.Generator().manual_seed(settings.seed)
+    # fp16 needs loss scaling (bf16 does not); the scaler works on the device the batches are on.
+    scaler = torch.amp.GradScaler(train.device.type) if settings.amp_dtype == torch.float16 else None
+    books, partial = _resume(store, model, optimizer, scheduler, scaler, generator)
+
+    last_save = [-math.inf]
+
+    def save(progress: Optional[EpochProgress]) -> None:
+        if store is not None:
+            store.save(_snapshot(books, progress, model, optimizer, scheduler, scaler, generator))
+            last_save[0] = time.monotonic()
+
+    def save_due(epoch: int) -> bool:
+        return (books.finished is not None or epoch == 1 or not settings.state_every_s
+                or time.monotonic() - last_save[0] >= settings.state_every_s)
+
+    epoch = books.epoch
+    while books.finished is None and epoch < settings.epochs:
+        epoch = books.epoch + 1
         start = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
-        order = epoch_order(train_labels, weighted_sampling, generator)
-        bar = _progress_bar(progress, len(order), epoch, epochs)
+        if hasattr(criterion, "set_epoch"):  # losses whose weights change with the epoch (deferred re-weighting)
+            criterion.set_epoch(epoch)
+        progress = partial or EpochProgress(_order_for_epoch(train.y, epoch, settings, generator))
+        partial = None
+        bar = _progress_bar(settings.progress, len(progress.order), epoch, settings.epochs)
         try:
-            row = train_one_epoch(model, train, order, criterion, optimizer, batch_size, augment, generator,
-                                  amp_dtype, scaler, grad_clip_norm, bar)
+            done = train_one_epoch(model, train, progress, criterion, optimizer, settings, generator, scaler, bar,
+                                   should_stop=lambda: stop_requested() is not None)
         except Diverged as exc:
-            status, message = "diverged", f"epoch {epoch}: {exc}"
+            message = f"epoch {epoch}: {exc}"
             log.error("Training diverged (%s); stopping. Try a lower optimizer.lr or trainer.grad_clip_norm.", message)
-            break
+            return _result(books, "diverged", message, _never_started((criterion, settings.batch_order), epoch))
         finally:
             if bar is not None:
                 bar.close()
+        if not done:
+            save(progress)
+            raise Interrupted(stop_requested(), epoch, progress.next_start, store is not None)
         scheduler.step()
-        probs, val_loss = predict(model, val, batch_size, amp_dtype)
-        pred = probs.argmax(1)
-        macro_f1 = f1_score(val_labels, pred, labels=range(num_classes), average="macro", zero_division=0)
-        row = {"epoch": epoch, "lr": lr, **row, "val_loss": val_loss,
-               "val_accuracy": float((pred == val_labels).mean()), "val_macro_f1": float(macro_f1),
-               "val_balanced_accuracy": float(balanced_accuracy_score(val_labels, pred)),
-               "seconds": time.perf_counter() - start}
-        history.append(row)
+        recompute_batch_norm_statistics(model, train, progress.order, settings.precise_bn_images, settings.batch_size)
+        probs, val_loss = predict(model, val, settings.evaluation_batch_size, settings.logit_scale)
+        scores = split_scores(val.y, probs.argmax(1))
+        row = {"epoch": epoch, "lr": lr, **progress.averages(), "val_loss": val_loss,
+               "val_accuracy": scores["accuracy"], "val_macro_f1": scores["macro_f1"],
+               "val_balanced_accuracy": scores["balanced_accuracy"], "seconds": time.perf_counter() - start}
+        books.history.append(row)
+        books.epoch = epoch
         if not math.isfinite(val_loss):
-            status, message = "diverged", f"epoch {epoch}: validation loss is {val_loss}"
+            message = f"epoch {epoch}: validation loss is {val_loss}"
             log.error("Validation loss is not finite (%s); stopping.", message)
-            break
-        improved = macro_f1 > best_f1
+            return _result(books, "diverged", message, _never_started((criterion, settings.batch_order), epoch))
+        improved = scores["macro_f1"] > books.best_f1
         if improved:
-            best_f1, best_epoch, since_best = macro_f1, epoch, 0
-            best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
+            books.best_f1, books.best_epoch, books.since_best = scores["macro_f1"], epoch, 0
+            books.best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
         else:
-            since_best += 1
+            books.since_best += 1
         log.info("epoch %d/%d  lr %.2e  train loss %.4f acc %.3f  val loss %.4f acc %.3f macro-F1 %.3f%s  (%.1fs)",
-                 epoch, epochs, lr, row["train_loss"], row["train_accuracy"], val_loss, row["val_accuracy"],
-                 macro_f1, " *" if improved else "", row["seconds"])
+                 epoch, settings.epochs, lr, row["train_loss"], row["train_accuracy"], val_loss, row["val_accuracy"],
+                 scores["macro_f1"], " *" if improved else "", row["seconds"])
+        if settings.patience and books.since_best >= settings.patience:
+            books.finished = "early_stopped"
+            books.message = f"no validation macro-F1 gain for {settings.patience} epochs"
+            log.info("Early stopping at epoch %d: %s.", epoch, books.message)
+        elif epoch == settings.epochs:
+            books.finished = "completed"
         if on_epoch_end is not None:
             on_epoch_end(row)
-        if state_path is not None:
-            save_training_state(state_path, epoch, model, optimizer, scheduler, generator, history,
-                                best_state, best_f1, best_epoch, since_best)
-        if patience and since_best >= patience:
-            status, message = "early_stopped", f"no validation macro-F1 gain for {patience} epochs"
-            log.info("Early stopping at epoch %d: %s.", epoch, message)
-            break
-    return FitResult(history, best_state, best_epoch, float(best_f1) if best_epoch else float("nan"),
-                     status, message, time.perf_counter() - start_all)
+        stopping = books.finished is None and stop_requested() is not None
+        if stopping or save_due(epoch):
+            save(None)
+        if stopping:
+            raise Interrupted(stop_requested(), epoch + 1, 0, store is not None)
+    return _result(books, books.finished or "completed", books.message,
+                   _never_started((criterion, settings.batch_order), books.epoch))
+
+
+def _result(books: _Bookkeeping, status: str, message: str, notes: Sequence[str] = ()) -> FitResult:
+    best = float(books.best_f1) if books.best_epoch else float("nan")
+    message = "; ".join([m for m in (message, *notes) if m])
+    return FitResult(books.history, books.best_state, books.best_epoch, best, status, message, list(notes))
+
+
+def _never_started(components, last_epoch: int) -> List[str]:
+    """A note (and a warning) for each deferred method the run ended before reaching.
+
+    A component takes part through ``deferred_start()``: (what, its setting, finished epochs before it starts)
+    or None when nothing is deferred (DRW losses, deferred re-sampling). ``last_epoch``: the last epoch begun.
+    """
+    notes = []
+    for component in components:
+        start = getattr(component, "deferred_start", None)
+        deferred = start() if callable(start) else None
+        if deferred is None:
+            continue
+        what, setting, finished = deferred
+        if last_epoch <= finished:
+            note = (f"{what} ({setting}={finished}) never started: training ended at epoch {last_epoch}, and it "
+                    f"begins in epoch {finished + 1}")
+            log.warning("The run's %s: its results are those of the method without it. Lower %s, or stop later "
+                        "(trainer.early_stopping_patience).", note, setting)
+            notes.append(note)
+    return notes
+
+
+def _snapshot(books: _Bookkeeping, progress: Optional[EpochProgress], model, optimizer, scheduler, scaler,
+              generator) -> dict:
+    return {
+        "epoch": books.epoch, "history": books.history, "best_state": books.best_state,
+        "best_f1": float(books.best_f1), "best_epoch": books.best_epoch, "since_best": books.since_best,
+        "finished": books.finished, "message": books.message,
+        "progress": None if progress is None else {
+            "order": progress.order.cpu(), "next_start": progress.next_start, "loss_sum": progress.loss_sum,
+            "correct": progress.correct, "seen": progress.seen},
+        "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+        "scaler": None if scaler is None else scaler.state_dict(),
+        "generator": generator.get_state(), "rng": capture_rng(),
+    }
+
+
+def _resume(store: Optional[TrainingStateStore], model, optimizer, scheduler, scaler, generator):
+    """The bookkeeping and unfinished epoch of the newest saved state that loads into this run's objects.
+
+    The store sets aside a file it cannot read or whose content does not fit (state.state_problems); a state
+    that passes those checks can still fail to load (another scheduler's state, a damaged random state):
+    then the objects are put back as they were, the file is set aside too and the previous generation is
+    tried; with none left, training starts from scratch.
+    """
+    fresh = (_Bookkeeping(), None)
+    if store is None:
+        return fresh
+    initial = None
+    while True:
+        state = store.load(model, optimizer)
+        if state is None:
+            if initial is not None:  # every state the store gave failed to load
+                log.warning("No training state in %s loads into this run: training starts from scratch.", store.folder)
+            return fresh
+        initial = initial or _InitialState(model, optimizer, scheduler, scaler, generator)
+        try:
+            books, partial = _restore(state, model, optimizer, scheduler, scaler, generator)
+        except Exception as exc:  # load_state_dict and the rng setters raise KeyError, ValueError, RuntimeError ...
+            initial.put_back(model, optimizer, scheduler, scaler, generator)
+            if not _set_aside_unloadable(store, exc):
+                return fresh
+            continue
+        where = f"epoch {books.epoch + 1} at sample {partial.next_start}" if partial else f"epoch {books.epoch + 1}"
+        log.info("Resuming training from the saved state (%s), %s.", _loaded_name(store), where)
+        return books, partial
+
+
+def _loaded_name(store) -> str:
+    return (getattr(store, "loaded_from", None) or store.path).name
+
+
+def _set_aside_unloadable(store, exc: Exception) -> bool:
+    """Move the state that failed to load out of the way (True), so the store's next load finds the previous
+    generation; False when it cannot be moved (a read-only folder): the run then starts from scratch and
+    its first save replaces the file."""
+    path = getattr(store, "loaded_from", None) or store.path
+    why = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else 'no message'}"
+    try:
+        aside = set_aside(path)
+    except OSError as error:
+        log.warning("The training state %s does not load into this run (%s) and cannot be set aside (%s); "
+                    "training starts from scratch.", path, why, error)
+        return False
+    log.warning("The training state %s does not load into this run (%s); set aside as %s.", path, why, aside.name)
+    return True
+
+
+class _InitialState:
+    """What a failed restore may have half changed, as it was before: put back before the next try."""
+
+    def __init__(self, model, optimizer, scheduler, scaler, generator):
+        self.model = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        self.optimizer = copy.deepcopy(optimizer.state_dict())
+        self.scheduler = copy.deepcopy(scheduler.state_dict())
+        self.scaler = None if scaler is None else copy.deepcopy(scaler.state_dict())
+        self.generator = generator.get_state()
+        self.rng = capture_rng()
+
+    def put_back(self, model, optimizer, scheduler, scaler, generator) -> None:
+        model.load_state_dict(self.model)
+        optimizer.load_state_dict(copy.deepcopy(self.optimizer))
+        scheduler.load_state_dict(copy.deepcopy(self.scheduler))
+        if scaler is not None and self.scaler:  # a disabled scaler's state is empty and has nothing to restore
+            scaler.load_state_dict(self.scaler)
+        generator.set_state(self.generator)
+        restore_rng(self.rng)
+
+
+def _restore(state: dict, model, optimizer, scheduler, scaler, generator):
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    if scaler is not None and state.get("scaler"):
+        scaler.load_state_dict(state["scaler"])
+    generator.set_state(state["generator"])
+    restore_rng(state["rng"])
+    books = _Bookkeeping(epoch=state["epoch"], history=state["history"], best_state=state["best_state"],
+                         best_f1=state["best_f1"] if state["best_epoch"] else -math.inf,
+                         best_epoch=state["best_epoch"], since_best=state["since_best"],
+                         finished=state.get("finished"), message=state.get("message", ""))
+    p = state.get("progress")
+    partial = None if p is None else EpochProgress(p["order"], p["next_start"], p["loss_sum"], p["correct"], p["seen"])
+    return books, partial

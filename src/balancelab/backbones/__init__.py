@@ -1,0 +1,1 @@
+"""Backbones of the literature, built by factory functions with keyword-only arguments."""

@@ -1,0 +1,55 @@
+"""``option(...)``: a dataclass field that carries its own help text and rules.
+
+The rules (allowed choices, numeric bounds) are read by the validation pass and by ``--help``,
+so a key's default, type, meaning and rule are written once, next to each other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Optional, Sequence
+
+_NO_DEFAULT = object()
+
+
+def option(default: Any = _NO_DEFAULT, help: str = "", *, choices: Optional[Sequence[Any]] = None,
+           ge: Optional[float] = None, gt: Optional[float] = None, le: Optional[float] = None,
+           lt: Optional[float] = None, default_factory: Optional[Callable[[], Any]] = None):
+    """A dataclass field with ``help`` and rules in its metadata (None / null values skip the rules)."""
+    metadata = {"help": help, "choices": tuple(choices) if choices is not None else None,
+                "ge": ge, "gt": gt, "le": le, "lt": lt}
+    if default_factory is not None:
+        return dataclasses.field(default_factory=default_factory, metadata=metadata)
+    if default is _NO_DEFAULT:
+        return dataclasses.field(metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def rule_text(meta) -> str:
+    """The field's rule in words, for error messages and help."""
+    parts = []
+    if meta.get("choices"):
+        parts.append("one of " + ", ".join(str(c) for c in meta["choices"]))
+    for key, word in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+        if meta.get(key) is not None:
+            parts.append(f"{word} {meta[key]:g}")
+    return " and ".join(parts)
+
+
+def violates(meta, value) -> bool:
+    """True when ``value`` breaks the field's rule (None never does: it means 'not set')."""
+    if value is None:
+        return False
+    choices = meta.get("choices")
+    if choices and str(value).lower() not in {str(c).lower() for c in choices}:
+        return True
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return ((meta.get("ge") is not None and value < meta["ge"]) or (meta.get("gt") is not None and value <= meta["gt"])
+            or (meta.get("le") is not None and value > meta["le"]) or (meta.get("lt") is not None and value >= meta["lt"]))
+
+
+def field_default(schema: type, name: str) -> Any:
+    """The default a schema declares for its key ``name`` (None if it has no such key or default): the value
+    an option ships with, which a check may tell apart from one the user set."""
+    return next((f.default for f in dataclasses.fields(schema) if f.name == name), None)

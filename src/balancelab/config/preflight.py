@@ -1,0 +1,298 @@
+"""The command line checked before Hydra starts: every job of the command composed and validated.
+
+A mistake anywhere — an unknown option or key, a wrong type, a value out of range, a key that belongs to
+another option — ends the command with one clear message and exit code 2, before any folder is made,
+any data is loaded or torch is imported. A multirun (``-m``) is expanded the way Hydra's basic sweeper
+expands it, and each job is checked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+from typing import List, Optional, Sequence
+
+from balancelab.errors import ConfigError
+
+# Hydra flags that neither run jobs nor print the job's config: leave them to Hydra. (`--cfg` is checked:
+# printing a config that cannot run would pass a mistake off as valid.)
+_NON_RUNNING = ("info", "help", "hydra_help", "shell_completion")
+
+
+def preflight(argv: Sequence[str]) -> Optional[str]:
+    """None when every job of ``argv`` composes and validates; otherwise the message to print."""
+    from hydra._internal.utils import get_args_parser
+
+    try:
+        args = get_args_parser().parse_args(list(argv))
+    except SystemExit:
+        return None  # Hydra's own argument errors are Hydra's to report
+    if any(getattr(args, flag, None) for flag in _NON_RUNNING):
+        return None
+    if args.multirun and args.cfg:  # Hydra refuses the pair with a traceback
+        return ("--cfg prints one job's config and cannot be combined with -m. Drop -m and give one value per "
+                "setting (balance-run balancing=smote --cfg job); every job of the multirun is checked when it runs.")
+    launcher = next((o.split("=", 1)[1] for o in args.overrides if o.split("=", 1)[0] == "hydra/launcher"), None)
+    if launcher:
+        from balancelab.sweep.commands import LAUNCHERS, missing_launcher_plugin
+
+        missing = missing_launcher_plugin(LAUNCHERS.get(launcher, launcher) or "")
+        if missing:
+            return missing
+    try:
+        jobs = jobs_of(args.overrides, args.multirun)
+        checked = [check_job(overrides) for overrides in jobs]
+    except ConfigError as exc:
+        return str(exc)
+    # A setting shared by the jobs of a multirun or grid must take effect in at least one of them.
+    unused = [problems for problems, _ in checked]
+    if unused and all(unused):
+        return unused[0][0]
+    return same_run_twice(jobs, [identity for _, identity in checked])
+
+
+def same_run_twice(jobs: List[List[str]], identities: List[str]) -> Optional[str]:
+    """Two jobs of one command that are the same run (one identity) would share one folder: the second would
+    skip as "already finished" and its row would vanish from the comparison without a word."""
+    first = {}
+    for overrides, identity in zip(jobs, identities):
+        if identity in first:
+            a, b = (" ".join(_differing(first[identity], overrides, side)) for side in (0, 1))
+            which = (f"{a} and {b} resolve to the same configuration" if a or b
+                     else f"the job '{' '.join(overrides)}' is listed twice")
+            return (f"Two jobs of this command are the same run (identity {identity}): {which}, so they would share "
+                    f"one folder and one of them would silently not run. Drop one of them, or add the setting that "
+                    f"tells them apart.")
+        first[identity] = overrides
+    return None
+
+
+def _differing(a: List[str], b: List[str], side: int) -> List[str]:
+    own, other = (a, b) if side == 0 else (b, a)
+    return [o for o in own if o not in other]
+
+
+def jobs_of(overrides: List[str], multirun: bool) -> List[List[str]]:
+    """The override list of each job (one job without ``-m``; the basic sweeper's expansion with it)."""
+    if not multirun:
+        return [overrides]
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except Exception as exc:
+        raise ConfigError(_first_line(exc)) from None
+    if any(o.get_key_element() == "hydra/sweeper" for o in parsed):
+        # Another sweeper (e.g. Optuna) chooses the values itself: check the command without its search space.
+        return [[o.input_line for o in parsed if not o.is_sweep_override()]]
+    batches = BasicSweeper.split_arguments(parsed, None)
+    return [list(job) for batch in batches for job in batch]
+
+
+OPTIONAL_GROUPS = ("experiment", "recipe")  # optional in the defaults list: Hydra would ignore a misspelt one
+
+
+def check_optional_groups(overrides: Sequence[str]) -> None:
+    """``experiment=smote_focla`` must fail, not run the baseline: Hydra skips a missing optional option."""
+    from balancelab.config.searchpath import search_folders
+    from balancelab.help import config_groups
+
+    for override in overrides:
+        key, _, value = override.partition("=")
+        key = key.lstrip("+~")
+        if key not in OPTIONAL_GROUPS or not value or value == "null":
+            continue
+        known = set(config_groups(search_folders(overrides)).get(key, []))
+        if value.endswith(".yaml"):
+            value = value[:-5]
+        if value not in known and not any(v.startswith(f"{value}/") for v in known):
+            close = difflib.get_close_matches(value, sorted(known), n=1)
+            raise ConfigError(f"{key}={value} is not a known {key}" + (f" (did you mean {key}={close[0]}?)" if close
+                              else "") + f". Known: {', '.join(sorted(known)) or 'none'}.")
+
+
+def check_job(overrides: List[str]):
+    """Raises ConfigError for a mistake; returns (the settings this job would not use (see preflight), the job's
+    identity hash)."""
+    from balancelab.config.validate import validate
+
+    check_optional_groups(overrides)
+    try:
+        cfg, choices = compose_with_choices(overrides)
+    except Exception as exc:
+        raise ConfigError(explain_composition_error(exc, overrides)) from None
+    # A name or experiment_name typed on the command line is the user's label, not a copied file's.
+    typed = {o.split("=", 1)[0].lstrip("+~") for o in overrides}
+    choices = {g: c for g, c in choices.items() if f"{g}.name" not in typed
+               and not (g == "experiment" and "experiment_name" in typed)}
+    validate(cfg, choices)
+    from balancelab.identity import identity_hash, resolved_without_name
+
+    from balancelab.config.run import Mixing
+
+    unused = unused_preset_settings(overrides, cfg) + unused_input_size(overrides, cfg)
+    return unused + Mixing.unused_settings(_plain(cfg.augmentation.mixup)), \
+        identity_hash(resolved_without_name(cfg))
+
+
+def unused_preset_settings(overrides: Sequence[str], cfg) -> List[str]:
+    """An augmentation preset (``augmentation=...``, ``augmentation.rotate.p=...``) is read only by a balancing
+    technique that augments images offline; typed for one that does not, it would be accepted and ignored.
+    (``augmentation.mixup.*`` is the trainer's batch mixing and applies to every technique.)"""
+    typed = [o.lstrip("+~") for o in overrides]
+    preset = [o for o in typed if o.split("=", 1)[0] == "augmentation"
+              or (o.startswith("augmentation.") and not o.startswith("augmentation.mixup"))]
+    if preset and "augmentation" not in cfg.balancing:
+        return [f"'{preset[0]}' sets the offline augmentation preset, which only "
+                          f"balancing=offline_augmentation uses; balancing={cfg.balancing.get('name')} would ignore it. "
+                          f"Add balancing=offline_augmentation, or remove the setting (batch mixing is "
+                          f"augmentation.mixup.*, online augmentation dataset.online_augmentation.*)."]
+    return []
+
+
+def _plain(node) -> dict:
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(node, resolve=True)
+
+
+def unused_input_size(overrides: Sequence[str], cfg) -> List[str]:
+    """``dataset.input_size`` only sets the model's default side: typed while the model's side comes from
+    elsewhere (``model.input_size`` typed, or set by the model's own YAML or a recipe) it is ignored."""
+    typed = {o.lstrip("+~").split("=", 1)[0] for o in overrides}
+    if "dataset.input_size" not in typed:
+        return []
+    wanted, used = cfg.dataset.get("input_size"), cfg.model.get("input_size")
+    if wanted is None or used == wanted:
+        return []
+    source = "model.input_size on the command line" if "model.input_size" in typed else "the model's own config"
+    return [f"'dataset.input_size={wanted}' sets the side models are given on this dataset when the model does not "
+            f"set its own; here {source} gives {used}, so it would be ignored. Set model.input_size={wanted} "
+            f"instead, or remove dataset.input_size."]
+
+
+def compose_with_choices(overrides: Sequence[str]):
+    """(the job's config without Hydra's node, {group: option file name} as Hydra chose them)."""
+    from hydra import compose, initialize_config_module
+    from omegaconf import OmegaConf, open_dict
+
+    with initialize_config_module(config_module="balancelab.configs", version_base="1.3"):
+        cfg = compose("config", overrides=list(overrides), return_hydra_config=True)
+    choices = {k: v for k, v in OmegaConf.to_container(cfg.hydra.runtime.choices).items()
+               if v is not None and "/" not in k and not k.startswith("hydra")}
+    with open_dict(cfg):
+        del cfg["hydra"]
+    return cfg, choices
+
+
+def explain_composition_error(exc: Exception, overrides: Sequence[str]) -> str:
+    """Hydra's message in one paragraph, with its cause, and the closest key/option or the option that has the key."""
+    text = str(exc)
+    cause = exc.__cause__
+    if cause is not None and str(cause).strip() and str(cause).strip().splitlines()[0] not in text:
+        text += ": " + str(cause).strip().splitlines()[0]
+    text = text.split("Config search path:")[0]  # Hydra's search-path dump says nothing to a user
+    text = re.sub(r"\s*To append to your config use \S+", "", text)
+    message = " ".join(line.strip() for line in text.splitlines() if line.strip()).rstrip()
+    missing = re.search(r"Could not find '(\w+)/([\w.]+)'", message)
+    key = _bad_key(str(exc))
+    if not message.endswith((".", "?")):
+        message += "."
+    if missing:
+        message += " " + _closest_option(missing.group(1), missing.group(2), overrides)
+    elif key and "." in key:
+        group, leaf = key.split(".", 1)
+        message += " " + _hint_for_key(group, leaf, overrides, message)
+    message = message.rstrip()
+    if not message.endswith((".", "?")):
+        message += "."
+    return message + " (`balance-run --help <group>` lists a group's options and keys.)"
+
+
+def _closest_option(group: str, wrong: str, overrides: Sequence[str] = ()) -> str:
+    from balancelab.config.searchpath import search_folders
+    from balancelab.help import config_groups
+
+    close = difflib.get_close_matches(wrong, config_groups(search_folders(overrides)).get(group, []), n=1)
+    return f"Did you mean {group}={close[0]}?" if close else ""
+
+
+def _bad_key(text: str) -> Optional[str]:
+    for pattern in (r"Could not override '([\w.]+)'", r"Key '(\w+)' not in '\w+'\s+full_key: ([\w.]+)",
+                    r"full_key: ([\w.]+)"):
+        match = re.search(pattern, text)
+        if match:
+            return match.groups()[-1]
+    return None
+
+
+def _hint_for_key(group: str, leaf: str, overrides: Sequence[str], text: str = "") -> str:
+    """'Did you mean' among the chosen option's keys (a user component's: also its target's parameters), or,
+    for a built-in option, which other option of the group has the key; then the option's keys."""
+    from balancelab.config.store import GROUPS
+
+    chosen = _chosen_option(group, overrides)
+    if chosen is None:
+        return ""
+    choice, node, schema = chosen
+    top = leaf.split(".")[0]
+    keys = sorted(k for k in node if not k.startswith("_"))
+    label = f"{group}={choice}" if choice and group in GROUPS else group  # trainer has one option: no label
+    if top in keys and isinstance(node.get(top), dict):
+        entry = re.search(r"Key '([^']+)' is not in struct", text or "")
+        example = f"+{group}.{top}.{entry.group(1) if entry else '<key>'}=<value>"
+        return f"'{group}.{top}' is a mapping: add each entry with a plus, {example}."
+    target = node.get("_target_")
+    if group in GROUPS and target and target != getattr(schema, "_target_", None):
+        return _hint_for_component(group, top, label, str(target), keys, overrides)
+    schemas = dict(GROUPS[group].schemas) if group in GROUPS else {}
+    owners = [name for name, other in schemas.items()
+              if other is not schema and top in {f.name for f in dataclasses.fields(other)}]
+    if owners:
+        # The plainest option first (focal before cb_focal), a two-class-only one (bce) last.
+        owners = sorted(owners, key=lambda o: (getattr(schemas[o], "two_classes_only", False), len(o), o))
+        return (f"'{group}.{top}' is a key of {' / '.join(f'{group}={o}' for o in owners)}, not of the {group} you "
+                f"chose: add {group}={owners[0]} to use it.")
+    close = difflib.get_close_matches(top, keys, n=1)
+    return (f"Did you mean '{group}.{close[0]}'? " if close else "") + f"Keys of {label}: {', '.join(keys)}."
+
+
+def _hint_for_component(group: str, top: str, label: str, target: str, keys: List[str],
+                        overrides: Sequence[str]) -> str:
+    """A component that is not a built-in option's: its keys and its target's parameters are the vocabulary."""
+    from balancelab.config.build import accepted_parameters, target_of
+    from balancelab.config.store import GROUPS
+
+    try:
+        names, _ = accepted_parameters(target_of({"_target_": target}, group))
+    except ConfigError:
+        names = set()
+    parameters = sorted(names - set(GROUPS[group].offered))
+    if top in parameters and top not in keys:
+        value = next((o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0] == f"{group}.{top}"), "<value>")
+        return (f"'{group}.{top}' is a parameter of {target} that {label} does not set: add it with a plus, "
+                f"+{group}.{top}={value}.")
+    close = difflib.get_close_matches(top, sorted(set(keys) | set(parameters)), n=1)
+    return ((f"Did you mean '{group}.{close[0]}'? " if close else "")
+            + f"'{group}.{top}' is not a key of {label} ({target}). Its keys: {', '.join(keys)}; the parameters of "
+              f"{target}: {', '.join(parameters) or 'none'}.")
+
+
+def _chosen_option(group: str, overrides: Sequence[str]):
+    """(option file name, its composed node as plain data, its schema or None) of ``group`` for this command,
+    composed without the command's ``group.*`` keys (one of them is the mistake); None if that fails too."""
+    from omegaconf import OmegaConf
+
+    kept = [o for o in overrides if not o.split("=", 1)[0].lstrip("+~").startswith(f"{group}.")]
+    try:
+        cfg, choices = compose_with_choices(kept)
+        node = cfg[group]
+        return choices.get(group), OmegaConf.to_container(node, resolve=False), OmegaConf.get_type(node)
+    except Exception:  # noqa: BLE001 - another mistake in the command: no hint beyond Hydra's message
+        return None
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -1,0 +1,134 @@
+"""After training: the best-on-validation weights are scored once on test, under the run's decision rule.
+
+Two-class runs choose their operating threshold on validation (never on test) and the checkpoint carries
+it; validation is also reported under that rule, so that validation minus test compares like with like
+(history.csv's val_macro_f1, which picked the epoch, is at the arg-max instead).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from balancelab.checkpoint import save_checkpoint
+from balancelab.evaluation.binary import choose_threshold
+from balancelab.evaluation.decision import DecisionRule
+from balancelab.evaluation.derived import BY_POSTHOC_METHOD, CRT, predictions_table
+from balancelab.evaluation.metrics import split_scores
+from balancelab.output import artifacts
+from balancelab.training.batches import DeviceImages
+from balancelab.training.loop import predict
+
+
+def evaluate_best_model(run_dir: Path, model, best_state: dict, splits, val_data: DeviceImages, normalization: dict,
+                        metadata: dict, train_counts, evaluation: dict, batch_size: int, device,
+                        images=None) -> dict:
+    """Writes best_model.pt and the test artifacts; returns the summary's ``test`` and validation blocks.
+
+    ``images(X, y)``: the test split's batches, placed as the training set's were (on the device, or streamed);
+    by default on ``device``."""
+    names = splits.class_names
+    model.load_state_dict(best_state)
+    scale = metadata.get("logit_scale", 1.0)
+    val_probs, val_loss = predict(model, val_data, batch_size, scale)
+    threshold = None
+    if len(names) == 2:
+        metric = evaluation["threshold_metric"]
+        threshold = choose_threshold(splits.val.y, val_probs[:, 1], metric)
+        metadata["threshold"] = {"value": threshold, "metric": metric, "chosen_on": "validation",
+                                 "positive_class": names[1], "positive_index": 1}
+    save_checkpoint(run_dir / artifacts.CHECKPOINT_FILE, best_state, metadata)
+    rule = DecisionRule(threshold)
+    test_data = (images(splits.test.X, splits.test.y) if images is not None
+                 else DeviceImages(splits.test.X, splits.test.y, device, normalization["mean"], normalization["std"]))
+    probs, test_loss = predict(model, test_data, batch_size, scale)  # fp32: reproducible from the checkpoint
+    test = artifacts.write_test(run_dir, splits.test.y, probs, splits.test.source_ids, names, train_counts,
+                                evaluation, rule)
+    if threshold is not None:
+        test.update(artifacts.write_binary(run_dir, splits.val.y, val_probs[:, 1], splits.test.y, probs[:, 1],
+                                           threshold, evaluation["threshold_metric"], names[1]))
+    test["loss"] = test_loss
+    val_pred, _ = rule.predict(val_probs)
+    validation = {**split_scores(splits.val.y, val_pred), "loss": val_loss, "decision_rule": rule.describe(names)}
+    out = {"test": test, "validation_at_best_epoch": validation}
+    if units_of(model, len(names)) == len(names):
+        out["posthoc"] = posthoc_corrections(run_dir, model, val_data, test_data, splits, train_counts, evaluation,
+                                             batch_size, scale)
+    return out
+
+
+def units_of(model, default: int) -> int:
+    """Logits the model outputs (1 for a binary cross-entropy model)."""
+    from balancelab.evaluation.posthoc import final_linear
+
+    try:
+        return final_linear(model).out_features
+    except Exception:
+        return default
+
+
+def posthoc_corrections(run_dir: Path, model, val_data: DeviceImages, test_data: DeviceImages, splits, train_counts,
+                        evaluation: dict, batch_size: int, logit_scale: float = 1.0) -> dict:
+    """Free corrections of the trained model (no retraining), tau chosen on validation, reported on test:
+    post-hoc logit adjustment (Menon et al. 2021) and tau-normalisation of the classifier (Kang et al. 2020).
+
+    Two-class runs are left out: their decision threshold, chosen on validation, already is the one free
+    parameter such a correction would move.
+    """
+    from balancelab.errors import ConfigError
+    from balancelab.evaluation.metrics import headline_metrics, per_class_table
+    from balancelab.evaluation.posthoc import final_linear, model_outputs, posthoc_logit_adjustment, tau_normalisation
+    from balancelab.output import atomic
+
+    names = splits.class_names
+    if len(names) <= 2:
+        return {"skipped": "two-class run: the validation-chosen threshold is its post-hoc correction"}
+    try:
+        val_logits, val_features = model_outputs(model, val_data, batch_size, features=True)
+        test_logits, test_features = model_outputs(model, test_data, batch_size, features=True)
+        layer = final_linear(model)
+    except ConfigError as exc:  # e.g. a cosine classifier: logit adjustment still works, tau-norm does not
+        val_logits, _ = model_outputs(model, val_data, batch_size, features=False)
+        test_logits, _ = model_outputs(model, test_data, batch_size, features=False)
+        val_features = test_features = layer = None
+        tau_norm_skipped = str(exc)
+    # Logit adjustment compares logits with log-priors: it needs the logits the loss saw (scaled).
+    val_logits, test_logits = val_logits * logit_scale, test_logits * logit_scale
+    results = {"logit_adjustment": posthoc_logit_adjustment(
+        val_logits=val_logits, val_labels=splits.val.y, test_logits=test_logits, test_labels=splits.test.y,
+        class_counts=[int(c) for c in train_counts])}
+    if layer is not None:
+        results["tau_normalisation"] = tau_normalisation(
+            weight=layer.weight, bias=layer.bias, val_features=val_features, val_labels=splits.val.y,
+            test_features=test_features, test_labels=splits.test.y)
+    block = {} if layer is not None else {"tau_normalisation": {"skipped": tau_norm_skipped}}
+    for method, result in results.items():
+        files = BY_POSTHOC_METHOD[method]
+        atomic.write_csv(run_dir / files.metrics_file, per_class_table(splits.test.y, result.test_predictions, names))
+        # the predictions too: a sweep's paired bootstrap over test samples needs them (one seed gets intervals)
+        atomic.write_csv(run_dir / files.predictions_file, predictions_table(
+            splits.test.y, result.test_predictions, splits.test.source_ids, names))
+        block[method] = {**result.summary(), "test": headline_metrics(
+            splits.test.y, result.test_predictions, names, train_counts, evaluation["many_shot_min"],
+            evaluation["few_shot_max"])}
+    return block
+
+
+def classifier_retraining(run_dir: Path, model, train_data: DeviceImages, test_data: DeviceImages, splits,
+                          train_counts, evaluation: dict, epochs: int, batch_size: int, seed: int) -> dict:
+    """cRT (Kang et al. 2020): the best model's classifier re-initialised and trained alone on class-balanced
+    batches of the original training split, then scored on test as its own result."""
+    import copy
+
+    from balancelab.evaluation.metrics import headline_metrics, per_class_table
+    from balancelab.output import atomic
+    from balancelab.training.crt import retrain_classifier
+
+    retrained = retrain_classifier(copy.deepcopy(model), train_data, epochs=epochs, batch_size=batch_size, seed=seed)
+    probs, _ = predict(retrained, test_data, batch_size)
+    pred = probs.argmax(1)
+    atomic.write_csv(run_dir / CRT.metrics_file, per_class_table(splits.test.y, pred, splits.class_names))
+    atomic.write_csv(run_dir / CRT.predictions_file,
+                     predictions_table(splits.test.y, pred, splits.test.source_ids, splits.class_names, probs))
+    return {"epochs": epochs, "sampling": "class-balanced, original training split", "backbone": "frozen at the best epoch",
+            "test": headline_metrics(splits.test.y, pred, splits.class_names, train_counts,
+                                     evaluation["many_shot_min"], evaluation["few_shot_max"])}

@@ -1,0 +1,192 @@
+"""Post-hoc corrections of a trained classifier, free in every run: no retraining.
+
+- Post-hoc logit adjustment (Menon et al., ICLR 2021): predict argmax_j z_j - tau * log pi_j, pi the
+  training prior; tau = 1 is the Bayes-optimal rule for the balanced error if softmax(z) estimates the
+  training posterior.
+- tau-normalisation (Kang et al., ICLR 2020): rescale each class's weight vector of the final linear
+  layer, w_j / ||w_j||^tau; long-tailed training leaves the frequent classes with larger norms.
+
+tau is chosen on the *validation* split (the metric the run selects epochs by, macro-F1, ties to the
+smaller tau: the milder correction); the test split is scored once, at that tau, and never looked at
+before. tau = 0 is the uncorrected model for both, and the grid must contain it, so a correction is only
+applied when validation prefers it to none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from balancelab.errors import ConfigError, DataError
+from balancelab.evaluation.metrics import split_scores
+from balancelab.longtail_losses import log_prior, validated_counts
+
+DEFAULT_TAUS = tuple(float(t) for t in np.arange(0.0, 2.0001, 0.25))   # 0, 0.25, ..., 2
+SELECTION_METRICS = ("macro_f1", "balanced_accuracy", "accuracy")
+
+
+@dataclass
+class PosthocResult:
+    """The chosen tau, its validation scores over the grid, and the test predictions and scores at it."""
+
+    method: str
+    tau: float
+    metric: str
+    val_scores: Dict[float, float]
+    test_predictions: np.ndarray = field(repr=False)
+    test_metrics: Dict[str, float]
+    chosen_on: str = "validation"
+
+    def summary(self) -> dict:
+        """JSON-able facts for experiment_summary.json (predictions left out)."""
+        out = {"method": self.method, "tau": self.tau, "chosen_on": self.chosen_on, "selection_metric": self.metric,
+               "val_scores": {str(t): s for t, s in self.val_scores.items()}, "test": dict(self.test_metrics)}
+        if len(self.val_scores) > 1 and self.tau == max(self.val_scores):
+            # The best tau is the largest tried: validation may prefer a stronger correction than the grid holds.
+            out["note"] = (f"tau {self.tau:g} is the largest of the grid ({min(self.val_scores):g} to "
+                           f"{max(self.val_scores):g}): validation might prefer a stronger correction")
+        return out
+
+
+def _check_grid(taus: Sequence[float], method: str) -> list:
+    try:
+        grid = sorted({float(t) for t in taus})
+    except (TypeError, ValueError):
+        raise ConfigError(f"posthoc {method}: taus must be a list of numbers; got {taus!r}.") from None
+    if not grid or not all(np.isfinite(grid)):
+        raise ConfigError(f"posthoc {method}: taus must be a non-empty list of finite numbers; got {list(taus)}.")
+    if 0.0 not in grid:
+        raise ConfigError(f"posthoc {method}: taus must include 0 (the uncorrected model) so that validation can "
+                          f"prefer no correction; got {list(taus)}. Add 0 to the grid.")
+    return grid
+
+
+def _labels(labels, n: int, split: str) -> np.ndarray:
+    labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+    if len(labels) != n:
+        raise DataError(f"posthoc: the {split} split has {n} outputs but {len(labels)} labels.")
+    if split == "validation" and n == 0:
+        raise DataError("posthoc: the validation split is empty, so no tau can be chosen. Use a validation split.")
+    return labels
+
+
+def _two_columns(logits: np.ndarray) -> np.ndarray:
+    """A single binary logit z (BCE) as the two logits [0, z]: softmax([0, z]) = [1 - sigmoid z, sigmoid z]."""
+    logits = np.asarray(logits, dtype=np.float64)
+    if logits.ndim != 2:
+        raise DataError(f"posthoc: logits must be a (samples, classes) array; got shape {logits.shape}.")
+    return np.concatenate([np.zeros_like(logits), logits], 1) if logits.shape[1] == 1 else logits
+
+
+def _choose(predict, val_labels: np.ndarray, grid: list, metric: str) -> tuple[float, Dict[float, float]]:
+    if metric not in SELECTION_METRICS:
+        raise ConfigError(f"posthoc: metric must be one of {SELECTION_METRICS}; got {metric!r}.")
+    scores = {tau: split_scores(val_labels, predict(tau))[metric] for tau in grid}
+    best = max(scores.values())
+    return next(tau for tau in grid if scores[tau] == best), scores  # ties: the smallest tau
+
+
+def adjusted_logits(logits: np.ndarray, class_counts: Sequence[int], tau: float) -> np.ndarray:
+    """z - tau * log pi (an absent class counted as one sample, as in the logit-adjusted loss)."""
+    logits = _two_columns(logits)
+    counts = validated_counts(class_counts, loss="posthoc_logit_adjustment", num_classes=logits.shape[1])
+    return logits - float(tau) * log_prior(counts)
+
+
+def posthoc_logit_adjustment(*, val_logits, val_labels, test_logits, test_labels, class_counts: Sequence[int],
+                             taus: Sequence[float] = DEFAULT_TAUS, metric: str = "macro_f1") -> PosthocResult:
+    """Post-hoc logit adjustment with tau chosen on validation; ``class_counts``: original training counts."""
+    grid = _check_grid(taus, "logit adjustment")
+    val_logits, test_logits = _two_columns(val_logits), _two_columns(test_logits)
+    val_labels = _labels(val_labels, len(val_logits), "validation")
+    test_labels = _labels(test_labels, len(test_logits), "test")
+    tau, scores = _choose(lambda t: adjusted_logits(val_logits, class_counts, t).argmax(1), val_labels, grid, metric)
+    test_pred = adjusted_logits(test_logits, class_counts, tau).argmax(1)
+    return PosthocResult("logit_adjustment", tau, metric, scores, test_pred, split_scores(test_labels, test_pred))
+
+
+def tau_normalised_weight(weight: torch.Tensor, tau: float) -> torch.Tensor:
+    """w_j / ||w_j||^tau for each class's row of a linear layer's (classes, features) weight.
+
+    A row of norm 0 stays 0 (its norm is floored at 1e-12 so that 0 / 0^tau is not NaN).
+    """
+    norms = weight.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    return weight / norms.pow(float(tau))
+
+
+def tau_normalised_logits(features: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
+                          tau: float) -> torch.Tensor:
+    """Logits of the tau-normalised layer; the bias is kept as trained (so tau = 0 is the layer itself;
+    Kang et al.'s code drops it, which at tau = 0 would change the model)."""
+    logits = features @ tau_normalised_weight(weight, tau).T
+    return logits if bias is None else logits + bias
+
+
+def tau_normalisation(*, weight, bias, val_features, val_labels, test_features, test_labels,
+                      taus: Sequence[float] = DEFAULT_TAUS, metric: str = "macro_f1") -> PosthocResult:
+    """tau-normalisation of a final linear layer (``weight`` (C, D), ``bias`` (C,) or None), tau chosen on
+    validation from the features that enter the layer."""
+    grid = _check_grid(taus, "tau-normalisation")
+    weight = torch.as_tensor(weight, dtype=torch.float64).detach().cpu()
+    bias = None if bias is None else torch.as_tensor(bias, dtype=torch.float64).detach().cpu()
+    val_x = torch.as_tensor(val_features, dtype=torch.float64).cpu()
+    test_x = torch.as_tensor(test_features, dtype=torch.float64).cpu()
+    for name, x in (("validation", val_x), ("test", test_x)):
+        if x.ndim != 2 or x.shape[1] != weight.shape[1]:
+            raise DataError(f"posthoc tau-normalisation: {name} features must be (samples, {weight.shape[1]}) to "
+                            f"match the layer's weight {tuple(weight.shape)}; got {tuple(x.shape)}.")
+    val_labels = _labels(val_labels, len(val_x), "validation")
+    test_labels = _labels(test_labels, len(test_x), "test")
+
+    def predict(x, tau):
+        return _two_columns(tau_normalised_logits(x, weight, bias, tau).numpy()).argmax(1)
+
+    tau, scores = _choose(lambda t: predict(val_x, t), val_labels, grid, metric)
+    test_pred = predict(test_x, tau)
+    return PosthocResult("tau_normalisation", tau, metric, scores, test_pred, split_scores(test_labels, test_pred))
+
+
+def final_linear(model: nn.Module) -> nn.Linear:
+    """The model's classifier: its last ``nn.Linear`` (checked to produce the output in ``model_outputs``)."""
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise ConfigError(f"{type(model).__name__} has no linear layer: tau-normalisation and classifier "
+                          f"re-training need a model whose output comes from a final nn.Linear.")
+    return linears[-1]
+
+
+@torch.no_grad()
+def model_outputs(model: nn.Module, data, batch_size: int, *, features: bool = True
+                  ) -> tuple[np.ndarray, Optional[np.ndarray]]:
+    """(logits, features entering the final linear layer) for every sample of ``data`` (a DeviceImages), in
+    float32 and in order, with the model in eval mode (the arithmetic of ``training.loop.predict``).
+
+    ``features=False``: logits only (features None), for any model, also one without a final nn.Linear
+    (e.g. resnet32's cosine classifier): all that post-hoc logit adjustment needs.
+    """
+    model.eval()
+    if not features:
+        out = [model(x).float().cpu() for x, _ in data.ordered_batches(batch_size)]
+        return (torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)), None
+    layer = final_linear(model)
+    captured = []
+    hook = layer.register_forward_hook(lambda module, inputs, output: captured.append((inputs[0], output)))
+    logits, inputs = [], []
+    try:
+        for x, _ in data.ordered_batches(batch_size):
+            captured.clear()
+            out = model(x).float()
+            if len(captured) != 1 or captured[0][1].shape != out.shape or not torch.equal(captured[0][1].float(), out):
+                raise ConfigError(f"The last linear layer of {type(model).__name__} does not produce the model's "
+                                  f"output, so it is not the classifier that tau-normalisation rescales.")
+            logits.append(out.cpu())
+            inputs.append(captured[0][0].float().reshape(len(x), -1).cpu())
+    finally:
+        hook.remove()
+    if not logits:  # an empty split
+        return np.zeros((0, layer.out_features), np.float32), np.zeros((0, layer.in_features), np.float32)
+    return torch.cat(logits).numpy(), torch.cat(inputs).numpy()

@@ -1,0 +1,186 @@
+"""The Hydra task shared by ``balance-run`` and ``balance-sweep``: one job, from config to finished folder.
+
+Order matters: identity and checks first (nothing written), then the folder's lock, then the folder
+decision (fresh / resume / skip / refuse), then the experiment under graceful-stop signal handling.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from balancelab.errors import (EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OUTPUT_ERROR, EXIT_USER_ERROR,
+                               BalancelabError, OutputWriteError, RunLockedError)
+from balancelab.logs import setup_logging
+
+log = logging.getLogger("balancelab")
+
+CONFIG_PATH = "pkg://balancelab.configs"
+_outcome: dict = {}  # Hydra discards the task's return value; the single-run status travels here
+
+
+def run_job(cfg):
+    """One job; returns its objective for Hydra sweepers such as Optuna: the validation macro-F1 of the best
+    epoch (never a test metric), None when the job did not finish: Optuna records that trial as failed and the
+    study goes on (a NaN makes the Optuna sweeper stop the whole study)."""
+    return objective(_job(cfg))
+
+
+def objective(outcome: dict):
+    """The validation macro-F1 of the best epoch from a job's outcome; None when it has none.
+
+    Why None and not NaN or an exception (hydra-optuna-sweeper 1.2/1.3, _impl.py ``sweep``): a value
+    that is not float-castable marks the trial FAIL and the study goes on, with Optuna 2 and 3 alike.
+    NaN is told as a COMPLETE value: Optuna 3 turns it into FAIL, but Optuna 2.10 raises and the
+    sweeper's second ``tell`` then crashes the study. An exception from the task makes the sweeper
+    re-raise it (max_failure_rate defaults to 0) and stops the whole study for one bad trial.
+    """
+    import json
+
+    from balancelab.output.artifacts import SUMMARY_FILE
+
+    summary = outcome
+    if outcome.get("status") == "skipped":  # finished before with this config: its summary is on disk
+        try:
+            summary = json.loads((Path(outcome["run_dir"]) / SUMMARY_FILE).read_text())
+        except (OSError, ValueError, KeyError):
+            return None
+    if summary.get("status") not in ("completed", "early_stopped"):
+        return None
+    value = summary.get("best_val_macro_f1")
+    return None if value is None else float(value)
+
+
+def _job(cfg) -> dict:
+    """One job. Inside a multirun a failing job is recorded and the others go on; alone, it exits."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from balancelab.identity import identity_hash, resolved_without_name
+    from balancelab.output.atomic import ensure_writable
+    from balancelab.output.lock import FolderLock
+    from balancelab.config.validate import validate
+
+    setup_logging()
+    hydra_cfg = HydraConfig.get()
+    is_multirun = str(hydra_cfg.mode) == "RunMode.MULTIRUN"
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    lock = None
+    try:
+        identity = identity_hash(resolved_without_name(cfg))
+        cfg = validate(cfg)  # before any data is loaded; a plain dict from here on
+        # Checked by the command line before Hydra started, and again here: a launcher may run the job on
+        # another machine (SLURM), where these folders are other mounts.
+        ensure_writable(cfg["output_root"], "output_root")
+        if cfg["use_cache"]:
+            ensure_writable(cfg["cache_dir"], "cache_dir")
+        lock = FolderLock(run_dir, stale_after_s=cfg["lock_stale_after_s"]).acquire()
+        return _run_locked(cfg, run_dir, identity, is_multirun, hydra_cfg.launcher.get("_target_"))
+    except RunLockedError as exc:
+        log.error("%s", exc)
+        _outcome["status"] = "locked"
+        if is_multirun:  # the folder belongs to the other process: write nothing into it
+            return {"status": "locked", "run_dir": str(run_dir), "error": str(exc)}
+        sys.exit(EXIT_LOCKED)
+    except OutputWriteError as exc:
+        log.error("%s", exc)
+        _outcome["status"] = "error"
+        if is_multirun:
+            return _try_record_failure(run_dir, exc, cfg)
+        sys.exit(EXIT_OUTPUT_ERROR)
+    except BalancelabError as exc:
+        log.error("%s", exc)
+        _outcome["status"] = "error"
+        if is_multirun:
+            return _try_record_failure(run_dir, exc, cfg)
+        sys.exit(EXIT_USER_ERROR)
+    except Exception as exc:
+        if not is_multirun:
+            raise
+        # Inside a sweep one failing job must not stop the others (nor skip the end-of-sweep
+        # report, which Hydra's callbacks would): record it in the job's folder and carry on.
+        log.exception("Job failed: %s", exc)
+        return _try_record_failure(run_dir, exc, cfg)
+    finally:
+        if lock is not None:
+            lock.release()
+        setup_logging(None)
+
+
+def _run_locked(cfg, run_dir: Path, identity: str, is_multirun: bool, launcher) -> dict:
+    from balancelab.output.run_folder import prepare_run_folder
+    from balancelab.training.loop import Interrupted
+    from balancelab.training.signals import StopSignals
+
+    action = prepare_run_folder(run_dir, identity, cfg["overwrite"], skip_finished=is_multirun,
+                                retry_failed=cfg["retry_failed"])
+    if action == "skip":
+        log.info("Skipping %s: already finished with this configuration.", run_dir)
+        return {"status": "skipped", "run_dir": str(run_dir)}
+    messages = {"restart": "Removed the leftovers of an unfinished or failed run in %s.",
+                "resume": "Unfinished run found in %s: resuming it.", "overwrite": "Replacing the run in %s."}
+    if action in messages:
+        log.info(messages[action], run_dir)
+    setup_logging(run_dir)
+    log.info("Run folder: %s", run_dir)
+    from balancelab.experiment import run_experiment
+
+    with StopSignals() as stop:
+        try:
+            summary = run_experiment(cfg, run_dir, identity, launcher=launcher, stop=stop)
+        except Interrupted as exc:
+            if exc.epoch == 0:  # before training: the decoded images and the balanced set are cached
+                log.warning("Stopped by %s before training started; nothing to save (the loaded data and the "
+                            "balanced set are cached). Run the same command again to start it (exit code %d).",
+                            exc.signal_name, EXIT_INTERRUPTED)
+            else:
+                log.warning("Stopped by %s during epoch %d; the training state is saved in %s. Run the same "
+                            "command again to resume from there (exit code %d).", exc.signal_name, exc.epoch,
+                            run_dir, EXIT_INTERRUPTED)
+            _outcome["status"] = "interrupted"
+            stop.hand_over()  # e.g. submitit's handler: requeue the SLURM job, then exit
+            sys.exit(EXIT_INTERRUPTED)
+    _outcome["status"] = summary["status"]
+    test = summary.get("test") or {}
+    log.info("Done: status=%s  test macro-F1=%s  balanced acc=%s  -> %s", summary["status"],
+             _fmt(test.get("macro_f1")), _fmt(test.get("balanced_accuracy")), run_dir)
+    return summary
+
+
+def _try_record_failure(run_dir: Path, exc: BaseException, cfg) -> dict:
+    try:
+        return record_failure(run_dir, exc, cfg)
+    except OutputWriteError as again:  # the disk that failed the run may fail this file too
+        log.error("%s", again)
+        return {"status": "failed", "error_type": type(exc).__name__, "error": str(exc)}
+
+
+def record_failure(run_dir: Path, exc: BaseException, cfg=None) -> dict:
+    """failure.json in the job folder; a rerun retries the job (unless retry_failed=false)."""
+    import traceback
+
+    from omegaconf import OmegaConf
+
+    from balancelab.output.atomic import write_json, write_text
+    from balancelab.output.artifacts import CONFIG_FILE, FAILURE_FILE
+
+    info = {"status": "failed", "error_type": type(exc).__name__, "error": str(exc),
+            "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if cfg is not None and not (run_dir / CONFIG_FILE).exists():
+        # The report finds jobs by their config.yaml; a job that failed early still needs one.
+        try:
+            text = OmegaConf.to_yaml(cfg, resolve=True)
+        except Exception:  # a config that cannot be resolved is recorded as written
+            text = OmegaConf.to_yaml(cfg)
+        write_text(run_dir / CONFIG_FILE, text)
+    write_json(run_dir / FAILURE_FILE, info)
+    return info
+
+
+def single_run_exit_code() -> int:
+    return EXIT_DIVERGED if _outcome.get("status") == "diverged" else 0
+
+
+def _fmt(value) -> str:
+    return "n/a" if value is None else f"{value:.4f}"

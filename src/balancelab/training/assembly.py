@@ -1,0 +1,93 @@
+"""A run's training objects from its config: loss, model, optimiser, scheduler, batches and settings.
+
+Every component is built from its config node (``_target_``) with the facts of its group's contract
+(:mod:`balancelab.config.store`); this module decides only what each one is given.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from balancelab.balancing.apply import batch_sampling
+from balancelab.config.build import build
+from balancelab.training.batches import OnlineAugmentation, input_normalization
+from balancelab.training.loop import TrainSettings, training_budget
+from balancelab.training.mixing import make_mix
+from balancelab.training.placement import keep_on_device, place
+from balancelab.training.runtime import amp_dtype, prepare_for_device
+
+log = logging.getLogger("balancelab")
+
+
+@dataclass
+class Training:
+    """What ``fit`` trains with, and the facts about it the summary and the checkpoint record."""
+
+    model: torch.nn.Module
+    criterion: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    train_data: Any                 # DeviceImages or StreamedImages
+    val_data: Any
+    settings: TrainSettings
+    budget: dict
+    normalization: dict             # mean/std the images are normalised with
+    output_units: int               # one per class, or one logit for two classes (loss=bce)
+    logit_scale: float              # the loss's scale of the model's outputs (LDAM's s)
+    images: Callable                # (X, y) -> batches of another split, placed as the training set's
+
+
+def assemble(cfg: dict, splits, balanced, counts_before: np.ndarray, counts_after: np.ndarray,
+             device: torch.device) -> Training:
+    trainer, model_cfg, names = cfg["trainer"], cfg["model"], splits.class_names
+    weighted_sampling, batch_order = batch_sampling(cfg["balancing"], cfg["seed"])
+    criterion = build(cfg["loss"], "loss", num_classes=len(names), class_counts=[int(c) for c in counts_before],
+                      trained_counts=[int(c) for c in counts_after],
+                      balanced_batches=weighted_sampling or batch_order is not None).to(device)
+    units = getattr(criterion, "output_units", len(names))
+    model = prepare_for_device(build(model_cfg, "model", num_classes=units, in_channels=splits.image_shape[-1],
+                                     input_size=model_cfg["input_size"]), device, compile_model=trainer["compile"])
+    for note in getattr(model, "build_notes", []):
+        log.warning("Model: %s.", note)
+    optimizer = build(cfg["optimizer"], "optimizer")(model.parameters())
+    scheduler = build(cfg["scheduler"], "scheduler", optimizer=optimizer, total_epochs=trainer["epochs"])
+
+    normalization = input_normalization(model_cfg.get("pretrained", False), splits.train.X)
+    on_device = keep_on_device(trainer["data_on_device"], [balanced.X, splits.val.X, splits.test.X], device)
+
+    def images(X, y):  # on the device, or streamed to it from the host / the decoded-image file
+        return place(X, y, device, normalization["mean"], normalization["std"], on_device)
+
+    budget = training_budget(trainer, len(splits.train), len(balanced.y))
+    logit_scale = float(getattr(criterion, "logit_scale", 1.0))
+    settings = TrainSettings(
+        epochs=trainer["epochs"], batch_size=trainer["batch_size"], seed=cfg["seed"],
+        patience=trainer["early_stopping_patience"],
+        augment=OnlineAugmentation(**cfg["dataset"].get("online_augmentation", {})),
+        weighted_sampling=weighted_sampling, batch_order=batch_order, amp_dtype=amp_dtype(device, trainer["amp"]),
+        grad_clip_norm=trainer["grad_clip_norm"], progress=trainer["progress"],
+        mix=make_mix(**cfg["augmentation"]["mixup"], class_counts=[int(c) for c in counts_before]),
+        steps_per_epoch=budget["steps_per_epoch"], logit_scale=logit_scale, state_every_s=trainer["state_every_s"],
+        eval_batch_size=trainer["eval_batch_size"], precise_bn_images=trainer["precise_bn_images"])
+    return Training(model, criterion, optimizer, scheduler, images(balanced.X, balanced.y),
+                    images(splits.val.X, splits.val.y), settings, budget, normalization, units, logit_scale, images)
+
+
+def describe_training(training: Training) -> dict:
+    """What the batches were made of, for the summary: the sampling schedule and the batch mixing."""
+    settings = training.settings
+
+    def described(part):
+        return part.describe() if hasattr(part, "describe") else (None if part is None else type(part).__name__)
+
+    return {"batch_sampling": ("class-balanced draws every epoch" if settings.weighted_sampling
+                               else described(settings.batch_order) or "shuffled"),
+            "batch_mixing": described(settings.mix) or "none",
+            "online_augmentation": {k: v for k, v in vars(settings.augment).items()},
+            "precise_bn_images": settings.precise_bn_images,
+            "images_on_device": not hasattr(training.train_data, "prefetch")}

@@ -1,0 +1,47 @@
+"""The optimiser-step budget of a run (trainer.budget, trainer.steps), without torch: the config check uses
+the same rule before anything is loaded."""
+
+from __future__ import annotations
+
+from balancelab.errors import ConfigError
+
+
+def training_budget(trainer: dict, original_size: int, trained_size: int) -> dict:
+    """The run's optimiser-step budget. ``epochs``: one pass over the (balanced) training set per epoch.
+    ``steps``: exactly ``trainer.steps`` optimiser steps (default: those the unbalanced split takes in
+    ``trainer.epochs`` epochs), so every technique makes the same number of updates. They are spread over
+    the epochs as evenly as integers allow: the first ``steps % epochs`` epochs take one step more
+    (``steps_per_epoch`` lists them, one entry per epoch)."""
+    epochs, batch = trainer["epochs"], trainer["batch_size"]
+    if trainer.get("budget", "epochs") == "epochs":
+        return {"kind": "epochs", "steps_per_epoch": None, "total_steps": steps_per_pass(trained_size, batch) * epochs,
+                "passes_per_epoch": 1.0, "epochs": epochs}
+    total = trainer.get("steps") or epochs * steps_per_pass(original_size, batch)
+    if total < epochs:
+        raise ConfigError(steps_below_epochs_message(total, epochs))
+    base, extra = divmod(total, epochs)
+    per_epoch = [base + 1] * extra + [base] * (epochs - extra)
+    return {"kind": "steps", "steps_per_epoch": per_epoch, "total_steps": total,
+            "passes_per_epoch": round(total / epochs * batch / max(trained_size, 1), 3), "epochs": epochs}
+
+
+def steps_taken(budget: dict, epochs_run: int) -> int:
+    """The optimiser steps a run made in its ``epochs_run`` epochs (fewer than planned when early stopping
+    ended it): what a comparison at equal steps must be judged by."""
+    if budget["kind"] == "steps":
+        return int(sum(budget["steps_per_epoch"][:epochs_run]))
+    return int(budget["total_steps"] // budget["epochs"] * epochs_run)  # every epoch is one pass
+
+
+def steps_per_pass(size: int, batch_size: int) -> int:
+    """Optimiser steps of one pass over ``size`` images: the loop skips a last batch of a single image
+    (it breaks batch norm), unless that image is the whole set."""
+    full, rest = divmod(size, batch_size)
+    return full + int(rest >= 2 or size == 1)
+
+
+def steps_below_epochs_message(steps: int, epochs: int) -> str:
+    """The rule of trainer.steps against trainer.epochs, in words (also the config check's message)."""
+    return (f"trainer.steps={steps} is fewer than trainer.epochs={epochs}: with trainer.budget=steps every epoch "
+            f"takes at least one optimiser step, so trainer.steps must be >= trainer.epochs. Raise trainer.steps "
+            f"to at least {epochs} or lower trainer.epochs to at most {steps}.")

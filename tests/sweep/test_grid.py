@@ -1,0 +1,29 @@
+"""The grid's rows come from the experiment config group: the packaged one and the search path's."""
+
+from pathlib import Path
+
+import pytest
+
+from balancelab.sweep.grid import experiments, select
+
+EXAMPLE_CONFIGS = Path(__file__).resolve().parents[2] / "examples" / "custom_components" / "my_configs"
+SEARCHPATH = [f"hydra.searchpath=[file://{EXAMPLE_CONFIGS}]"]
+
+
+def test_a_users_experiment_is_a_row_of_the_grid_when_its_folder_is_on_the_search_path():
+    assert "mine" not in experiments()
+    assert experiments(overrides=SEARCHPATH)["mine"] == "custom"
+    assert select(names=["baseline", "mine"], overrides=SEARCHPATH) == ["baseline", "mine"]
+    with pytest.raises(ValueError, match="Unknown experiment"):
+        select(names=["baseline", "mine"], overrides=[])
+
+
+@pytest.mark.parametrize("group", ["longtail", "resampling", "loss_function"])
+def test_every_group_sweep_includes_the_baseline_its_verdicts_compare_against(group):
+    chosen = select(group, overrides=[])
+    assert chosen[0] == "baseline" and chosen.count("baseline") == 1
+    assert set(chosen[1:]) == {n for n, g in experiments(overrides=[]).items() if g == group}
+
+
+def test_the_baseline_group_is_the_baseline_alone():
+    assert select("baseline", overrides=[]) == ["baseline"]

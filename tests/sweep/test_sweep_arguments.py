@@ -1,0 +1,64 @@
+"""balance-sweep checks its own arguments and every job of the grid before the first job starts."""
+
+import pytest
+
+from tests.conftest import run_cli
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["trainer.epohcs=1"], "Did you mean 'trainer.epochs'?"),
+    (["model=shufflenet_v3"], "model=shufflenet_v2"),
+    (["loss.gamma=1.5"], "loss=focal"),
+    (["dataset.imbalance_profile=linear"], "dataset.imbalance_profile"),
+    (["seeds=[]"], "seeds=[]"),
+    (["seeds=[a]"], "integers"),
+    (["seeds=[0,0]"], "seeds=[0,0] names seed 0 twice"),
+    (["seeds=[1,2,01]"], "seed 1 twice"),
+    (["group=resampling", "experiments=[baseline]"], "give one"),
+    (["launcher=nope"], "launcher=nope"),
+])
+def test_mistakes_stop_the_sweep_before_any_job(tmp_path, args, expected):
+    result = run_cli([*args, f"output_root={tmp_path / 'out'}"], cwd=tmp_path, script="balance-sweep")
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+    assert "Sweep " not in result.stderr, "the sweep's folder was announced for a command that does not run"
+
+
+def test_cfg_and_help_answer_without_running(tmp_path):
+    cfg = run_cli(["--cfg", "job", "trainer.epochs=3", f"output_root={tmp_path / 'out'}"], cwd=tmp_path,
+                  script="balance-sweep")
+    assert cfg.returncode == 0 and "epochs: 3" in cfg.stdout and "Traceback" not in cfg.stderr
+    assert not (tmp_path / "out").exists()
+    usage = run_cli(["--help"], cwd=tmp_path, script="balance-sweep")
+    assert "resampling" in usage.stdout and "smote" in usage.stdout and "``" not in usage.stdout
+
+
+def test_cache_info_on_a_missing_folder_says_so(tmp_path):
+    result = run_cli(["info", "--dir", str(tmp_path / "nope")], cwd=tmp_path, script="balance-cache")
+    assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+def test_a_look_at_a_multi_dataset_sweep_trains_nothing(tmp_path):
+    """--cfg job with a dataset list: each combination's first job printed, no job run, no folder made."""
+    result = run_cli(["--cfg", "job", "dataset=[digits_lt,digits_binary]", "trainer.epochs=3",
+                      f"output_root={tmp_path / 'out'}"], cwd=tmp_path, script="balance-sweep", timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("epochs: 3") == 2 and "digits_binary" in result.stdout
+    assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+    assert "epoch 1/3" not in result.stderr
+
+
+def test_cfg_of_a_sweep_checks_the_whole_grid(tmp_path, monkeypatch, capsys):
+    """--cfg job prints the first job, but a setting used by a later job of the grid is not refused."""
+    import pytest
+
+    from balancelab.sweep import commands
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.argv", ["balance-sweep", "augmentation.rotate.p=0.5", "logger=none", "--cfg", "job"])
+    try:
+        commands.sweep()
+    except SystemExit as exc:
+        pytest.fail(f"refused with exit {exc.code}: {capsys.readouterr()}")
+    assert "experiment_name: baseline" in capsys.readouterr().out
