@@ -144,6 +144,17 @@ def test_a_bad_job_in_a_multirun_stops_the_multirun_before_its_first_job(tmp_pat
     assert not (tmp_path / "out").exists()
 
 
+def test_a_multirun_exits_with_its_worst_job_not_its_last(tmp_path):
+    """A diverged first job and a finished second one: the multirun's exit code says a job diverged (3), and
+    each job has its own folder."""
+    result = run_cli(["-m", "optimizer.lr=1e30,0.01", *TINY[:2], "trainer.epochs=1", "trainer.batch_size=64",
+                      "trainer.num_threads=1", "logger=none", f"output_root={tmp_path / 'out'}"], cwd=tmp_path)
+    assert result.returncode == 3, result.stderr[-2000:]
+    statuses = sorted(json.loads(p.read_text())["status"]
+                      for p in (tmp_path / "out").rglob("experiment_summary.json"))
+    assert statuses == ["completed", "diverged"]
+
+
 def test_cfg_job_prints_the_composed_config(tmp_path):
     result = run_cli(["--cfg", "job", "balancing=random_oversampling"], cwd=tmp_path)
     assert result.returncode == 0 and "random_oversampling" in result.stdout and "small_cnn" in result.stdout

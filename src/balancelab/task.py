@@ -10,14 +10,15 @@ import logging
 import sys
 from pathlib import Path
 
-from balancelab.errors import (EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OUTPUT_ERROR, EXIT_USER_ERROR,
+from balancelab.errors import (EXIT_DIVERGED, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OUTPUT_ERROR, EXIT_USER_ERROR,
                                BalancelabError, OutputWriteError, RunLockedError)
 from balancelab.logs import setup_logging
 
 log = logging.getLogger("balancelab")
 
 CONFIG_PATH = "pkg://balancelab.configs"
-_outcome: dict = {}  # Hydra discards the task's return value; the single-run status travels here
+# Hydra discards the task's return value: each job's exit code travels here (one per job of a multirun).
+_exit_codes: list = []
 
 
 def run_job(cfg):
@@ -78,19 +79,19 @@ def _job(cfg) -> dict:
         return _run_locked(cfg, run_dir, identity, is_multirun, hydra_cfg.launcher.get("_target_"))
     except RunLockedError as exc:
         log.error("%s", exc)
-        _outcome["status"] = "locked"
+        _exit_codes.append(EXIT_LOCKED)
         if is_multirun:  # the folder belongs to the other process: write nothing into it
             return {"status": "locked", "run_dir": str(run_dir), "error": str(exc)}
         sys.exit(EXIT_LOCKED)
     except OutputWriteError as exc:
         log.error("%s", exc)
-        _outcome["status"] = "error"
+        _exit_codes.append(EXIT_OUTPUT_ERROR)
         if is_multirun:
             return _try_record_failure(run_dir, exc, cfg)
         sys.exit(EXIT_OUTPUT_ERROR)
     except BalancelabError as exc:
         log.error("%s", exc)
-        _outcome["status"] = "error"
+        _exit_codes.append(EXIT_USER_ERROR)
         if is_multirun:
             return _try_record_failure(run_dir, exc, cfg)
         sys.exit(EXIT_USER_ERROR)
@@ -100,6 +101,7 @@ def _job(cfg) -> dict:
         # Inside a sweep one failing job must not stop the others (nor skip the end-of-sweep
         # report, which Hydra's callbacks would): record it in the job's folder and carry on.
         log.exception("Job failed: %s", exc)
+        _exit_codes.append(EXIT_FAILED)
         return _try_record_failure(run_dir, exc, cfg)
     finally:
         if lock is not None:
@@ -137,10 +139,9 @@ def _run_locked(cfg, run_dir: Path, identity: str, is_multirun: bool, launcher) 
                 log.warning("Stopped by %s during epoch %d; the training state is saved in %s. Run the same "
                             "command again to resume from there (exit code %d).", exc.signal_name, exc.epoch,
                             run_dir, EXIT_INTERRUPTED)
-            _outcome["status"] = "interrupted"
             stop.hand_over()  # e.g. submitit's handler: requeue the SLURM job, then exit
             sys.exit(EXIT_INTERRUPTED)
-    _outcome["status"] = summary["status"]
+    _exit_codes.append(EXIT_DIVERGED if summary["status"] == "diverged" else 0)
     test = summary.get("test") or {}
     log.info("Done: status=%s  test macro-F1=%s  balanced acc=%s  -> %s", summary["status"],
              _fmt(test.get("macro_f1")), _fmt(test.get("balanced_accuracy")), run_dir)
@@ -164,7 +165,9 @@ def record_failure(run_dir: Path, exc: BaseException, cfg=None) -> dict:
     from balancelab.output.atomic import write_json, write_text
     from balancelab.output.artifacts import CONFIG_FILE, FAILURE_FILE
 
+    # resumable: the storage failed, not the run; a rerun resumes from the saved state (run_folder).
     info = {"status": "failed", "error_type": type(exc).__name__, "error": str(exc),
+            "resumable": isinstance(exc, OutputWriteError),
             "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))}
     run_dir.mkdir(parents=True, exist_ok=True)
     if cfg is not None and not (run_dir / CONFIG_FILE).exists():
@@ -179,7 +182,11 @@ def record_failure(run_dir: Path, exc: BaseException, cfg=None) -> dict:
 
 
 def single_run_exit_code() -> int:
-    return EXIT_DIVERGED if _outcome.get("status") == "diverged" else 0
+    """The exit code of a run, or of a multirun's jobs taken together: a multirun is as bad as its worst
+    job, not as its last. All jobs fine: 0; every failing job failing the same way: that way's code (so
+    the table of exit codes still says what to do); failures of different kinds: 1."""
+    failing = set(code for code in _exit_codes if code)
+    return failing.pop() if len(failing) == 1 else (EXIT_FAILED if failing else 0)
 
 
 def _fmt(value) -> str:

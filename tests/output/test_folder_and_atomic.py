@@ -182,3 +182,40 @@ def test_a_resumed_folder_loses_the_temporary_files_of_a_write_cut_short(tmp_pat
     assert prepare_run_folder(run, ID, overwrite=False) == "resume"
     assert not [p.name for p in run.iterdir() if atomic.is_temporary(p.name)]
     assert (run / "training_state.pt").exists() and (run / "config.yaml").exists()
+
+
+@pytest.mark.parametrize("with_state", [True, False])
+def test_a_summary_that_does_not_parse_is_not_a_finished_run(tmp_path, with_state):
+    """A truncated ``experiment_summary.json`` (a copy cut short, a disk that filled outside balancelab's
+    atomic writes) does not make the folder a finished run that is skipped or refused: it is set aside and
+    the run is resumed from its saved state, or restarted."""
+    run = tmp_path / "run"
+    _mark(run)
+    (run / "experiment_summary.json").write_text('{"status": "compl')
+    if with_state:
+        (run / "training_state.pt").write_bytes(b"state")
+    outcome = prepare_run_folder(run, ID, overwrite=False, skip_finished=True)
+    assert outcome == ("resume" if with_state else "restart")
+    assert not (run / "experiment_summary.json").exists()
+    if with_state:
+        assert (run / "experiment_summary.unreadable.json").read_text() == '{"status": "compl'
+
+
+def test_a_job_that_failed_to_write_resumes_from_its_state_instead_of_restarting(tmp_path):
+    """Inside a multirun a full disk ends the job with failure.json (so the others go on); the README says to
+    free space and run the same command again: the job must then resume from its saved state, not lose it."""
+    run = tmp_path / "run"
+    _mark(run)
+    (run / "training_state.pt").write_bytes(b"state")
+    (run / "failure.json").write_text(json.dumps({"status": "failed", "error_type": "OutputWriteError",
+                                                  "error": "disk full", "resumable": True}))
+    assert prepare_run_folder(run, ID, overwrite=False, skip_finished=True) == "resume"
+    assert (run / "training_state.pt").exists() and not (run / "failure.json").exists()
+
+
+def test_a_job_that_failed_otherwise_is_restarted_even_with_a_state(tmp_path):
+    run = tmp_path / "run"
+    _mark(run)
+    (run / "training_state.pt").write_bytes(b"state")
+    (run / "failure.json").write_text(json.dumps({"status": "failed", "error_type": "RuntimeError", "error": "x"}))
+    assert prepare_run_folder(run, ID, overwrite=False, skip_finished=True) == "restart"

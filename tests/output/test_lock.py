@@ -88,3 +88,22 @@ def test_only_one_of_many_contenders_takes_over_an_abandoned_lock(tmp_path):
     for p in procs:
         p.join()
     assert results.count("won") == 1 and results.count("refused") == 3
+
+
+def test_a_full_disk_while_locking_is_one_clear_write_error_and_leaves_no_staged_file(tmp_path, monkeypatch):
+    """The lock is the first file a run writes: on a full disk it must say so the way every other write does
+    (OutputWriteError, exit 4), not end in an OSError traceback, and leave no half-written helper behind."""
+    import errno
+    from pathlib import Path
+
+    from balancelab.errors import OutputWriteError
+
+    def full_disk(self, data):
+        with open(self, "wb") as f:
+            f.write(data[:3])
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
+    with pytest.raises(OutputWriteError, match="No space left|no space"):
+        FolderLock(tmp_path / "run").acquire()
+    assert [p.name for p in (tmp_path / "run").iterdir()] == []

@@ -123,3 +123,20 @@ def test_the_end_of_a_sweep_while_a_report_runs_elsewhere(sweep_dir, console):
         code = commands.sweep_report_step(sweep_dir)
     err = console.getvalue()
     assert code == 5 and f"process {os.getpid()} on host" in err
+
+
+@pytest.mark.parametrize("name,text", [("experiment_summary.json", '{"status": "compl'),
+                                       ("failure.json", "{"), ("config.yaml", "model: [")])
+def test_a_job_file_that_does_not_parse_is_a_row_that_says_so_not_a_traceback(tmp_path, name, text):
+    make_job(tmp_path, "baseline", 0, 0.70)
+    make_job(tmp_path, "baseline", 1, 0.80)
+    make_job(tmp_path, "smote", 0, 0.90)
+    make_job(tmp_path, "smote", 1, 0.80, status="failed" if name == "failure.json" else "completed")
+    (tmp_path / "smote_seed1" / name).write_text(text)
+    from balancelab.sweep.report import build_report, jobs_table
+    jobs = jobs_table(tmp_path).set_index("job")
+    row = jobs.loc["smote_seed1"]
+    assert row["status"] == ("incomplete" if name != "failure.json" else "failed")
+    assert name in row["error"] and "does not parse" in row["error"]
+    build_report(tmp_path)
+    assert f"{name} does not parse" in (tmp_path / "sweep_summary.json").read_text()

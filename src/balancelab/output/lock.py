@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Optional
 
 from balancelab.errors import RunLockedError
+from balancelab.output.atomic import write_failure
 
 log = logging.getLogger("balancelab")
 LOCK_FILE = ".lock"
@@ -102,7 +103,11 @@ def _file_of(path: Path):
 def _create_exclusive(path: Path, content: bytes) -> bool:
     """Make ``path`` with ``content`` unless it exists: atomically, and never visible half-written."""
     staged = path.with_name(f"{path.name}.new-{os.getpid()}-{time.time_ns()}")
-    staged.write_bytes(content)
+    try:
+        staged.write_bytes(content)
+    except OSError:  # a full or read-only disk: no half-written file left behind; acquire() says why
+        staged.unlink(missing_ok=True)
+        raise
     try:
         os.link(staged, path)
         return True
@@ -125,8 +130,12 @@ def _create_with_o_excl(path: Path, content: bytes) -> bool:
         fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
     except FileExistsError:
         return False
-    with os.fdopen(fd, "wb") as f:
-        f.write(content)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(content)
+    except OSError:
+        path.unlink(missing_ok=True)  # never a half-written lock that reads as held
+        raise
     return True
 
 
@@ -166,6 +175,17 @@ class FolderLock:
 
     # -- acquisition ------------------------------------------------------------------------------
     def acquire(self) -> "FolderLock":
+        """Take the lock; RunLockedError while another process holds it, OutputWriteError when it cannot be
+        written (a full or read-only disk: the same message, exit code and fix as every other write)."""
+        try:
+            return self._acquire()
+        except OSError as exc:
+            error = write_failure(self.path, exc)
+            if error is None:
+                raise
+            raise error from exc
+
+    def _acquire(self) -> "FolderLock":
         self.folder.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + CONTENTION_S
         while True:

@@ -9,6 +9,7 @@ failed, and a failed job (``failure.json``) is retried unless ``retry_failed`` i
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -24,18 +25,38 @@ KEEP_ON_RESTART = {LOCK_FILE, ".submitit"}
 def belongs_to_the_process(name: str) -> bool:
     """The lock and its helpers (``.lock.takeover``, a staged ``.lock.new-*`` a crash left), submitit's files."""
     return name in KEEP_ON_RESTART or name.startswith(LOCK_FILE + ".")
+log = logging.getLogger("balancelab")
 FAILED_STATUSES = ("diverged",)  # a summary with one of these counts as a failed job
 
 
+UNREADABLE_SUMMARY = "experiment_summary.unreadable.json"
+
+
+def _summary(folder: Path):
+    """The parsed summary; None when there is none or it does not parse (a truncated copy)."""
+    try:
+        summary = json.loads((Path(folder) / SUMMARY_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return summary if isinstance(summary, dict) else None
+
+
 def is_finished(folder: str | Path) -> bool:
-    return (Path(folder) / SUMMARY_FILE).is_file()
+    """A summary that parses: a file cut short is not the mark of a finished run."""
+    return _summary(Path(folder)) is not None
 
 
 def finished_status(folder: Path):
+    summary = _summary(folder)
+    return None if summary is None else summary.get("status")
+
+
+def _resumable_failure(folder: Path) -> bool:
+    """failure.json says the job stopped on a fault of the storage, not of the run (see task.record_failure)."""
     try:
-        return json.loads((folder / SUMMARY_FILE).read_text()).get("status")
-    except (OSError, ValueError):
-        return None
+        return bool(json.loads((folder / FAILURE_FILE).read_text()).get("resumable"))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def folder_identity(folder: Path):
@@ -61,6 +82,12 @@ def prepare_run_folder(folder: str | Path, identity: str, overwrite: bool, skip_
             raise OutputFolderError(
                 f"The run folder {folder} holds a different run (identity {found or 'unknown'}, this run is "
                 f"{identity}); it is not reused. Pass overwrite=true to replace it, or output_root=... to keep both.")
+        has_state = (folder / STATE_FILE).is_file() or (folder / PREVIOUS_STATE_FILE).is_file()
+        if _resumable_failure(folder) and has_state and retry_failed:
+            # A write that failed (a full disk inside a multirun): the saved state is good, so the job
+            # resumes, as a single run stopped by the same fault does.
+            (folder / FAILURE_FILE).unlink()
+            content = [p for p in folder.iterdir() if not belongs_to_the_process(p.name)]
         failed = (folder / FAILURE_FILE).is_file() or finished_status(folder) in FAILED_STATUSES
         if failed and not retry_failed:
             if skip_finished:
@@ -73,7 +100,13 @@ def prepare_run_folder(folder: str | Path, identity: str, overwrite: bool, skip_
             raise OutputFolderError(
                 f"The run folder {folder} already holds this finished run ({SUMMARY_FILE} exists). It is not "
                 f"overwritten. Pass overwrite=true to replace it, or change seed=... / output_root=... to keep both.")
-        if not failed and ((folder / STATE_FILE).is_file() or (folder / PREVIOUS_STATE_FILE).is_file()):
+        if (folder / SUMMARY_FILE).exists() and not is_finished(folder):
+            # It does not parse: set it aside (kept for a look), the run is not finished.
+            log.warning("%s in %s does not parse; it is kept as %s and the run goes on as unfinished.",
+                        SUMMARY_FILE, folder, UNREADABLE_SUMMARY)
+            (folder / SUMMARY_FILE).replace(folder / UNREADABLE_SUMMARY)
+            content = [p for p in folder.iterdir() if not belongs_to_the_process(p.name)]
+        if not failed and has_state:
             # A write cut short (a kill, a second signal) leaves its temporary file; nothing else writes here
             # now (the caller holds the folder's lock), so it can only be such a leftover.
             for child in content:

@@ -62,8 +62,51 @@ def job_folders(sweep_dir: Path) -> List[Path]:
     return sorted(p.parent for p in Path(sweep_dir).glob("*/config.yaml"))
 
 
+class _Unreadable(Exception):
+    """A job file that exists but does not parse (a copy cut short, a disk that filled outside our writes)."""
+
+
+def _read(path: Path, parse):
+    try:
+        return parse(path.read_text())
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise _Unreadable(f"{path.name} does not parse ({type(exc).__name__}: {str(exc).splitlines()[0]})")
+
+
+def _unreadable_job(folder: Path, error: str) -> Dict[str, object]:
+    """The row of a job whose config cannot be read: it is listed, with the reason, but compares nothing."""
+    return {"job": folder.name, "experiment": None, "group": None, "seed": None, "model": None, "dataset": None,
+            "balancing": None, "loss": None, "error": error, "row_kind": TRAINED, "source_experiment": None,
+            "derived": None, "crt_epochs": 0, "budget": None, "epochs": None, "planned_steps": None,
+            "steps_done": None, "status": "incomplete"}
+
+
+def _config_or_empty(folder: Path) -> dict:
+    try:
+        cfg = _read(folder / "config.yaml", yaml.safe_load)
+    except _Unreadable:
+        return {}  # its row already says why
+    return cfg if isinstance(cfg, dict) else {}
+
+
 def read_job(folder: Path) -> Dict[str, object]:
-    cfg = yaml.safe_load((folder / "config.yaml").read_text())
+    """One job folder as a row. A file that does not parse makes the row incomplete (or failed), saying which."""
+    try:
+        cfg = _read(folder / "config.yaml", yaml.safe_load)
+        if not isinstance(cfg, dict):
+            raise _Unreadable("config.yaml does not parse (not a mapping)")
+    except _Unreadable as exc:
+        return _unreadable_job(folder, str(exc))
+    try:
+        return _job_row(folder, cfg)
+    except _Unreadable as exc:
+        row = _job_row(folder, cfg, results=False)
+        row["status"] = "failed" if "failure.json" in str(exc) else "incomplete"
+        row["error"] = str(exc)
+        return row
+
+
+def _job_row(folder: Path, cfg: dict, results: bool = True) -> Dict[str, object]:
     trainer = cfg.get("trainer") or {}
     row = {"job": folder.name, "experiment": cfg.get("experiment_name"), "group": cfg.get("experiment_group"),
            "seed": cfg.get("seed"), "model": cfg["model"]["name"], "dataset": cfg["dataset"]["name"],
@@ -74,8 +117,10 @@ def read_job(folder: Path) -> Dict[str, object]:
            "budget": trainer.get("budget", "epochs") if trainer else None, "epochs": trainer.get("epochs"),
            "planned_steps": None, "steps_done": None}
     summary_path, failure_path = folder / "experiment_summary.json", folder / "failure.json"
+    if not results:
+        return row
     if summary_path.exists():
-        summary = json.loads(summary_path.read_text())
+        summary = _read(summary_path, json.loads)
         budget = summary.get("budget") or {}
         row["planned_steps"] = budget.get("total_steps")
         # The steps made (early stopping can end a job before its plan); older summaries only have the plan.
@@ -91,7 +136,7 @@ def read_job(folder: Path) -> Dict[str, object]:
         if row["status"] in FAILED_STATUSES:  # a diverged job is a failure, not a dropped seed
             row["status"], row["error"] = "failed", f"{summary['status']}: {summary.get('message') or 'no message'}"
     elif failure_path.exists():
-        failure = json.loads(failure_path.read_text())
+        failure = _read(failure_path, json.loads)
         row["status"], row["error"] = "failed", f"{failure['error_type']}: {failure['error']}"
     else:
         row["status"] = "incomplete"
@@ -120,7 +165,7 @@ def differing_settings(folders: List[Path], experiments: List[str]) -> Dict[str,
     A key that takes one value inside an experiment shows as ``key=value``; one that varies inside an
     experiment too (jobs that should be seeds of one setting but are not) as ``key=mixed(a|b)``.
     """
-    settings = [flat_settings(yaml.safe_load((f / "config.yaml").read_text()) or {}) for f in folders]
+    settings = [flat_settings(_config_or_empty(f)) for f in folders]
     keys = sorted({k for s in settings for k in s})
 
     def peers(key: str, s: dict) -> List[dict]:

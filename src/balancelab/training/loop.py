@@ -330,12 +330,14 @@ def fit(model, train: DeviceImages, val: DeviceImages, criterion, optimizer, sch
         log.info("epoch %d/%d  lr %.2e  train loss %.4f acc %.3f  val loss %.4f acc %.3f macro-F1 %.3f%s  (%.1fs)",
                  epoch, settings.epochs, lr, row["train_loss"], row["train_accuracy"], val_loss, row["val_accuracy"],
                  scores["macro_f1"], " *" if improved else "", row["seconds"])
-        if settings.patience and books.since_best >= settings.patience:
+        # The last epoch ends a run as completed even when patience runs out on it: `early_stopped`
+        # says that epochs were left untrained.
+        if epoch == settings.epochs:
+            books.finished = "completed"
+        elif settings.patience and books.since_best >= settings.patience:
             books.finished = "early_stopped"
             books.message = f"no validation macro-F1 gain for {settings.patience} epochs"
             log.info("Early stopping at epoch %d: %s.", epoch, books.message)
-        elif epoch == settings.epochs:
-            books.finished = "completed"
         if on_epoch_end is not None:
             on_epoch_end(row)
         stopping = books.finished is None and stop_requested() is not None
