@@ -67,3 +67,36 @@ def test_a_signal_at_a_random_moment_then_the_same_run_ends_as_the_uninterrupted
     run(folder)
     assert (folder / "predictions.csv").read_bytes() == expected, f"{name} at check {at} of {checks}"
     assert not list(folder.glob("training_state*"))
+
+
+def test_a_signal_after_training_stops_before_evaluation_and_inside_crt_and_the_rerun_redoes_them(tmp_path,
+                                                                                                 uninterrupted):
+    """Classifier re-training can take minutes: a SLURM pre-emption signal then must not wait for it (the
+    grace period ends in SIGKILL). The checks after training and in cRT's batches stop the run with the
+    finished training state saved; the rerun redoes evaluation and cRT from it, to the same files."""
+    crt = ["trainer.crt_epochs=2"]
+
+    def run_crt(folder, stop=None):
+        from balancelab.config.validate import validate
+        from balancelab.experiment import run_experiment
+
+        cfg = validate(compose([*RUN, *crt, f"output_root={folder.parent}"]))
+        folder.mkdir(exist_ok=True)
+        stop = stop or SignalAt()
+        with stop:
+            run_experiment(cfg, folder, "0123abcd", stop=stop)
+        return stop
+
+    full = tmp_path / "full"
+    checks = run_crt(full).checks
+    expected = {name: (full / name).read_bytes() for name in ("predictions.csv", "predictions_crt.csv")}
+    after_training = uninterrupted[1]  # the same training without cRT: its last check is the one after fit
+    for at, stage in [(after_training, "evaluation"), (checks - 1, "classifier re-training")]:
+        folder = tmp_path / f"at{at}"
+        with pytest.raises(Interrupted) as stopped:
+            run_crt(folder, SignalAt(signal.SIGTERM, at))
+        assert stopped.value.stage == stage and stopped.value.saved
+        assert (folder / "training_state.pt").exists() and not (folder / "experiment_summary.json").exists()
+        run_crt(folder)
+        for name, content in expected.items():
+            assert (folder / name).read_bytes() == content, f"{name} after a stop at check {at} of {checks}"

@@ -48,7 +48,7 @@ def run_experiment(cfg: dict, run_dir: Path, identity: str, launcher: str | None
 
 def _run(cfg: dict, run_dir: Path, identity: str, tracker, launcher, stop: StopCheck) -> dict:
     trainer, timer = cfg["trainer"], StageTimer()
-    configure_threads(trainer["num_threads"])
+    threads = configure_threads(trainer["num_threads"])
     seed_everything(cfg["seed"], trainer["deterministic"])
     device = select_device(trainer["device"])
     cache_dir = cfg["cache_dir"] if cfg["use_cache"] else None
@@ -68,12 +68,15 @@ def _run(cfg: dict, run_dir: Path, identity: str, tracker, launcher, stop: StopC
     log.info("Training %s on %s (%d images after %s, %d classes) on %s%s.", cfg["model"]["name"],
              cfg["dataset"]["name"], len(balanced.y), cfg["balancing"]["name"], splits.num_classes, device,
              "" if training.settings.amp_dtype is None else f" with {str(training.settings.amp_dtype)[6:]} autocast")
-    store = TrainingStateStore(run_dir, identity)
+    store = TrainingStateStore(run_dir, identity, facts={"cpu_threads": threads, "device": device.type})
     with timer("training"):  # validation picks the epoch; test is not touched
         result = fit(training.model, training.train_data, training.val_data, training.criterion, training.optimizer,
                      training.scheduler, training.settings, store=store, on_epoch_end=tracker.log_epoch,
                      stop_requested=stop)
     artifacts.write_history(run_dir, result.history)
+    # A signal during the last epoch's validation: training is over and its state saved; stop before the
+    # evaluation rather than after it (a rerun redoes it from that state).
+    stop_if_requested(stop, epoch=len(result.history), stage="evaluation")
 
     summary = artifacts.run_summary(cfg, result, training, describe_training(training), device)
     if result.best_state is not None:
@@ -88,12 +91,13 @@ def _run(cfg: dict, run_dir: Path, identity: str, tracker, launcher, stop: StopC
                 summary["crt"] = classifier_retraining(
                     run_dir, training.model, training.images(splits.train.X, splits.train.y),
                     training.images(splits.test.X, splits.test.y), splits, counts_before, cfg["evaluation"],
-                    trainer["crt_epochs"], trainer["batch_size"], cfg["seed"])
+                    trainer["crt_epochs"], trainer["batch_size"], cfg["seed"], stop_requested=stop)
     else:
         log.error("No epoch finished with a usable model; no checkpoint or test metrics were written.")
 
     summary.update(artifacts.count_facts(splits.class_names, counts_before, counts_after), identity=identity,
-                   stage_seconds=timer.rounded(), balancing_from_cache=balanced.from_cache, **run_facts(run_dir, launcher))
+                   stage_seconds=timer.rounded(), balancing_from_cache=balanced.from_cache, cpu_threads=threads,
+                   **run_facts(run_dir, launcher))
     tracker.log_summary(summary, run_dir)
     atomic.write_json(run_dir / artifacts.SUMMARY_FILE, summary)  # last: its presence marks the run finished
     store.clear()
@@ -101,9 +105,10 @@ def _run(cfg: dict, run_dir: Path, identity: str, tracker, launcher, stop: StopC
     return summary
 
 
-def stop_if_requested(stop: StopCheck) -> None:
-    """End the run now if a stop signal came before training started (it resumes from the caches)."""
+def stop_if_requested(stop: StopCheck, epoch: int = 0, stage: str = "training") -> None:
+    """End the run now if a stop signal came: before training (nothing saved; it resumes from the caches),
+    or after it (``stage``; the finished training state is saved and a rerun redoes the stage)."""
     from balancelab.training.loop import Interrupted
 
     if stop() is not None:
-        raise Interrupted(stop(), epoch=0, sample=0, saved=False)
+        raise Interrupted(stop(), epoch=epoch, sample=0, saved=epoch > 0, stage=stage)

@@ -23,6 +23,7 @@ PRESENTATION_KEYS = (
     "trainer.state_every_s",   # how often the resumable state is written: a resume ends identically
     "dataset.decode_workers",  # image decoding threads: speed only
     "dataset.download",        # whether torchvision may fetch the files: the same files either way
+    "dataset.input_size",      # only the model's default side: model.input_size records the side trained at
     "overwrite",               # what to do with an existing folder
     "retry_failed",            # what a sweep does with failed jobs
     "output_root", "cache_dir", "use_cache",  # where things are stored

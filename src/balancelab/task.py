@@ -131,7 +131,11 @@ def _run_locked(cfg, run_dir: Path, identity: str, is_multirun: bool, launcher) 
         try:
             summary = run_experiment(cfg, run_dir, identity, launcher=launcher, stop=stop)
         except Interrupted as exc:
-            if exc.epoch == 0:  # before training: the decoded images and the balanced set are cached
+            if exc.stage != "training":  # after training: its finished state is saved; the stage is redone
+                log.warning("Stopped by %s during the %s, after training finished; the training state is saved in "
+                            "%s. Run the same command again: it redoes the %s from there (exit code %d).",
+                            exc.signal_name, exc.stage, run_dir, exc.stage, EXIT_INTERRUPTED)
+            elif exc.epoch == 0:  # before training: the decoded images and the balanced set are cached
                 log.warning("Stopped by %s before training started; nothing to save (the loaded data and the "
                             "balanced set are cached). Run the same command again to start it (exit code %d).",
                             exc.signal_name, EXIT_INTERRUPTED)

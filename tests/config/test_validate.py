@@ -333,3 +333,19 @@ def test_a_wandb_mode_in_the_environment_that_wandb_cannot_take_is_refused_up_fr
     validate(composed(["logger=none"]))  # no wandb, no problem
     monkeypatch.setenv("WANDB_MODE", "offline")
     validate(composed(["logger=wandb"]))
+
+
+def test_a_bad_dataset_input_size_is_reported_once_with_its_own_fix_not_the_models_echo():
+    """model.input_size takes the dataset's side by interpolation: one problem, naming the key that was set."""
+    with pytest.raises(ConfigError) as err:
+        validate(compose(["dataset.input_size=4"]))
+    assert "dataset.input_size=8" in str(err.value) and "model.input_size" not in str(err.value)
+    with pytest.raises(ConfigError, match=r"model\.input_size=8"):
+        validate(compose(["model.input_size=4"]))
+
+
+def test_the_same_training_set_two_ways_is_one_run():
+    """dataset.input_size only gives the model its default side: with the side the same, the run is the same."""
+    names = {OmegaConf.to_container(compose(o), resolve=True)["run_name"]
+             for o in (["dataset.input_size=24"], ["model.input_size=24"])}
+    assert len(names) == 1

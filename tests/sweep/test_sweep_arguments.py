@@ -62,3 +62,18 @@ def test_cfg_of_a_sweep_checks_the_whole_grid(tmp_path, monkeypatch, capsys):
     except SystemExit as exc:
         pytest.fail(f"refused with exit {exc.code}: {capsys.readouterr()}")
     assert "experiment_name: baseline" in capsys.readouterr().out
+
+
+def test_the_sweep_folder_hash_follows_the_shared_settings_and_the_config_search_path():
+    """Other shared settings, or another folder of the user's own configs (hydra.searchpath: the same
+    `model=mynet` may mean another network), make another sweep; presentation keys and order do not."""
+    from balancelab.sweep.commands import shared_overrides_hash as h
+
+    base = h(["trainer.epochs=30", "loss=focal"])
+    assert h(["loss=focal", "trainer.epochs=30"]) == base
+    assert h(["trainer.epochs=30", "loss=focal", "logger=none", "trainer.num_threads=2"]) == base
+    assert h(["trainer.epochs=50", "loss=focal"]) != base
+    mine, theirs = "hydra.searchpath=[file:///home/a/configs]", "hydra.searchpath=[file:///home/b/configs]"
+    assert h(["trainer.epochs=30", "loss=focal", mine]) != base
+    assert h(["trainer.epochs=30", "loss=focal", mine]) != h(["trainer.epochs=30", "loss=focal", theirs])
+    assert h(["trainer.epochs=30", "loss=focal", "hydra.verbose=true"]) == base

@@ -290,3 +290,20 @@ def test_validation_scores_do_not_depend_on_the_evaluation_batch_size():
     assert np.allclose(small, large, atol=1e-6) and abs(loss_small - loss_large) < 1e-6
     assert TrainSettings(epochs=1, batch_size=32, seed=0).evaluation_batch_size == 32  # trainer.eval_batch_size raises it
     assert TrainSettings(epochs=1, batch_size=32, seed=0, eval_batch_size=10).evaluation_batch_size == 10
+
+
+def test_a_resume_with_another_thread_count_is_warned_about(tmp_path, caplog):
+    """Threads are not part of a run's identity (they do not change what is trained), but a sum split over
+    another number of threads rounds differently: the resumed run says it is not bit-identical."""
+    import logging
+
+    with pytest.raises(Interrupted):
+        _fit_with_store(TrainingStateStore(tmp_path, "id", facts={"cpu_threads": 2}), 0, stop=lambda: "SIGTERM")
+    with caplog.at_level(logging.WARNING, logger="balancelab"):
+        _fit_with_store(TrainingStateStore(tmp_path, "id", facts={"cpu_threads": 2}), 0, epochs=2)
+    assert "not bit-identical" not in caplog.text
+    with pytest.raises(Interrupted):
+        _fit_with_store(TrainingStateStore(tmp_path / "b", "id", facts={"cpu_threads": 2}), 0, stop=lambda: "SIGTERM")
+    with caplog.at_level(logging.WARNING, logger="balancelab"):
+        _fit_with_store(TrainingStateStore(tmp_path / "b", "id", facts={"cpu_threads": 1}), 0, epochs=2)
+    assert "cpu_threads 2 -> 1" in caplog.text and "not bit-identical" in caplog.text

@@ -49,10 +49,23 @@ def validate(cfg: DictConfig, choices: Optional[Mapping[str, str]] = None) -> Di
     problems += _check_fields("", OmegaConf.get_type(cfg), plain, top_level=True)
     problems += names_are_file_names(plain, choices or {})
     problems += _check_combinations(cfg, plain)
+    problems = _without_echoes(cfg, problems)
     if problems:
         raise ConfigError(problems[0] if len(problems) == 1 else
                           "The config has problems:\n" + "\n".join(f"  - {p}" for p in problems))
     return plain
+
+
+def _without_echoes(cfg: DictConfig, problems: List[str]) -> List[str]:
+    """A bad ``dataset.input_size`` is also the model's when ``model.input_size`` takes it by interpolation
+    (the shipped models: ``${dataset_input_size:32}``): report the key the user set, not its echo, whose
+    suggested fix (model.input_size=...) would leave the dataset's value wrong."""
+    model = cfg.get("model")
+    raw = OmegaConf.to_container(model, resolve=False).get("input_size") if model is not None else None
+    dataset_problem = any(p.startswith("'dataset.input_size'") for p in problems)
+    if not (dataset_problem and isinstance(raw, str) and "dataset_input_size" in raw):
+        return problems
+    return [p for p in problems if not p.startswith("'model.input_size'")]
 
 
 def _resolve(cfg: DictConfig) -> Dict[str, Any]:

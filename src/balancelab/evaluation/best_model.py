@@ -114,7 +114,8 @@ def posthoc_corrections(run_dir: Path, model, val_data: DeviceImages, test_data:
 
 
 def classifier_retraining(run_dir: Path, model, train_data: DeviceImages, test_data: DeviceImages, splits,
-                          train_counts, evaluation: dict, epochs: int, batch_size: int, seed: int) -> dict:
+                          train_counts, evaluation: dict, epochs: int, batch_size: int, seed: int,
+                          stop_requested=lambda: None) -> dict:
     """cRT (Kang et al. 2020): the best model's classifier re-initialised and trained alone on class-balanced
     batches of the original training split, then scored on test as its own result."""
     import copy
@@ -123,7 +124,8 @@ def classifier_retraining(run_dir: Path, model, train_data: DeviceImages, test_d
     from balancelab.output import atomic
     from balancelab.training.crt import retrain_classifier
 
-    retrained = retrain_classifier(copy.deepcopy(model), train_data, epochs=epochs, batch_size=batch_size, seed=seed)
+    retrained = retrain_classifier(copy.deepcopy(model), train_data, epochs=epochs, batch_size=batch_size, seed=seed,
+                                   stop_requested=stop_requested)
     probs, _ = predict(retrained, test_data, batch_size)
     pred = probs.argmax(1)
     atomic.write_csv(run_dir / CRT.metrics_file, per_class_table(splits.test.y, pred, splits.class_names))

@@ -242,7 +242,8 @@ def shared_overrides_hash(overrides: list) -> str:
 
     A sweep with other shared settings (``trainer.epochs=50``) is another sweep: it gets its own
     folder and comparison instead of reusing jobs run with different settings. Overrides are taken in
-    Hydra's canonical form and sorted; presentation-only keys (see balancelab.identity) are left out.
+    Hydra's canonical form and sorted; presentation-only keys (see balancelab.identity) and Hydra's own
+    settings are left out, but not ``hydra.searchpath`` (where the user's own configs come from).
     """
     import hashlib
 
@@ -253,6 +254,11 @@ def shared_overrides_hash(overrides: list) -> str:
     canonical = []
     for override in OverridesParser.create().parse_overrides([o for o in overrides if not o.startswith("-")]):
         key = override.get_key_element().lstrip("+~")
+        # hydra.* is Hydra's own bookkeeping, except the search path: another folder of the user's own
+        # configs can give the same option name (model=mynet) another meaning.
+        if key == "hydra.searchpath":
+            canonical.append(f"{key}={override.get_value_element_as_str()}")
+            continue
         if key.startswith("hydra") or any(key == p or key.startswith(p + ".") for p in PRESENTATION_KEYS):
             continue
         canonical.append(f"{key}={override.get_value_element_as_str()}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 from torch import nn
@@ -19,6 +19,7 @@ from torch import nn
 from balancelab.errors import ConfigError
 from balancelab.evaluation.posthoc import final_linear
 from balancelab.training.batches import DeviceImages, OnlineAugmentation, epoch_order
+from balancelab.training.loop import Interrupted
 
 log = logging.getLogger("balancelab")
 
@@ -35,12 +36,13 @@ def _check(epochs, batch_size, lr, momentum, weight_decay) -> None:
 
 def retrain_classifier(model: nn.Module, train: DeviceImages, *, epochs: int, batch_size: int, seed: int,
                        lr: float = 0.1, momentum: float = 0.9, weight_decay: float = 5e-4,
-                       augment: Optional[OnlineAugmentation] = None, criterion: Optional[nn.Module] = None
-                       ) -> nn.Module:
+                       augment: Optional[OnlineAugmentation] = None, criterion: Optional[nn.Module] = None,
+                       stop_requested: Callable[[], Optional[str]] = lambda: None) -> nn.Module:
     """Re-initialise the model's final nn.Linear and train it alone for ``epochs`` on class-balanced batches.
 
     ``criterion``: plain cross-entropy by default (the sampling does the balancing). Returns ``model``,
-    changed in place; the parameters' ``requires_grad`` flags are restored afterwards.
+    changed in place; the parameters' ``requires_grad`` flags are restored afterwards. ``stop_requested``
+    is asked after every batch: a signal name raises Interrupted (nothing of cRT is kept; it starts over).
     """
     _check(epochs, batch_size, float(lr), float(momentum), float(weight_decay))
     layer = final_linear(model)
@@ -75,6 +77,8 @@ def retrain_classifier(model: nn.Module, train: DeviceImages, *, epochs: int, ba
                 loss.backward()
                 optimizer.step()
                 total, seen = total + loss.item() * len(y), seen + len(y)
+                if stop_requested() is not None:
+                    raise Interrupted(stop_requested(), epoch, seen, saved=True, stage="classifier re-training")
             schedule.step()
             log.info("cRT epoch %d/%d  loss %.4f", epoch, epochs, total / max(seen, 1))
     finally:

@@ -52,9 +52,12 @@ class Diverged(RuntimeError):
 class Interrupted(Exception):
     """Training stopped on request (a signal) after its state was saved; running again resumes it."""
 
-    def __init__(self, signal_name: str, epoch: int, sample: int, saved: bool):
-        self.signal_name, self.epoch, self.sample, self.saved = signal_name, epoch, sample, saved
-        super().__init__(f"{signal_name} received during epoch {epoch} (after {sample} samples)")
+    def __init__(self, signal_name: str, epoch: int, sample: int, saved: bool, stage: str = "training"):
+        # stage: "training", or a stage after it ("evaluation", "classifier re-training") that a resumed
+        # run redoes from the saved, finished training state.
+        self.signal_name, self.epoch, self.sample, self.saved, self.stage = signal_name, epoch, sample, saved, stage
+        where = f"epoch {epoch} (after {sample} samples)" if stage == "training" else stage
+        super().__init__(f"{signal_name} received during {where}")
 
 
 @dataclass

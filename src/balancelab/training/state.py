@@ -165,9 +165,14 @@ def _progress_problems(state: dict) -> List[str]:
 
 
 class TrainingStateStore:
-    def __init__(self, folder: Path, identity: Optional[str]):
+    """``facts``: how the run executes (CPU threads, device), not what it trains, so not its identity; saved
+    with each state, and a resume under other facts is warned about: a sum split over another number of
+    threads rounds differently, so the resumed run is no longer bit-identical to an uninterrupted one."""
+
+    def __init__(self, folder: Path, identity: Optional[str], facts: Optional[dict] = None):
         self.folder = Path(folder)
         self.identity = identity
+        self.facts = dict(facts or {})
         self.path = self.folder / STATE_FILE          # where the next state is saved
         self.previous = self.folder / PREVIOUS_STATE_FILE
         self.loaded_from: Optional[Path] = None       # the file the last load resumed from (None: from scratch)
@@ -177,7 +182,7 @@ class TrainingStateStore:
 
     def save(self, state: dict) -> None:
         """Write the new state, keeping the last good one as the previous generation."""
-        state = {**state, "identity": self.identity, "saved_at": time.time()}
+        state = {**state, "identity": self.identity, "facts": self.facts, "saved_at": time.time()}
         rotated = False
         try:
             with atomic_path(self.path) as tmp:
@@ -222,6 +227,7 @@ class TrainingStateStore:
                     f"(identity {state.get('identity')} vs {self.identity}), so it is not resumed. "
                     f"Pass overwrite=true to discard it and train from scratch.")
             self.loaded_from = path
+            self._warn_about_other_facts(state.get("facts"))
             if path == self.previous:
                 newer = f"{self.path.name} was set aside" if set_aside_names else f"{self.path.name} is missing"
                 log.warning("Resuming from the previous training state %s (epoch %d): %s.", path.name,
@@ -231,6 +237,17 @@ class TrainingStateStore:
             log.warning("No usable training state is left in %s (set aside: %s): training starts from scratch.",
                         self.folder, ", ".join(set_aside_names))
         return None
+
+    def _warn_about_other_facts(self, saved: Optional[dict]) -> None:
+        if not isinstance(saved, dict):
+            return  # a state saved before facts were recorded
+        changed = [f"{key} {saved[key]} -> {value}" for key, value in self.facts.items()
+                   if key in saved and saved[key] != value]
+        if changed:
+            log.warning("Resuming under other execution settings than the state was saved with (%s): the results "
+                        "are equally valid but not bit-identical to an uninterrupted run (floating-point sums "
+                        "round differently). Resume with the same settings for an exact continuation.",
+                        ", ".join(changed))
 
     def _set_aside(self, path: Path, what: str, why: str, names: List[str]) -> None:
         try:
