@@ -70,6 +70,19 @@ def test_auto_mode_is_offline_without_credentials(monkeypatch, tmp_path):
     assert tracking.resolve_mode("auto") == "disabled"
 
 
+@pytest.mark.parametrize("env,mode", [("run", "online"), ("shared", "shared"), ("dryrun", "offline"),
+                                      ("online", "online")])
+def test_every_mode_wandb_itself_accepts_in_wandb_mode_is_accepted(monkeypatch, env, mode):
+    """WANDB_MODE wins over logger.mode; a value wandb accepts must not be refused by balancelab's check."""
+    from balancelab import tracking
+    from balancelab.config.validate import validate
+    from tests.conftest import compose
+
+    monkeypatch.setenv("WANDB_MODE", env)
+    assert tracking.resolve_mode("offline") == mode
+    validate(compose(["logger=wandb"]))
+
+
 def _history(records):
     rows = []
     for r in records:

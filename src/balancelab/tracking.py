@@ -34,11 +34,17 @@ def has_wandb_credentials() -> bool:
         return False
 
 
+# The values of WANDB_MODE wandb itself accepts, as the mode balancelab then uses ("dryrun" and "run" are
+# wandb's old names of offline and online; "shared" is online with several writers to one run).
+WANDB_MODES = {"online": "online", "offline": "offline", "disabled": "disabled", "dryrun": "offline",
+               "run": "online", "shared": "shared"}
+
+
 def resolve_mode(mode: str) -> str:
     """The wandb mode to use: an explicit WANDB_MODE in the environment wins over the config."""
     env = os.environ.get("WANDB_MODE")
-    if env in ("online", "offline", "disabled", "dryrun"):
-        return "offline" if env == "dryrun" else env
+    if env in WANDB_MODES:
+        return WANDB_MODES[env]
     if mode == "auto":
         return "online" if has_wandb_credentials() else "offline"
     return mode

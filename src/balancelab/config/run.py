@@ -213,11 +213,12 @@ class Wandb(LoggerBase):
     def cross_check(node) -> List[str]:
         import os
 
+        from balancelab.tracking import WANDB_MODES
+
         env = os.environ.get("WANDB_MODE")  # wins over logger.mode (tracking.resolve_mode); wandb reads it too
-        if env is not None and env not in ("online", "offline", "disabled", "dryrun"):
-            return [f"The environment variable WANDB_MODE={env!r} is not a wandb mode (online, offline, disabled, "
-                    f"dryrun). Unset it (unset WANDB_MODE) to use logger.mode={node.get('mode')}, or set it to one of "
-                    f"those."]
+        if env is not None and env not in WANDB_MODES:
+            return [f"The environment variable WANDB_MODE={env!r} is not a wandb mode ({', '.join(WANDB_MODES)}). "
+                    f"Unset it (unset WANDB_MODE) to use logger.mode={node.get('mode')}, or set it to one of those."]
         return []
 
 
