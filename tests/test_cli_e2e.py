@@ -144,15 +144,17 @@ def test_a_bad_job_in_a_multirun_stops_the_multirun_before_its_first_job(tmp_pat
     assert not (tmp_path / "out").exists()
 
 
-def test_a_multirun_exits_with_its_worst_job_not_its_last(tmp_path):
+@pytest.mark.parametrize("launcher", ["basic", "parallel"])
+def test_a_multirun_exits_with_its_worst_job_not_its_last(tmp_path, launcher):
     """A diverged first job and a finished second one: the multirun's exit code says a job diverged (3), and
-    each job has its own folder."""
-    result = run_cli(["-m", "optimizer.lr=1e30,0.01", *TINY[:2], "trainer.epochs=1", "trainer.batch_size=64",
+    each job has its own folder; also when the launcher runs the jobs in other processes (joblib)."""
+    result = run_cli(["-m", f"hydra/launcher={launcher}", "optimizer.lr=1e30,0.01", *TINY[:2], "trainer.epochs=1", "trainer.batch_size=64",
                       "trainer.num_threads=1", "logger=none", f"output_root={tmp_path / 'out'}"], cwd=tmp_path)
     assert result.returncode == 3, result.stderr[-2000:]
     statuses = sorted(json.loads(p.read_text())["status"]
                       for p in (tmp_path / "out").rglob("experiment_summary.json"))
     assert statuses == ["completed", "diverged"]
+    assert not list((tmp_path / "out").glob(".exit-codes-*")), "the jobs' exit codes are not left behind"
 
 
 def test_cfg_job_prints_the_composed_config(tmp_path):

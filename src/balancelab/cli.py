@@ -37,8 +37,36 @@ def run() -> None:
     from balancelab.task import CONFIG_PATH, run_job, single_run_exit_code
 
     main = hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="config")(run_job)
-    main()
-    sys.exit(single_run_exit_code())
+    codes = _exit_codes_folder(sys.argv[1:])
+    try:
+        main()
+        code = single_run_exit_code(codes)
+    finally:
+        if codes is not None:
+            import shutil
+
+            shutil.rmtree(codes, ignore_errors=True)
+    sys.exit(code)
+
+
+def _exit_codes_folder(args: list):
+    """For a multirun, the folder where its jobs leave their exit codes (see task.EXIT_CODES_ENV): under the
+    output root, which the SLURM nodes share, else the system's temporary folder."""
+    import os
+    import tempfile
+
+    from balancelab.output.roots import folders_written
+    from balancelab.task import EXIT_CODES_ENV
+
+    if not any(arg in ("-m", "--multirun") for arg in args):
+        return None
+    roots = [folder for setting, folder in folders_written(args) if setting == "output_root"]
+    try:
+        folder = tempfile.mkdtemp(prefix=".exit-codes-", dir=roots[0] if roots else None)
+    except OSError:
+        folder = tempfile.mkdtemp(prefix="balancelab-exit-codes-")
+    os.environ[EXIT_CODES_ENV] = folder
+    return folder
 
 
 def show_help(args: list) -> int:

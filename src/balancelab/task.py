@@ -67,6 +67,15 @@ def _job(cfg) -> dict:
     is_multirun = str(hydra_cfg.mode) == "RunMode.MULTIRUN"
     run_dir = Path(hydra_cfg.runtime.output_dir)
     lock = None
+    owned: list = []  # set once the folder is this job's (locked, and prepared for this identity)
+
+    def record(exc):
+        # failure.json only in a folder the job owns: not in one another process holds, nor in one holding
+        # another run (a refusal), nor before the folder was checked (an unwritable cache_dir on a node).
+        if owned:
+            return _try_record_failure(run_dir, exc, cfg)
+        return {"status": "failed", "error_type": type(exc).__name__, "error": str(exc)}
+
     try:
         identity = identity_hash(resolved_without_name(cfg))
         cfg = validate(cfg)  # before any data is loaded; a plain dict from here on
@@ -76,24 +85,24 @@ def _job(cfg) -> dict:
         if cfg["use_cache"]:
             ensure_writable(cfg["cache_dir"], "cache_dir")
         lock = FolderLock(run_dir, stale_after_s=cfg["lock_stale_after_s"]).acquire()
-        return _run_locked(cfg, run_dir, identity, is_multirun, hydra_cfg.launcher.get("_target_"))
+        return _run_locked(cfg, run_dir, identity, is_multirun, hydra_cfg.launcher.get("_target_"), owned)
     except RunLockedError as exc:
         log.error("%s", exc)
-        _exit_codes.append(EXIT_LOCKED)
+        _record_exit_code(EXIT_LOCKED)
         if is_multirun:  # the folder belongs to the other process: write nothing into it
             return {"status": "locked", "run_dir": str(run_dir), "error": str(exc)}
         sys.exit(EXIT_LOCKED)
     except OutputWriteError as exc:
         log.error("%s", exc)
-        _exit_codes.append(EXIT_OUTPUT_ERROR)
+        _record_exit_code(EXIT_OUTPUT_ERROR)
         if is_multirun:
-            return _try_record_failure(run_dir, exc, cfg)
+            return record(exc)
         sys.exit(EXIT_OUTPUT_ERROR)
     except BalancelabError as exc:
         log.error("%s", exc)
-        _exit_codes.append(EXIT_USER_ERROR)
+        _record_exit_code(EXIT_USER_ERROR)
         if is_multirun:
-            return _try_record_failure(run_dir, exc, cfg)
+            return record(exc)
         sys.exit(EXIT_USER_ERROR)
     except Exception as exc:
         if not is_multirun:
@@ -101,15 +110,15 @@ def _job(cfg) -> dict:
         # Inside a sweep one failing job must not stop the others (nor skip the end-of-sweep
         # report, which Hydra's callbacks would): record it in the job's folder and carry on.
         log.exception("Job failed: %s", exc)
-        _exit_codes.append(EXIT_FAILED)
-        return _try_record_failure(run_dir, exc, cfg)
+        _record_exit_code(EXIT_FAILED)
+        return record(exc)
     finally:
         if lock is not None:
             lock.release()
         setup_logging(None)
 
 
-def _run_locked(cfg, run_dir: Path, identity: str, is_multirun: bool, launcher) -> dict:
+def _run_locked(cfg, run_dir: Path, identity: str, is_multirun: bool, launcher, owned: list) -> dict:
     from balancelab.output.run_folder import prepare_run_folder
     from balancelab.training.loop import Interrupted
     from balancelab.training.signals import StopSignals
@@ -119,6 +128,7 @@ def _run_locked(cfg, run_dir: Path, identity: str, is_multirun: bool, launcher) 
     if action == "skip":
         log.info("Skipping %s: already finished with this configuration.", run_dir)
         return {"status": "skipped", "run_dir": str(run_dir)}
+    owned.append(True)
     messages = {"restart": "Removed the leftovers of an unfinished or failed run in %s.",
                 "resume": "Unfinished run found in %s: resuming it.", "overwrite": "Replacing the run in %s."}
     if action in messages:
@@ -145,7 +155,7 @@ def _run_locked(cfg, run_dir: Path, identity: str, is_multirun: bool, launcher) 
                             run_dir, EXIT_INTERRUPTED)
             stop.hand_over()  # e.g. submitit's handler: requeue the SLURM job, then exit
             sys.exit(EXIT_INTERRUPTED)
-    _exit_codes.append(EXIT_DIVERGED if summary["status"] == "diverged" else 0)
+    _record_exit_code(EXIT_DIVERGED if summary["status"] == "diverged" else 0)
     test = summary.get("test") or {}
     log.info("Done: status=%s  test macro-F1=%s  balanced acc=%s  -> %s", summary["status"],
              _fmt(test.get("macro_f1")), _fmt(test.get("balanced_accuracy")), run_dir)
@@ -169,9 +179,7 @@ def record_failure(run_dir: Path, exc: BaseException, cfg=None) -> dict:
     from balancelab.output.atomic import write_json, write_text
     from balancelab.output.artifacts import CONFIG_FILE, FAILURE_FILE
 
-    # resumable: the storage failed, not the run; a rerun resumes from the saved state (run_folder).
     info = {"status": "failed", "error_type": type(exc).__name__, "error": str(exc),
-            "resumable": isinstance(exc, OutputWriteError),
             "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))}
     run_dir.mkdir(parents=True, exist_ok=True)
     if cfg is not None and not (run_dir / CONFIG_FILE).exists():
@@ -185,11 +193,37 @@ def record_failure(run_dir: Path, exc: BaseException, cfg=None) -> dict:
     return info
 
 
-def single_run_exit_code() -> int:
+# A multirun's launcher may run its jobs in other processes (joblib's workers, submitit, SLURM nodes): each
+# job also leaves its code as a file in this folder (under output_root, shared with the nodes), which the
+# command reads once the launcher has returned.
+EXIT_CODES_ENV = "BALANCELAB_EXIT_CODES"
+
+
+def _record_exit_code(code: int) -> None:
+    import os
+    import secrets
+
+    _exit_codes.append(code)
+    folder = os.environ.get(EXIT_CODES_ENV)
+    if folder:
+        try:
+            (Path(folder) / f"{os.getpid()}-{secrets.token_hex(4)}.code").write_text(str(code))
+        except OSError as exc:  # the command then knows fewer jobs' codes; it must not fail the job
+            log.warning("Could not leave this job's exit code in %s (%s).", folder, exc)
+
+
+def single_run_exit_code(folder=None) -> int:
     """The exit code of a run, or of a multirun's jobs taken together: a multirun is as bad as its worst
     job, not as its last. All jobs fine: 0; every failing job failing the same way: that way's code (so
-    the table of exit codes still says what to do); failures of different kinds: 1."""
-    failing = set(code for code in _exit_codes if code)
+    the table of exit codes still says what to do); failures of different kinds: 1. ``folder``: the codes
+    the jobs of other processes left (see EXIT_CODES_ENV)."""
+    codes = list(_exit_codes)
+    for path in Path(folder).glob("*.code") if folder else ():
+        try:
+            codes.append(int(path.read_text()))
+        except (OSError, ValueError):
+            codes.append(EXIT_FAILED)
+    failing = set(code for code in codes if code)
     return failing.pop() if len(failing) == 1 else (EXIT_FAILED if failing else 0)
 
 

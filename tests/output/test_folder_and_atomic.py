@@ -197,8 +197,9 @@ def test_a_summary_that_does_not_parse_is_not_a_finished_run(tmp_path, with_stat
     outcome = prepare_run_folder(run, ID, overwrite=False, skip_finished=True)
     assert outcome == ("resume" if with_state else "restart")
     assert not (run / "experiment_summary.json").exists()
-    if with_state:
-        assert (run / "experiment_summary.unreadable.json").read_text() == '{"status": "compl'
+    (aside,) = run.glob("experiment_summary.unreadable-*.json")  # kept through a restart too
+    assert aside.read_text() == '{"status": "compl'
+    assert prepare_run_folder(run, ID, overwrite=True) == "overwrite" and not list(run.iterdir())
 
 
 def test_a_job_that_failed_to_write_resumes_from_its_state_instead_of_restarting(tmp_path):
@@ -208,14 +209,18 @@ def test_a_job_that_failed_to_write_resumes_from_its_state_instead_of_restarting
     _mark(run)
     (run / "training_state.pt").write_bytes(b"state")
     (run / "failure.json").write_text(json.dumps({"status": "failed", "error_type": "OutputWriteError",
-                                                  "error": "disk full", "resumable": True}))
+                                                  "error": "disk full"}))
     assert prepare_run_folder(run, ID, overwrite=False, skip_finished=True) == "resume"
     assert (run / "training_state.pt").exists() and not (run / "failure.json").exists()
 
 
-def test_a_job_that_failed_otherwise_is_restarted_even_with_a_state(tmp_path):
+def test_any_failed_job_with_a_state_of_its_identity_resumes_and_keeps_its_training(tmp_path):
+    """A transient failure after hours of training (CUDA out of memory in evaluation, an NFS hiccup) must not
+    throw the training away: the state is of this identity (checked), so the retry resumes from it."""
     run = tmp_path / "run"
     _mark(run)
     (run / "training_state.pt").write_bytes(b"state")
     (run / "failure.json").write_text(json.dumps({"status": "failed", "error_type": "RuntimeError", "error": "x"}))
-    assert prepare_run_folder(run, ID, overwrite=False, skip_finished=True) == "restart"
+    assert prepare_run_folder(run, ID, overwrite=False, skip_finished=True, retry_failed=False) == "skip"
+    assert prepare_run_folder(run, ID, overwrite=False, skip_finished=True) == "resume"
+    assert (run / "training_state.pt").exists() and not (run / "failure.json").exists()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import time
 from pathlib import Path
 
 from balancelab.errors import OutputFolderError
@@ -29,7 +30,12 @@ log = logging.getLogger("balancelab")
 FAILED_STATUSES = ("diverged",)  # a summary with one of these counts as a failed job
 
 
-UNREADABLE_SUMMARY = "experiment_summary.unreadable.json"
+UNREADABLE_SUMMARY_PREFIX = "experiment_summary.unreadable-"
+
+
+def is_set_aside(name: str) -> bool:
+    """A summary that did not parse, kept for a look: removed by overwrite=true only."""
+    return name.startswith(UNREADABLE_SUMMARY_PREFIX)
 
 
 def _summary(folder: Path):
@@ -51,14 +57,6 @@ def finished_status(folder: Path):
     return None if summary is None else summary.get("status")
 
 
-def _resumable_failure(folder: Path) -> bool:
-    """failure.json says the job stopped on a fault of the storage, not of the run (see task.record_failure)."""
-    try:
-        return bool(json.loads((folder / FAILURE_FILE).read_text()).get("resumable"))
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
 def folder_identity(folder: Path):
     try:
         return json.loads((folder / IDENTITY_FILE).read_text()).get("hash")
@@ -70,9 +68,9 @@ def prepare_run_folder(folder: str | Path, identity: str, overwrite: bool, skip_
                        retry_failed: bool = True) -> str:
     """Make ``folder`` ready for the run of ``identity`` and say what was done.
 
-    Returns ``"fresh"``, ``"overwrite"`` (old content removed on request), ``"resume"`` (an unfinished run
-    of this identity with a saved training state), ``"restart"`` (leftovers, a failed or a diverged run
-    removed), or ``"skip"`` (finished — or failed with ``retry_failed`` false — inside a sweep/multirun).
+    Returns ``"fresh"``, ``"overwrite"`` (old content removed on request), ``"resume"`` (an unfinished or
+    failed run of this identity with a saved training state), ``"restart"`` (leftovers, a failed run without
+    a state or a diverged run removed), or ``"skip"`` (finished — or failed with ``retry_failed`` false — inside a sweep/multirun).
     """
     folder = Path(folder)
     content = [p for p in folder.iterdir() if not belongs_to_the_process(p.name)] if folder.is_dir() else []
@@ -83,11 +81,11 @@ def prepare_run_folder(folder: str | Path, identity: str, overwrite: bool, skip_
                 f"The run folder {folder} holds a different run (identity {found or 'unknown'}, this run is "
                 f"{identity}); it is not reused. Pass overwrite=true to replace it, or output_root=... to keep both.")
         has_state = (folder / STATE_FILE).is_file() or (folder / PREVIOUS_STATE_FILE).is_file()
-        if _resumable_failure(folder) and has_state and retry_failed:
-            # A write that failed (a full disk inside a multirun): the saved state is good, so the job
-            # resumes, as a single run stopped by the same fault does.
+        if (folder / FAILURE_FILE).is_file() and has_state and retry_failed:
+            # A job that failed (a full disk, an error after training, anything inside a multirun) with its
+            # training state intact, of this very identity: it is retried by resuming, not by starting over,
+            # as a single run stopped by the same fault is.
             (folder / FAILURE_FILE).unlink()
-            content = [p for p in folder.iterdir() if not belongs_to_the_process(p.name)]
         failed = (folder / FAILURE_FILE).is_file() or finished_status(folder) in FAILED_STATUSES
         if failed and not retry_failed:
             if skip_finished:
@@ -101,11 +99,12 @@ def prepare_run_folder(folder: str | Path, identity: str, overwrite: bool, skip_
                 f"The run folder {folder} already holds this finished run ({SUMMARY_FILE} exists). It is not "
                 f"overwritten. Pass overwrite=true to replace it, or change seed=... / output_root=... to keep both.")
         if (folder / SUMMARY_FILE).exists() and not is_finished(folder):
-            # It does not parse: set it aside (kept for a look), the run is not finished.
+            # It does not parse: set it aside (kept for a look, also through a restart), the run is not finished.
+            aside = folder / f"{UNREADABLE_SUMMARY_PREFIX}{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10**9}.json"
             log.warning("%s in %s does not parse; it is kept as %s and the run goes on as unfinished.",
-                        SUMMARY_FILE, folder, UNREADABLE_SUMMARY)
-            (folder / SUMMARY_FILE).replace(folder / UNREADABLE_SUMMARY)
-            content = [p for p in folder.iterdir() if not belongs_to_the_process(p.name)]
+                        SUMMARY_FILE, folder, aside.name)
+            (folder / SUMMARY_FILE).replace(aside)
+        content = [p for p in folder.iterdir() if not belongs_to_the_process(p.name) and not is_set_aside(p.name)]
         if not failed and has_state:
             # A write cut short (a kill, a second signal) leaves its temporary file; nothing else writes here
             # now (the caller holds the folder's lock), so it can only be such a leftover.
