@@ -74,18 +74,20 @@ def _run(cfg: dict, run_dir: Path, identity: str, tracker, launcher, stop: StopC
                      training.scheduler, training.settings, store=store, on_epoch_end=tracker.log_epoch,
                      stop_requested=stop)
     artifacts.write_history(run_dir, result.history)
-    # A signal during the last epoch's validation: training is over and its state saved; stop before the
-    # evaluation rather than after it (a rerun redoes it from that state).
-    stop_if_requested(stop, epoch=len(result.history), stage="evaluation")
 
     summary = artifacts.run_summary(cfg, result, training, describe_training(training), device)
+    summary["notes"] += store.notes
     if result.best_state is not None:
+        # A signal from here on: training is over and its state saved; the run stops before (or right after)
+        # the evaluation and before cRT, and a rerun redoes them from that state (exit 75, as the log promised).
+        stop_if_requested(stop, epoch=len(result.history), stage="evaluation")
         with timer("evaluation"):
             summary.update(evaluate_best_model(run_dir, training.model, result.best_state, splits, training.val_data,
                                                training.normalization, artifacts.checkpoint_metadata(cfg, splits,
                                                                                                      training, result),
                                                counts_before, cfg["evaluation"],
                                                training.settings.evaluation_batch_size, device, training.images))
+        stop_if_requested(stop, epoch=len(result.history), stage="evaluation")
         if trainer["crt_epochs"]:
             with timer("crt"):
                 summary["crt"] = classifier_retraining(

@@ -32,6 +32,9 @@ PRESENTATION_KEYS = (
     "lock_stale_after_s",      # how long before a silent lock counts as abandoned
     "hydra",                   # Hydra's own runtime node
 )
+# Left out of the identity because another resolved key records what they do, not because they do nothing:
+# an override of one still makes another sweep (sweep.commands.shared_overrides_hash).
+RECORDED_ELSEWHERE = ("dataset.input_size",)
 HASH_LENGTH = 8
 
 

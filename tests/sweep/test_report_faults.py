@@ -126,7 +126,8 @@ def test_the_end_of_a_sweep_while_a_report_runs_elsewhere(sweep_dir, console):
 
 
 @pytest.mark.parametrize("name,text", [("experiment_summary.json", '{"status": "compl'),
-                                       ("failure.json", "{"), ("config.yaml", "model: [")])
+                                       ("experiment_summary.json", '[1, 2]'), ("failure.json", "{"),
+                                       ("config.yaml", "model: ["), ("config.yaml", "model: {width: 1}")])
 def test_a_job_file_that_does_not_parse_is_a_row_that_says_so_not_a_traceback(tmp_path, name, text):
     make_job(tmp_path, "baseline", 0, 0.70)
     make_job(tmp_path, "baseline", 1, 0.80)
@@ -137,6 +138,17 @@ def test_a_job_file_that_does_not_parse_is_a_row_that_says_so_not_a_traceback(tm
     jobs = jobs_table(tmp_path).set_index("job")
     row = jobs.loc["smote_seed1"]
     assert row["status"] == ("incomplete" if name != "failure.json" else "failed")
-    assert name in row["error"] and "does not parse" in row["error"]
+    assert name in row["error"] and ("does not parse" in row["error"] or "is incomplete" in row["error"])
     build_report(tmp_path)
-    assert f"{name} does not parse" in (tmp_path / "sweep_summary.json").read_text()
+    assert row["error"].replace('"', '\\"') in (tmp_path / "sweep_summary.json").read_text()
+
+
+def test_the_end_of_a_sweep_whose_jobs_cannot_be_compared_is_a_message_not_a_traceback(sweep_dir, console):
+    """Two finished runs of one experiment and seed (a YAML edited between two runs of a sweep): the comparison
+    refuses to pool them, and says so as balance-report does (exit 2), with no traceback."""
+    import shutil
+
+    shutil.copytree(sweep_dir / "smote_seed0", sweep_dir / "smote_seed0_other")
+    code = commands.sweep_report_step(sweep_dir)
+    err = console.getvalue()
+    assert code == 2 and "Several finished jobs" in err and "Traceback" not in err

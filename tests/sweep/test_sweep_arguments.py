@@ -77,3 +77,18 @@ def test_the_sweep_folder_hash_follows_the_shared_settings_and_the_config_search
     assert h(["trainer.epochs=30", "loss=focal", mine]) != base
     assert h(["trainer.epochs=30", "loss=focal", mine]) != h(["trainer.epochs=30", "loss=focal", theirs])
     assert h(["trainer.epochs=30", "loss=focal", "hydra.verbose=true"]) == base
+
+
+def test_an_override_that_sets_another_key_by_interpolation_makes_another_sweep():
+    """dataset.input_size is out of the run identity (model.input_size records the side), but overriding it
+    trains at another side: another sweep folder, not a folder shared by two input sizes."""
+    from balancelab.sweep.commands import shared_overrides_hash as h
+
+    assert h(["dataset.input_size=12"]) != h([])
+
+
+def test_the_sweep_composes_with_the_users_config_folder():
+    from balancelab.sweep.commands import composable
+
+    args = ["model=mynet", "hydra.searchpath=[file:///x]", "hydra.verbose=true", "--multirun"]
+    assert composable(args) == ["model=mynet", "hydra.searchpath=[file:///x]"]

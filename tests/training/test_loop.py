@@ -304,6 +304,8 @@ def test_a_resume_with_another_thread_count_is_warned_about(tmp_path, caplog):
     assert "not bit-identical" not in caplog.text
     with pytest.raises(Interrupted):
         _fit_with_store(TrainingStateStore(tmp_path / "b", "id", facts={"cpu_threads": 2}), 0, stop=lambda: "SIGTERM")
+    other = TrainingStateStore(tmp_path / "b", "id", facts={"cpu_threads": 1})
     with caplog.at_level(logging.WARNING, logger="balancelab"):
-        _fit_with_store(TrainingStateStore(tmp_path / "b", "id", facts={"cpu_threads": 1}), 0, epochs=2)
+        _fit_with_store(other, 0, epochs=2)
     assert "cpu_threads 2 -> 1" in caplog.text and "not bit-identical" in caplog.text
+    assert other.notes and "cpu_threads 2 -> 1" in other.notes[0]  # the summary's notes say so too

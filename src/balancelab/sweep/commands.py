@@ -131,7 +131,7 @@ def sweep() -> None:
         sys.exit(EXIT_USER_ERROR)
 
     try:
-        cfg = _compose([a for a in passthrough if not a.startswith(("hydra", "-")) or a.startswith("hydra.searchpath")])
+        cfg = _compose(composable(passthrough))
     except Exception as exc:
         from balancelab.config.preflight import explain_composition_error
 
@@ -212,7 +212,7 @@ def _sweep_each_combination(own: dict, passthrough: list, lists: dict, flags: li
     if flags:  # each combination printed its answer; nothing ran, so there is nothing to rank
         return max(codes)
     if len(folders) >= 2:
-        cfg = _compose([a for a in shared if not a.startswith(("hydra", "-"))])
+        cfg = _compose(composable(shared))
         out = Path(cfg.output_root) / "sweeps" / f"{own.get('name') or 'grid'}_across_{shared_overrides_hash(shared)}"
         try:
             ranks = _write_ranks_locked(folders, out, "macro_f1", cfg.lock_stale_after_s)
@@ -232,7 +232,7 @@ def _sweep_each_combination(own: dict, passthrough: list, lists: dict, flags: li
 
 def _sweep_dir(own: dict, passthrough: list, name=None) -> Path:
     """The folder ``sweep`` gives these arguments (see its naming rule)."""
-    cfg = _compose([a for a in passthrough if not a.startswith(("hydra", "-"))])
+    cfg = _compose(composable(passthrough))
     base = name or own.get("name") or f"grid_{cfg.model.name}_{cfg.dataset.name}"
     return Path(cfg.output_root) / "sweeps" / f"{base}_{shared_overrides_hash(passthrough)}"
 
@@ -249,8 +249,11 @@ def shared_overrides_hash(overrides: list) -> str:
 
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from balancelab.identity import PRESENTATION_KEYS
+    from balancelab.identity import RECORDED_ELSEWHERE, PRESENTATION_KEYS
 
+    # A key left out of the identity because another resolved key records its effect (dataset.input_size
+    # sets model.input_size) still changes what is trained when it is overridden: it stays in the hash.
+    SWEEP_NEUTRAL_KEYS = [k for k in PRESENTATION_KEYS if k not in RECORDED_ELSEWHERE]
     canonical = []
     for override in OverridesParser.create().parse_overrides([o for o in overrides if not o.startswith("-")]):
         key = override.get_key_element().lstrip("+~")
@@ -259,10 +262,16 @@ def shared_overrides_hash(overrides: list) -> str:
         if key == "hydra.searchpath":
             canonical.append(f"{key}={override.get_value_element_as_str()}")
             continue
-        if key.startswith("hydra") or any(key == p or key.startswith(p + ".") for p in PRESENTATION_KEYS):
+        if key.startswith("hydra") or any(key == p or key.startswith(p + ".") for p in SWEEP_NEUTRAL_KEYS):
             continue
         canonical.append(f"{key}={override.get_value_element_as_str()}")
     return hashlib.sha256("\n".join(sorted(canonical)).encode()).hexdigest()[:8]
+
+
+def composable(overrides: list) -> list:
+    """The overrides the primary config can be composed with: Hydra's own settings and flags left out, but
+    not ``hydra.searchpath`` (the user's own options, e.g. model=mynet, are found through it)."""
+    return [a for a in overrides if not a.startswith(("hydra", "-")) or a.startswith("hydra.searchpath")]
 
 
 def _compose(overrides: list):
@@ -319,6 +328,9 @@ def sweep_report_step(sweep_dir: Path, stale_after_s: float = 600.0) -> int:
         log.error("The sweep's jobs are done, but its comparison could not be written. %s",
                   exc.restated(_report_again_fix(exc, f"balance-report {sweep_dir}")))
         return EXIT_OUTPUT_ERROR
+    except BalancelabError as exc:  # the job folders cannot be compared as they are (e.g. two runs of one job)
+        log.error("The sweep's jobs are done, but its comparison cannot be built: %s", exc)
+        return EXIT_USER_ERROR
 
 
 def report(argv=None) -> None:

@@ -97,6 +97,10 @@ def read_job(folder: Path) -> Dict[str, object]:
             raise _Unreadable("config.yaml does not parse (not a mapping)")
     except _Unreadable as exc:
         return _unreadable_job(folder, str(exc))
+    missing = [f"{group}.name" for group in ("model", "dataset", "balancing", "loss")
+               if not isinstance(cfg.get(group), dict) or "name" not in cfg[group]]
+    if missing:  # a file cut short often still parses: what it lacks says so
+        return _unreadable_job(folder, f"config.yaml is incomplete (no {', '.join(missing)})")
     try:
         return _job_row(folder, cfg)
     except _Unreadable as exc:
@@ -121,6 +125,8 @@ def _job_row(folder: Path, cfg: dict, results: bool = True) -> Dict[str, object]
         return row
     if summary_path.exists():
         summary = _read(summary_path, json.loads)
+        if not isinstance(summary, dict) or "status" not in summary:
+            raise _Unreadable("experiment_summary.json is incomplete (no status)")
         budget = summary.get("budget") or {}
         row["planned_steps"] = budget.get("total_steps")
         # The steps made (early stopping can end a job before its plan); older summaries only have the plan.
@@ -129,7 +135,8 @@ def _job_row(folder: Path, cfg: dict, results: bool = True) -> Dict[str, object]
         row["status"] = summary["status"]
         for key in METRICS[:6]:
             row[key] = test.get(key)
-        row["training_seconds"] = summary.get("stage_seconds", {}).get("training")
+        # All training sessions of a resumed run (stage_seconds holds the last session's only).
+        row["training_seconds"] = summary.get("training_seconds", (summary.get("stage_seconds") or {}).get("training"))
         val = (summary.get("validation_at_best_epoch") or {}).get("macro_f1")
         row["val_macro_f1"] = val
         row["val_test_gap"] = None if val is None or test.get("macro_f1") is None else val - test["macro_f1"]
@@ -137,7 +144,10 @@ def _job_row(folder: Path, cfg: dict, results: bool = True) -> Dict[str, object]
             row["status"], row["error"] = "failed", f"{summary['status']}: {summary.get('message') or 'no message'}"
     elif failure_path.exists():
         failure = _read(failure_path, json.loads)
-        row["status"], row["error"] = "failed", f"{failure['error_type']}: {failure['error']}"
+        if not isinstance(failure, dict):
+            raise _Unreadable("failure.json is incomplete (not a mapping)")
+        row["status"] = "failed"
+        row["error"] = f"{failure.get('error_type', 'unknown error')}: {failure.get('error', 'no message')}"
     else:
         row["status"] = "incomplete"
     return row

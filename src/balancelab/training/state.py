@@ -173,6 +173,7 @@ class TrainingStateStore:
         self.folder = Path(folder)
         self.identity = identity
         self.facts = dict(facts or {})
+        self.notes: List[str] = []  # what changed between sessions, for the summary's notes
         self.path = self.folder / STATE_FILE          # where the next state is saved
         self.previous = self.folder / PREVIOUS_STATE_FILE
         self.loaded_from: Optional[Path] = None       # the file the last load resumed from (None: from scratch)
@@ -244,6 +245,8 @@ class TrainingStateStore:
         changed = [f"{key} {saved[key]} -> {value}" for key, value in self.facts.items()
                    if key in saved and saved[key] != value]
         if changed:
+            self.notes.append(f"resumed under other execution settings ({', '.join(changed)}): not bit-identical "
+                              f"to an uninterrupted run")
             log.warning("Resuming under other execution settings than the state was saved with (%s): the results "
                         "are equally valid but not bit-identical to an uninterrupted run (floating-point sums "
                         "round differently). Resume with the same settings for an exact continuation.",
