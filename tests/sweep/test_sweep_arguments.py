@@ -92,3 +92,26 @@ def test_the_sweep_composes_with_the_users_config_folder():
 
     args = ["model=mynet", "hydra.searchpath=[file:///x]", "hydra.verbose=true", "--multirun"]
     assert composable(args) == ["model=mynet", "hydra.searchpath=[file:///x]"]
+
+
+@pytest.mark.parametrize("args,key", [(["experiments=[focal_loss]", "loss.gamma=1.5"], "gamma: 1.5"),
+                                      (["experiments=[smote]", "balancing.k_neighbors=3"], "k_neighbors: 3")])
+def test_a_key_of_the_options_the_grids_experiments_choose_is_accepted(tmp_path, monkeypatch, capsys, args, key):
+    """balance-run experiment=focal_loss loss.gamma=1.5 works, so the sweep of that experiment must too: the
+    sweep's folder is named from a config composed with its experiments, not with the default options."""
+    from balancelab.sweep import commands
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.argv", ["balance-sweep", *args, "logger=none", "--cfg", "job"])
+    try:
+        commands.sweep()
+    except SystemExit as exc:
+        pytest.fail(f"refused with exit {exc.code}: {capsys.readouterr()}")
+    assert key in capsys.readouterr().out
+
+
+def test_a_key_that_only_some_jobs_have_names_the_job_it_does_not_fit():
+    from balancelab.config.preflight import preflight
+
+    error = preflight(["-m", "loss=ce,focal", "loss.gamma=1"])
+    assert error.startswith("In the job loss=ce (one of 2)") and "loss.gamma" in error

@@ -42,7 +42,7 @@ def preflight(argv: Sequence[str]) -> Optional[str]:
             return missing
     try:
         jobs = jobs_of(args.overrides, args.multirun)
-        checked = [check_job(overrides) for overrides in jobs]
+        checked = [_check_one_of(jobs, overrides) for overrides in jobs]
     except ConfigError as exc:
         return str(exc)
     # A setting shared by the jobs of a multirun or grid must take effect in at least one of them.
@@ -111,6 +111,17 @@ def check_optional_groups(overrides: Sequence[str]) -> None:
             close = difflib.get_close_matches(value, sorted(known), n=1)
             raise ConfigError(f"{key}={value} is not a known {key}" + (f" (did you mean {key}={close[0]}?)" if close
                               else "") + f". Known: {', '.join(sorted(known)) or 'none'}.")
+
+
+def _check_one_of(jobs: List[List[str]], overrides: List[str]):
+    """check_job, its message naming the job when the command has several (what sets it apart from the rest)."""
+    try:
+        return check_job(overrides)
+    except ConfigError as exc:
+        own = [o for o in overrides if not all(o in other for other in jobs)]
+        if len(jobs) > 1 and own:
+            raise ConfigError(f"In the job {' '.join(own)} (one of {len(jobs)}): {exc}") from None
+        raise
 
 
 def check_job(overrides: List[str]):

@@ -131,14 +131,14 @@ def sweep() -> None:
         sys.exit(EXIT_USER_ERROR)
 
     try:
-        cfg = _compose(composable(passthrough))
+        cfg = _grid_config(experiments, passthrough)
     except Exception as exc:
         from balancelab.config.preflight import explain_composition_error
 
         log.error("%s", explain_composition_error(exc, passthrough))
         sys.exit(EXIT_USER_ERROR)
-    name = f"{own.get('name') or f'grid_{cfg.model.name}_{cfg.dataset.name}'}_{shared_overrides_hash(passthrough)}"
-    sweep_dir = Path(cfg.output_root) / "sweeps" / name
+    sweep_dir = _sweep_dir(own, passthrough, cfg=cfg)
+    name = sweep_dir.name
     argv = [sys.argv[0], "-m", f"experiment={','.join(experiments)}", f"hydra.sweep.dir={sweep_dir}",
             f"sweep_name={name}", *passthrough]
     if seeds:
@@ -212,7 +212,10 @@ def _sweep_each_combination(own: dict, passthrough: list, lists: dict, flags: li
     if flags:  # each combination printed its answer; nothing ran, so there is nothing to rank
         return max(codes)
     if len(folders) >= 2:
-        cfg = _compose(composable(shared))
+        from balancelab.sweep.grid import select
+
+        cfg = _grid_config(select(own.get("group"), _parse_list(own.get("experiments") or own.get("experiment") or "")
+                                  or None), shared)
         out = Path(cfg.output_root) / "sweeps" / f"{own.get('name') or 'grid'}_across_{shared_overrides_hash(shared)}"
         try:
             ranks = _write_ranks_locked(folders, out, "macro_f1", cfg.lock_stale_after_s)
@@ -230,9 +233,27 @@ def _sweep_each_combination(own: dict, passthrough: list, lists: dict, flags: li
     return max(codes)
 
 
-def _sweep_dir(own: dict, passthrough: list, name=None) -> Path:
+def _grid_config(experiments: list, passthrough: list):
+    """The config the sweep's folder is named from: the shared overrides composed with the first of the grid's
+    experiments they compose with. A key of an experiment's own option (``loss.gamma`` with
+    ``experiments=[focal_loss]``) composes only with that experiment; the jobs it does not fit are reported
+    by the check of every job that follows."""
+    first_error = None
+    for experiment in experiments:
+        try:
+            return _compose([f"experiment={experiment}", *composable(passthrough)])
+        except Exception as exc:  # noqa: BLE001 - Hydra's composition errors have no common base
+            first_error = first_error or exc
+    raise first_error if first_error is not None else ValueError("the sweep has no experiment")
+
+
+def _sweep_dir(own: dict, passthrough: list, name=None, cfg=None) -> Path:
     """The folder ``sweep`` gives these arguments (see its naming rule)."""
-    cfg = _compose(composable(passthrough))
+    if cfg is None:
+        from balancelab.sweep.grid import select
+
+        names = _parse_list(own.get("experiments") or own.get("experiment") or "")
+        cfg = _grid_config(select(own.get("group"), names or None), passthrough)
     base = name or own.get("name") or f"grid_{cfg.model.name}_{cfg.dataset.name}"
     return Path(cfg.output_root) / "sweeps" / f"{base}_{shared_overrides_hash(passthrough)}"
 
