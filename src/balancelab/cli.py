@@ -36,6 +36,8 @@ def run() -> None:
 
     from balancelab.task import CONFIG_PATH, run_job, single_run_exit_code
 
+    import balancelab.configs  # noqa: F401 - registers the option schemas: --info defaults needs them first
+
     main = hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="config")(run_job)
     codes = _exit_codes_folder(sys.argv[1:])
     try:

@@ -120,3 +120,19 @@ def test_dataset_input_size_that_the_models_own_config_overrides_is_refused():
     assert "the model's own config gives 32" in preflight(["recipe=ldam_drw_cifar10_lt", "dataset.root=/tmp",
                                                             "dataset.input_size=24"])
     assert preflight(["dataset.input_size=24"]) is None
+
+
+@pytest.mark.parametrize("argv,expected", [
+    (["trainer.epochs=abc"], "'trainer.epochs' (training epochs"),
+    (["trainer.epochs=abc"], "must be an integer >= 1; got 'abc'. Fix it with trainer.epochs=30."),
+    (["trainer.amp=maybe"], "must be true or false; got 'maybe'"),
+    (["trainer.batch_size=1.5"], "must be an integer >= 1; got '1.5'"),
+    (["seed=abc"], "must be an integer; got 'abc'. Fix it with seed=42."),
+    (["loss=focal", "loss.gamma=abc"], "'loss.gamma' (focusing parameter"),
+    (["dataset.online_augmentation.max_shift=x"], "must be a number >= 0 and <= 0.5; got 'x'"),
+])
+def test_a_value_of_the_wrong_type_gets_the_keys_rule_and_a_valid_value(argv, expected):
+    """Hydra's own "could not be converted to Integer" says neither the rule nor a fix; the message a user
+    gets for trainer.epochs=0 does, and so must the one for trainer.epochs=abc."""
+    error = preflight(argv)
+    assert error is not None and expected in error, error

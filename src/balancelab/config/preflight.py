@@ -22,12 +22,9 @@ _NON_RUNNING = ("info", "help", "hydra_help", "shell_completion")
 
 def preflight(argv: Sequence[str]) -> Optional[str]:
     """None when every job of ``argv`` composes and validates; otherwise the message to print."""
-    from hydra._internal.utils import get_args_parser
-
-    try:
-        args = get_args_parser().parse_args(list(argv))
-    except SystemExit:
-        return None  # Hydra's own argument errors are Hydra's to report
+    args = parse_hydra_arguments(argv)
+    if args is None:
+        return None  # Hydra's own argument errors are Hydra's to report (once: it parses them again)
     if any(getattr(args, flag, None) for flag in _NON_RUNNING):
         return None
     if args.multirun and args.cfg:  # Hydra refuses the pair with a traceback
@@ -50,6 +47,21 @@ def preflight(argv: Sequence[str]) -> Optional[str]:
     if unused and all(unused):
         return unused[0][0]
     return same_run_twice(jobs, [identity for _, identity in checked])
+
+
+def parse_hydra_arguments(argv: Sequence[str]):
+    """Hydra's command line parsed as Hydra will parse it, or None when it does not parse. Silent: argparse
+    prints usage and error itself, and Hydra prints them again when it runs (the message must appear once)."""
+    import contextlib
+    import io
+
+    from hydra._internal.utils import get_args_parser
+
+    try:
+        with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+            return get_args_parser().parse_args(list(argv))
+    except SystemExit:
+        return None
 
 
 def same_run_twice(jobs: List[List[str]], identities: List[str]) -> Optional[str]:
@@ -207,6 +219,9 @@ def explain_composition_error(exc: Exception, overrides: Sequence[str]) -> str:
     text = text.split("Config search path:")[0]  # Hydra's search-path dump says nothing to a user
     text = re.sub(r"\s*To append to your config use \S+", "", text)
     message = " ".join(line.strip() for line in text.splitlines() if line.strip()).rstrip()
+    typed = _wrong_type(message, overrides)
+    if typed:
+        return typed
     missing = re.search(r"Could not find '(\w+)/([\w.]+)'", message)
     key = _bad_key(str(exc))
     if not message.endswith((".", "?")):
@@ -220,6 +235,57 @@ def explain_composition_error(exc: Exception, overrides: Sequence[str]) -> str:
     if not message.endswith((".", "?")):
         message += "."
     return message + " (`balance-run --help <group>` lists a group's options and keys.)"
+
+
+_WRONG_TYPE = re.compile(r"Error merging override ([\w.]+)=.*?: Value '(.*?)' (?:of type '\w+' could not be converted "
+                         r"to (\w+)|is not a valid (bool))")
+_TYPE_WORDS = {"Integer": "an integer", "Float": "a number", "bool": "true or false", "String": "a string"}
+
+
+def _wrong_type(message: str, overrides: Sequence[str]) -> Optional[str]:
+    """Hydra's "could not be converted to Integer" as the other rule messages are: the key, its type and rule,
+    what was received and a valid value (from the chosen option's schema)."""
+    match = _WRONG_TYPE.search(message)
+    if not match:
+        return None
+    key, value, kind = match.group(1), match.group(2), match.group(3) or match.group(4)
+    rule = _TYPE_WORDS.get(kind, f"of type {kind}")
+    field = _schema_field(key, [o for o in overrides if o.split("=", 1)[0].lstrip("+~") != key])
+    if field is not None:
+        from balancelab.config.fields import rule_text
+        from balancelab.config.validate import show, valid_example
+
+        bounds = rule_text(field.metadata)
+        help_text = field.metadata.get("help")
+        return (f"'{key}'{f' ({help_text})' if help_text else ''} must be {rule}{f' {bounds}' if bounds else ''}; "
+                f"got {value!r}. Fix it with {key}={show(valid_example(field))}.")
+    return f"'{key}' must be {rule}; got {value!r}. (`balance-run --help <group>` lists a group's options and keys.)"
+
+
+def _schema_field(key: str, overrides: Sequence[str]):
+    """The dataclass field of a dotted key in the schema of the option this command chooses (None if unknown)."""
+    import typing
+
+    from omegaconf import OmegaConf
+
+    try:
+        cfg, _ = compose_with_choices(list(overrides))
+    except Exception:  # noqa: BLE001 - another mistake: the plain message will do
+        return None
+    parts = key.split(".")
+    node, schema = cfg, OmegaConf.get_type(cfg)
+    for i, part in enumerate(parts):
+        if not dataclasses.is_dataclass(schema):
+            return None
+        fields = {f.name: f for f in dataclasses.fields(schema)}
+        if part not in fields:
+            return None
+        if i == len(parts) - 1:
+            return fields[part]
+        node = node.get(part) if node is not None else None
+        schema = OmegaConf.get_type(node) if node is not None and OmegaConf.is_config(node) else \
+            typing.get_type_hints(schema).get(part)
+    return None
 
 
 def _closest_option(group: str, wrong: str, overrides: Sequence[str] = ()) -> str:

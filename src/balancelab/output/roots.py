@@ -39,13 +39,10 @@ GLOBAL_GROUPS = ("experiment", "recipe")
 def folders_written(argv: Sequence[str]) -> List[tuple]:
     """(setting, folder) for each distinct output_root and cache_dir the jobs of ``argv`` write."""
     from hydra import initialize_config_module
-    from hydra._internal.utils import get_args_parser
+    from balancelab.config.preflight import jobs_of, parse_hydra_arguments
 
-    from balancelab.config.preflight import jobs_of
-
-    try:
-        args = get_args_parser().parse_args(list(argv))
-    except SystemExit:
+    args = parse_hydra_arguments(argv)
+    if args is None:
         return []
     if any(getattr(args, flag, None) for flag in _NOTHING_WRITTEN):
         return []

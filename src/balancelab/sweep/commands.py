@@ -165,6 +165,8 @@ def sweep() -> None:
     sys.argv = argv
     import hydra
 
+    import balancelab.configs  # noqa: F401 - registers the option schemas: --info defaults needs them first
+
     hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="config")(run_job)()
     if flags:  # --cfg / --info printed their answer; nothing ran
         return
