@@ -10,7 +10,7 @@ from balancelab.help import render_group_help
     (["trainer.epohcs=3"], "Did you mean 'trainer.epochs'?"),
     (["loss.gamma=0.5"], "is a key of loss=focal"),
     (["model=shufflenet_v3"], "Did you mean model=shufflenet_v2?"),
-    (["trainer.epochs=abc"], "could not be converted to Integer"),
+    (["trainer.epochs=abc"], "must be an integer >= 1; got 'abc'"),
     (["-m", "optimizer.lr=0.1,-1"], "'optimizer.lr' must be > 0; got -1.0"),
     (["-m", "seed=0,1", "loss=focal,ce", "loss.gamma=1"], "is a key of loss=focal"),
     (["dataset=image_folder"], "dataset.root"),
