@@ -91,7 +91,7 @@ def cache() -> None:
     """``balance-cache``: show or clear the cache of balanced training sets."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="balance-cache", description=cache.__doc__)
+    parser = argparse.ArgumentParser(prog="balance-cache", description=cache.__doc__.replace("``", ""))
     parser.add_argument("action", choices=["info", "clear"])
     parser.add_argument("--dir", default="outputs/.cache", help="cache_dir of the runs (default: outputs/.cache)")
     args = parser.parse_args()

@@ -52,6 +52,17 @@ def test_a_typo_in_a_user_components_key_suggests_the_targets_parameter(project)
     assert "Traceback" not in message
 
 
+def test_the_suggestion_for_a_parameter_the_yaml_does_not_set_is_the_command_that_works(project):
+    """The closest key is a parameter of the target but not a key of the YAML: `model.hidden=8` would fail
+    again (asking for a plus), so the suggestion is `+model.hidden=8`; and that command then passes."""
+    text = (project / "my_configs" / "model" / "tiny_net.yaml").read_text()
+    lines = [line for line in text.splitlines() if not line.startswith("hidden:")]
+    add_option(project, "model", "tiny_nohidden", "\n".join(lines).replace("tiny_net", "tiny_nohidden") + "\n")
+    message = preflight([searchpath(project), "model=tiny_nohidden", "model.hiden=8"])
+    assert message is not None and "Did you mean +model.hidden=8?" in message, message
+    assert preflight([searchpath(project), "model=tiny_nohidden", "+model.hidden=8"]) is None
+
+
 def test_a_key_a_user_component_does_not_take_is_not_sent_to_a_built_in_option(project):
     message = preflight([searchpath(project), "model=tiny_net", "model.dropout=0.1"])
     assert message is not None and "add model=" not in message and "resnet18" not in message

@@ -349,3 +349,8 @@ def test_the_same_training_set_two_ways_is_one_run():
     names = {OmegaConf.to_container(compose(o), resolve=True)["run_name"]
              for o in (["dataset.input_size=24"], ["model.input_size=24"])}
     assert len(names) == 1
+
+
+def test_a_misspelt_choice_is_fixed_with_the_closest_choice():
+    with pytest.raises(ConfigError, match=r"Fix it with trainer\.budget=steps\."):
+        validate(compose(["trainer.budget=step"]))

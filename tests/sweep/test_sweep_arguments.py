@@ -32,6 +32,8 @@ def test_cfg_and_help_answer_without_running(tmp_path):
     assert not (tmp_path / "out").exists()
     usage = run_cli(["--help"], cwd=tmp_path, script="balance-sweep")
     assert "resampling" in usage.stdout and "smote" in usage.stdout and "``" not in usage.stdout
+    for script in ("balance-report", "balance-cache"):
+        assert "``" not in run_cli(["--help"], cwd=tmp_path, script=script).stdout, script
 
 
 def test_cache_info_on_a_missing_folder_says_so(tmp_path):

@@ -352,7 +352,12 @@ def _hint_for_component(group: str, top: str, label: str, target: str, keys: Lis
         return (f"'{group}.{top}' is a parameter of {target} that {label} does not set: add it with a plus, "
                 f"+{group}.{top}={value}.")
     close = difflib.get_close_matches(top, sorted(set(keys) | set(parameters)), n=1)
-    return ((f"Did you mean '{group}.{close[0]}'? " if close else "")
+    value = next((o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0].lstrip("+~") == f"{group}.{top}"),
+                 "<value>")
+    # A parameter the YAML does not set is added with a plus: the suggestion must be the command that works.
+    suggestion = (f"+{group}.{close[0]}={value}" if close and close[0] not in keys else
+                  f"'{group}.{close[0]}'" if close else "")
+    return ((f"Did you mean {suggestion}? " if close else "")
             + f"'{group}.{top}' is not a key of {label} ({target}). Its keys: {', '.join(keys)}; the parameters of "
               f"{target}: {', '.join(parameters) or 'none'}.")
 
