@@ -136,3 +136,18 @@ def test_a_value_of_the_wrong_type_gets_the_keys_rule_and_a_valid_value(argv, ex
     gets for trainer.epochs=0 does, and so must the one for trainer.epochs=abc."""
     error = preflight(argv)
     assert error is not None and expected in error, error
+
+
+def test_an_unusable_image_folder_is_refused_without_importing_the_loaders_libraries(tmp_path):
+    """The check of dataset.root lists the folder as the loader will, but the loader's decoders and splitters
+    (torch, OpenCV, scikit-learn, pandas) take seconds to import: a mistake must be refused in about one."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from balancelab.config.preflight import preflight; "
+            f"m = preflight(['dataset=image_folder', 'dataset.root={tmp_path}']); "
+            "assert m and 'no class sub-folders' in m, m; "
+            "heavy = [n for n in ('torch', 'cv2', 'sklearn', 'pandas', 'scipy') if n in sys.modules]; "
+            "assert not heavy, heavy")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -179,7 +179,7 @@ class TorchvisionDataset(DatasetBase):
 def _image_folder_layout_problems(root) -> List[str]:
     """The image_folder loader's own listing of ``root`` (class folders holding image files), without decoding
     a file or making a folder: an unusable root fails here, before anything runs."""
-    from balancelab.data.image_folder import scan
+    from balancelab.data.listing import scan
     from balancelab.errors import DataError
 
     try:

@@ -9,11 +9,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
-
-
-def is_image_file(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+from balancelab.data.listing import IMAGE_EXTENSIONS, is_image_file  # noqa: F401 - one definition, light module
 
 
 def _to_uint8_mode(img: Image.Image, channels: int) -> np.ndarray:

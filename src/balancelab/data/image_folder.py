@@ -22,7 +22,7 @@ import pandas as pd
 
 from balancelab.data.dataset import DataSplits, ImageSet
 from balancelab.data import rows
-from balancelab.data.decode import is_image_file
+from balancelab.data.listing import SPLITS, scan  # noqa: F401 - scan is this loader's listing
 from balancelab.data.decoded_cache import DecodedCache, decode_in_memory
 from balancelab.data.duplicates import cross_split_duplicates, file_digests, warn_cross_split_duplicates
 from balancelab.data.longtail import make_long_tailed
@@ -31,40 +31,6 @@ from balancelab.errors import DataError
 from balancelab.output import atomic
 
 log = logging.getLogger("balancelab")
-SPLITS = ("train", "val", "test")
-
-
-def _class_dirs(folder: Path) -> List[Path]:
-    return sorted((d for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".")), key=lambda d: d.name)
-
-
-def scan(root: Path) -> Tuple[str, Dict[str, List[Tuple[str, str]]]]:
-    """Layout ('presplit' or 'classes') and {split: [(path, class name)]} ('all' when not pre-split)."""
-    if not root.is_dir():
-        raise DataError(f"dataset.root={root} is not a folder. Point it to a folder of class sub-folders "
-                        f"(or with train/, val/, test/ sub-folders).")
-    names = {d.name.lower(): d for d in _class_dirs(root)}
-    presplit = all(s in names for s in SPLITS)
-    groups = {s: names[s] for s in SPLITS} if presplit else {"all": root}
-    listing: Dict[str, List[Tuple[str, str]]] = {}
-    for split, folder in groups.items():
-        classes = _class_dirs(folder)
-        if not classes:
-            raise DataError(f"{folder} has no class sub-folders. Put each class's images in its own folder, "
-                            f"e.g. {folder}/healthy/*.jpg and {folder}/blight/*.jpg.")
-        entries = []
-        for class_dir in classes:
-            files = sorted(str(p) for p in class_dir.rglob("*") if p.is_file() and is_image_file(p)
-                           and not any(part.startswith(".") for part in p.relative_to(class_dir).parts))
-            if not files:
-                raise DataError(f"The class folder {class_dir} holds no image files "
-                                f"(looked for .jpg .jpeg .png .bmp .tif .tiff .webp, any case). "
-                                f"Add images or remove the folder.")
-            entries += [(f, class_dir.name) for f in files]
-        listing[split] = entries
-    if not any(listing.values()):
-        raise DataError(f"No images found under {root}.")
-    return ("presplit" if presplit else "classes"), listing
 
 
 def _listing_key(listing, size, channels, policy) -> str:
