@@ -152,3 +152,9 @@ def test_the_end_of_a_sweep_whose_jobs_cannot_be_compared_is_a_message_not_a_tra
     code = commands.sweep_report_step(sweep_dir)
     err = console.getvalue()
     assert code == 2 and "Several finished jobs" in err and "Traceback" not in err
+
+
+def test_out_with_a_single_sweep_is_refused_not_ignored(sweep_dir, console, tmp_path):
+    with pytest.raises(SystemExit) as stopped:
+        commands.report([str(sweep_dir), "--out", str(tmp_path / "ranks")])
+    assert stopped.value.code == 2 and "--out" in console.getvalue() and not (tmp_path / "ranks").exists()

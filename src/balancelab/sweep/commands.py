@@ -376,6 +376,10 @@ def report(argv=None) -> None:
         if not path.is_dir():
             log.error("%s is not a folder. Give sweep folders, e.g. outputs/sweeps/<name>.", path)
             sys.exit(EXIT_USER_ERROR)
+    if args.out is not None and len(args.paths) < 2:  # accepted and ignored would be a silent no-op
+        log.error("--out is where the ranks across several sweeps go; with one sweep its comparison is written in "
+                  "%s itself. Drop --out, or give two or more sweep folders.", args.paths[0])
+        sys.exit(EXIT_USER_ERROR)
     try:
         codes = [_report_and_exit_code(path) for path in args.paths]
         if len(args.paths) > 1:
