@@ -184,7 +184,7 @@ def comparison_bars(table: pd.DataFrame):
     ax.set_xlim(0, max(1.0, float(np.nanmax(np.append(high, 1.0))) + 0.02))
     ax.set_yticks(y, labels)
     ax.invert_yaxis()
-    ax.set_xlabel("test macro-F1 (mean, 95% t-interval over seeds)")
+    ax.set_xlabel("test macro-F1\n(mean, 95% t-interval over seeds)")
     for ax, (metric, title) in zip(axes[1:], COMPARED_METRICS):
         intervals = difference_intervals(table, metric)
         for i, r in intervals.iterrows():
@@ -196,7 +196,7 @@ def comparison_bars(table: pd.DataFrame):
                 ax.plot([r["low"], r["high"]], [i, i], color=colour, linewidth=2, gid=f"ci_{r['source']}")
         ax.axvline(0, color="black", linewidth=1)
         ax.set_title(f"Δ {title} vs baseline", fontsize=10)
-        ax.set_xlabel("paired difference, Holm-corrected CI")
+        ax.set_xlabel("paired difference\n(Holm-corrected CI)")
     handles = [plt.Line2D([], [], color=c, marker="o", linestyle="-", label=v) for v, c in VERDICT_COLOURS.items()
                if v != "reference"]
     handles.append(plt.Line2D([], [], color="0.3", marker="D", linestyle="",
@@ -208,7 +208,8 @@ def comparison_bars(table: pd.DataFrame):
             for ax in axes:
                 ax.axhline(first_derived[0] - 0.5, color="0.4", linestyle="--", linewidth=0.8, gid="derived_rows")
             axes[0].text(0.99, first_derived[0] - 0.45, "derived rows (post-hoc, cRT)", ha="right", va="top",
-                         fontsize=7, color="0.3", transform=axes[0].get_yaxis_transform())
+                         fontsize=7, color="0.3", transform=axes[0].get_yaxis_transform(),
+                         bbox=dict(facecolor="white", edgecolor="none", pad=1.0))  # readable over a bar
     fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
