@@ -90,3 +90,18 @@ def build_option(group, option, keys=None, **facts):
     from balancelab.config.build import build
 
     return build(option_node(group, option, keys), group, **facts)
+
+
+@pytest.fixture(autouse=True)
+def _balancelab_logging_as_it_was():
+    """A test that runs a command in-process (balance-sweep's sweep(), a report) lets setup_logging add a
+    console handler on pytest's captured stderr, which is closed after the test: a later test of the same
+    worker would then log into a closed file ("--- Logging error ---"). Remove what a test added."""
+    import logging
+
+    logger = logging.getLogger("balancelab")
+    saved = logger.handlers[:]
+    yield
+    for handler in logger.handlers[:]:
+        if handler not in saved:
+            logger.removeHandler(handler)

@@ -104,7 +104,8 @@ def _check_fields(path: str, schema: Any, values: Dict[str, Any], top_level: boo
             problems += _check_fields(key, kind, value or {})
         elif violates(f.metadata, value):
             # A misspelt choice (budget=step) is fixed by the closest choice, not by the default.
-            close = difflib.get_close_matches(str(value), [str(c) for c in f.metadata.get("choices") or ()], n=1)
+            words = [c for c in f.metadata.get("choices") or () if isinstance(c, str)]
+            close = difflib.get_close_matches(value, words, n=1) if isinstance(value, str) else []
             problems.append(f"'{key}' must be {rule_text(f.metadata)}; got {value!r}. Fix it with "
                             f"{key}={close[0] if close else show(valid_example(f))}.")
     return problems
