@@ -45,9 +45,13 @@ def run() -> None:
         code = single_run_exit_code(codes)
     finally:
         if codes is not None:
+            import os
             import shutil
 
+            from balancelab.task import EXIT_CODES_ENV
+
             shutil.rmtree(codes, ignore_errors=True)
+            os.environ.pop(EXIT_CODES_ENV, None)
     sys.exit(code)
 
 
@@ -64,9 +68,13 @@ def _exit_codes_folder(args: list):
         return None
     roots = [folder for setting, folder in folders_written(args) if setting == "output_root"]
     try:
-        folder = tempfile.mkdtemp(prefix=".exit-codes-", dir=roots[0] if roots else None)
-    except OSError:
+        # absolute: a job may run in another working directory (hydra.job.chdir, a submitit node)
+        folder = os.path.abspath(tempfile.mkdtemp(prefix=".exit-codes-", dir=roots[0] if roots else None))
+    except OSError as exc:
         folder = tempfile.mkdtemp(prefix="balancelab-exit-codes-")
+        log.warning("The jobs' exit codes go to %s (%s could not take them: %s); jobs on other machines (SLURM) "
+                    "cannot reach it, so the exit code counts only this machine's jobs.", folder,
+                    roots[0] if roots else "output_root", exc)
     os.environ[EXIT_CODES_ENV] = folder
     return folder
 
@@ -91,7 +99,7 @@ def cache() -> None:
     """``balance-cache``: show or clear the cache of balanced training sets."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="balance-cache", description=cache.__doc__.replace("``", ""))
+    parser = argparse.ArgumentParser(prog="balance-cache", description=(cache.__doc__ or "").replace("``", ""))
     parser.add_argument("action", choices=["info", "clear"])
     parser.add_argument("--dir", default="outputs/.cache", help="cache_dir of the runs (default: outputs/.cache)")
     args = parser.parse_args()

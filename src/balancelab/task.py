@@ -66,15 +66,21 @@ def _job(cfg) -> dict:
     hydra_cfg = HydraConfig.get()
     is_multirun = str(hydra_cfg.mode) == "RunMode.MULTIRUN"
     run_dir = Path(hydra_cfg.runtime.output_dir)
-    lock = None
+    lock, identity = None, None
     owned: list = []  # set once the folder is this job's (locked, and prepared for this identity)
 
     def record(exc):
-        # failure.json only in a folder the job owns: not in one another process holds, nor in one holding
-        # another run (a refusal), nor before the folder was checked (an unwritable cache_dir on a node).
-        if owned:
-            return _try_record_failure(run_dir, exc, cfg)
-        return {"status": "failed", "error_type": type(exc).__name__, "error": str(exc)}
+        # failure.json makes the failed job a row of the sweep's report (and is retried), so it is written
+        # for any failure, except into a folder that is not this job's: one another process holds (its lock
+        # is there and not ours), or one that holds another run (prepare_run_folder refused it).
+        from balancelab.output.lock import LOCK_FILE
+        from balancelab.output.run_folder import folder_identity
+
+        not_ours = not owned and ((lock is None and (run_dir / LOCK_FILE).exists())
+                                  or folder_identity(run_dir) not in (None, identity))
+        if not_ours:
+            return {"status": "failed", "error_type": type(exc).__name__, "error": str(exc)}
+        return _try_record_failure(run_dir, exc, cfg)
 
     try:
         identity = identity_hash(resolved_without_name(cfg))

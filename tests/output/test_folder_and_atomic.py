@@ -224,3 +224,32 @@ def test_any_failed_job_with_a_state_of_its_identity_resumes_and_keeps_its_train
     assert prepare_run_folder(run, ID, overwrite=False, skip_finished=True, retry_failed=False) == "skip"
     assert prepare_run_folder(run, ID, overwrite=False, skip_finished=True) == "resume"
     assert (run / "training_state.pt").exists() and not (run / "failure.json").exists()
+
+
+def test_a_job_that_fails_again_after_resuming_starts_over_unless_the_disk_failed(tmp_path):
+    """A failure the state itself causes (a restore that raises) must not repeat on every rerun: the second
+    failure in a row after a resume starts over. A full disk is never the state's fault: that one resumes."""
+    run = tmp_path / "run"
+    _mark(run)
+
+    def fail(error_type):
+        (run / "training_state.pt").write_bytes(b"state")
+        (run / "failure.json").write_text(json.dumps({"status": "failed", "error_type": error_type, "error": "x"}))
+
+    fail("RuntimeError")
+    assert prepare_run_folder(run, ID, overwrite=False, skip_finished=True) == "resume"
+    assert (run / "failure.previous.json").exists()
+    fail("OutputWriteError")
+    assert prepare_run_folder(run, ID, overwrite=False, skip_finished=True) == "resume"
+    fail("RuntimeError")
+    assert prepare_run_folder(run, ID, overwrite=False, skip_finished=True) == "restart"
+    assert not (run / "training_state.pt").exists() and not (run / "failure.json").exists()
+
+
+def test_a_restart_that_kept_a_set_aside_summary_is_still_this_runs_folder(tmp_path):
+    """The set-aside summary survives a restart; if the process dies before writing identity.json again, the
+    folder holds only that file, which is no other run's: the next run takes the folder."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "experiment_summary.unreadable-20261202-000000-1.json").write_text("{")
+    assert prepare_run_folder(run, ID, overwrite=False) == "fresh"

@@ -309,3 +309,12 @@ def test_a_resume_with_another_thread_count_is_warned_about(tmp_path, caplog):
         _fit_with_store(other, 0, epochs=2)
     assert "cpu_threads 2 -> 1" in caplog.text and "not bit-identical" in caplog.text
     assert other.notes and "cpu_threads 2 -> 1" in other.notes[0]  # the summary's notes say so too
+    # A third session under the new setting: the change happened earlier, and is still reported.
+    with pytest.raises(Interrupted):
+        _fit_with_store(TrainingStateStore(tmp_path / "c", "id", facts={"cpu_threads": 2}), 0, stop=lambda: "SIGTERM")
+    second = TrainingStateStore(tmp_path / "c", "id", facts={"cpu_threads": 1})
+    with pytest.raises(Interrupted):
+        _fit_with_store(second, 0, epochs=3, stop=lambda: "SIGTERM")
+    third = TrainingStateStore(tmp_path / "c", "id", facts={"cpu_threads": 1})
+    _fit_with_store(third, 0, epochs=3)
+    assert third.notes and "cpu_threads 2 -> 1" in third.notes[0]

@@ -31,6 +31,7 @@ FAILED_STATUSES = ("diverged",)  # a summary with one of these counts as a faile
 
 
 UNREADABLE_SUMMARY_PREFIX = "experiment_summary.unreadable-"
+PREVIOUS_FAILURE_FILE = "failure.previous.json"  # the failure a resumed retry started from
 
 
 def is_set_aside(name: str) -> bool:
@@ -57,6 +58,14 @@ def finished_status(folder: Path):
     return None if summary is None else summary.get("status")
 
 
+def _failure_type(folder: Path):
+    """failure.json's error type (a storage fault, OutputWriteError, is never the state's doing)."""
+    try:
+        return json.loads((folder / FAILURE_FILE).read_text()).get("error_type")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def folder_identity(folder: Path):
     try:
         return json.loads((folder / IDENTITY_FILE).read_text()).get("hash")
@@ -74,6 +83,8 @@ def prepare_run_folder(folder: str | Path, identity: str, overwrite: bool, skip_
     """
     folder = Path(folder)
     content = [p for p in folder.iterdir() if not belongs_to_the_process(p.name)] if folder.is_dir() else []
+    if not overwrite:  # set-aside summaries are kept, and are not a run of their own (no identity.json)
+        content = [p for p in content if not is_set_aside(p.name)]
     if content and not overwrite:
         found = folder_identity(folder)
         if found != identity:
@@ -82,10 +93,20 @@ def prepare_run_folder(folder: str | Path, identity: str, overwrite: bool, skip_
                 f"{identity}); it is not reused. Pass overwrite=true to replace it, or output_root=... to keep both.")
         has_state = (folder / STATE_FILE).is_file() or (folder / PREVIOUS_STATE_FILE).is_file()
         if (folder / FAILURE_FILE).is_file() and has_state and retry_failed:
-            # A job that failed (a full disk, an error after training, anything inside a multirun) with its
-            # training state intact, of this very identity: it is retried by resuming, not by starting over,
-            # as a single run stopped by the same fault is.
-            (folder / FAILURE_FILE).unlink()
+            if (folder / PREVIOUS_FAILURE_FILE).is_file() and _failure_type(folder) != "OutputWriteError":
+                # It failed again after resuming from that state: a failure the state itself may cause (a
+                # restore that raises) must not repeat forever, so this retry starts over.
+                log.warning("The run in %s failed again after resuming from its saved state; it starts over.",
+                            folder)
+                (folder / STATE_FILE).unlink(missing_ok=True)
+                (folder / PREVIOUS_STATE_FILE).unlink(missing_ok=True)
+                has_state = False
+            else:
+                # A job that failed (a full disk, an error after training, anything inside a multirun) with its
+                # training state intact, of this very identity: it is retried by resuming, not by starting
+                # over, as a single run stopped by the same fault is. The failure is kept beside it.
+                (folder / FAILURE_FILE).replace(folder / PREVIOUS_FAILURE_FILE)
+            content = [p for p in folder.iterdir() if not belongs_to_the_process(p.name) and not is_set_aside(p.name)]
         failed = (folder / FAILURE_FILE).is_file() or finished_status(folder) in FAILED_STATUSES
         if failed and not retry_failed:
             if skip_finished:

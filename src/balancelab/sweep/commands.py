@@ -364,7 +364,7 @@ def report(argv=None) -> None:
 
     from balancelab.errors import DataError
 
-    parser = argparse.ArgumentParser(prog="balance-report", description=report.__doc__.replace("``", ""))
+    parser = argparse.ArgumentParser(prog="balance-report", description=(report.__doc__ or "").replace("``", ""))
     parser.add_argument("paths", type=Path, nargs="+", help="sweep folders (each holding one sub-folder per job)")
     parser.add_argument("--out", type=Path, default=None,
                         help="where ranks.csv, ranks.md and critical_difference.png go (several sweeps only; "

@@ -183,7 +183,8 @@ class TrainingStateStore:
 
     def save(self, state: dict) -> None:
         """Write the new state, keeping the last good one as the previous generation."""
-        state = {**state, "identity": self.identity, "facts": self.facts, "saved_at": time.time()}
+        state = {**state, "identity": self.identity, "facts": self.facts, "notes": list(self.notes),
+                 "saved_at": time.time()}
         rotated = False
         try:
             with atomic_path(self.path) as tmp:
@@ -228,6 +229,9 @@ class TrainingStateStore:
                     f"(identity {state.get('identity')} vs {self.identity}), so it is not resumed. "
                     f"Pass overwrite=true to discard it and train from scratch.")
             self.loaded_from = path
+            # notes of earlier sessions travel with the state, so a third session still reports a change
+            saved_notes = state.get("notes")
+            self.notes = [str(n) for n in saved_notes] if isinstance(saved_notes, list) else []
             self._warn_about_other_facts(state.get("facts"))
             if path == self.previous:
                 newer = f"{self.path.name} was set aside" if set_aside_names else f"{self.path.name} is missing"
