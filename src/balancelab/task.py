@@ -98,18 +98,13 @@ def _job(cfg) -> dict:
         if is_multirun:  # the folder belongs to the other process: write nothing into it
             return {"status": "locked", "run_dir": str(run_dir), "error": str(exc)}
         sys.exit(EXIT_LOCKED)
-    except OutputWriteError as exc:
+    except BalancelabError as exc:  # an output that cannot be written (4), or a mistake in config or data (2)
+        code = EXIT_OUTPUT_ERROR if isinstance(exc, OutputWriteError) else EXIT_USER_ERROR
         log.error("%s", exc)
-        _record_exit_code(EXIT_OUTPUT_ERROR)
+        _record_exit_code(code)
         if is_multirun:
             return record(exc)
-        sys.exit(EXIT_OUTPUT_ERROR)
-    except BalancelabError as exc:
-        log.error("%s", exc)
-        _record_exit_code(EXIT_USER_ERROR)
-        if is_multirun:
-            return record(exc)
-        sys.exit(EXIT_USER_ERROR)
+        sys.exit(code)
     except Exception as exc:
         if not is_multirun:
             raise

@@ -46,15 +46,18 @@ def test_non_finite_loss_stops_with_diverged():
     assert result.status == "diverged" and result.best_state is None and "epoch 1" in result.message
 
 
+class Constant(nn.Module):
+    """Always the same logits: validation macro-F1 never improves after epoch 1."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        return torch.zeros(len(x), 2) + self.w * 0
+
+
 def test_early_stopping():
-    class Constant(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.w = nn.Parameter(torch.zeros(1))
-
-        def forward(self, x):
-            return torch.zeros(len(x), 2) + self.w * 0
-
     result = _fit(Constant(), nn.CrossEntropyLoss(), epochs=10, patience=2)
     assert result.status == "early_stopped" and len(result.history) == 3 and result.best_epoch == 1
 
@@ -62,14 +65,6 @@ def test_early_stopping():
 def test_patience_reached_on_the_last_epoch_is_a_completed_run():
     """A run that trained every epoch it was given did not stop early, whatever its patience counter says:
     `early_stopped` must mean that epochs were left untrained."""
-    class Constant(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.w = nn.Parameter(torch.zeros(1))
-
-        def forward(self, x):
-            return torch.zeros(len(x), 2) + self.w * 0
-
     result = _fit(Constant(), nn.CrossEntropyLoss(), epochs=3, patience=2)
     assert len(result.history) == 3 and result.status == "completed", result.status
 
