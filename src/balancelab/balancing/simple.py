@@ -49,22 +49,24 @@ class RandomOversampling(Balancer):
 
 
 class DeferredResamplingBalancing(NoBalancing):
-    """Not a resampler: plain shuffled batches for ``start_epoch`` epochs, then class-balanced batches
-    (deferred re-sampling, Cao et al. 2019). The trainer asks for the schedule through ``batch_order()``."""
+    """Not a resampler: plain shuffled batches for ``start_epoch`` epochs, then re-balanced batches
+    (deferred re-sampling, Cao et al. 2019; ``weighting`` and ``beta``: see training.deferred_sampling).
+    The trainer asks for the schedule through ``batch_order()``."""
 
     name = "deferred_resampling"
 
-    def __init__(self, *, start_epoch: int = 0, random_state=None, device="cpu"):
+    def __init__(self, *, start_epoch: int = 0, weighting: str = "effective_number", beta: float = 0.9999,
+                 random_state=None, device="cpu"):
         super().__init__(random_state=random_state, device=device)
-        self.start_epoch = start_epoch
+        self.start_epoch, self.weighting, self.beta = start_epoch, weighting, beta
 
     def batch_order(self):
         from balancelab.training.deferred_sampling import DeferredResampling
 
-        return DeferredResampling(start_epoch=self.start_epoch)
+        return DeferredResampling(start_epoch=self.start_epoch, weighting=self.weighting, beta=self.beta)
 
     def _resample(self, X, y):
         result = super()._resample(X, y)
         result.details["note"] = (f"data unchanged; shuffled batches for {self.start_epoch} epoch(s), then "
-                                  f"class-balanced batches")
+                                  f"batches re-balanced by {self.weighting.replace('_', '-')} weights")
         return result

@@ -130,8 +130,20 @@ class ResampleToTarget(BalancingBase, NeighbourSearch):
 class DeferredResampling(BalancingBase):
     _target_: str = "balancelab.balancing.simple.DeferredResamplingBalancing"
     name: str = "deferred_resampling"
-    start_epoch: int = option("${fraction_of_epochs:0.8}", "epochs of plain shuffling before class-balanced batches "
+    start_epoch: int = option("${fraction_of_epochs:0.8}", "epochs of plain shuffling before re-balanced batches "
                               "(default: 80% of trainer.epochs, the DRS schedule of Cao et al. 2019)", ge=0)
+    weighting: str = option("effective_number", "how the deferred draws weigh each sample: effective_number "
+                            "((1 - beta) / (1 - beta^n_class), the LDAM-DRW code's resampler) | inverse_frequency "
+                            "(1 / n_class: every class equally likely)", choices=("effective_number", "inverse_frequency"))
+    beta: float = option(0.9999, "effective-number beta of the deferred draws (weighting=effective_number)", ge=0, lt=1)
+
+    @staticmethod
+    def cross_check(node) -> List[str]:
+        if node.get("weighting") == "inverse_frequency" and node.get("beta") != 0.9999:
+            return [f"balancing.beta only applies with balancing.weighting=effective_number; with weighting="
+                    f"inverse_frequency it would do nothing (got beta={node.get('beta')}). Remove balancing.beta or "
+                    f"set balancing.weighting=effective_number."]
+        return []
 
 
 SCHEMAS = {"none": NoBalancing, "deferred_resampling": DeferredResampling, "weighted_sampler": WeightedSampler, "random_oversampling": RandomOversampling,
