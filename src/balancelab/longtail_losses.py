@@ -167,6 +167,11 @@ class CrossEntropyDRW(DeferredReweighting):
             raise ConfigError(f"loss=ce_drw: label_smoothing must be in [0, 1); got {label_smoothing}.")
         self.label_smoothing = float(label_smoothing)
 
+    def per_sample(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Each sample's loss with its class weight, not normalised (mixed batches: training.mixing.mixed_loss)."""
+        return F.cross_entropy(logits.float(), target, weight=self.class_weight,
+                               label_smoothing=self.label_smoothing, reduction="none")
+
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(logits.float(), target, weight=self.class_weight,
                                label_smoothing=self.label_smoothing)
@@ -190,6 +195,10 @@ class ClassBalancedFocalLoss(DeferredReweighting):
         super().__init__(class_counts=class_counts, loss="cb_focal", drw_epoch=drw_epoch, beta=beta,
                          num_classes=num_classes, balanced_batches=balanced_batches)
         self.focal = FocalLoss(gamma=gamma)  # validates gamma >= 0
+
+    def per_sample(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        self.focal.alpha = self.class_weight  # a buffer of FocalLoss: None = unweighted
+        return self.focal.per_sample(logits, target)
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         self.focal.alpha = self.class_weight  # a buffer of FocalLoss: None = unweighted
@@ -235,11 +244,17 @@ class LDAMLoss(DeferredReweighting):
     def class_weight(self) -> Optional[torch.Tensor]:
         return self.fixed_weight if self.fixed_weight is not None else super().class_weight
 
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def _margin_logits(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         logits = logits.float()
         true_class = F.one_hot(target, logits.shape[1]).to(logits.dtype)
-        adjusted = logits - true_class * self.margins[target].unsqueeze(1)
-        return F.cross_entropy(self.scale * adjusted, target, weight=self.class_weight)
+        return self.scale * (logits - true_class * self.margins[target].unsqueeze(1))
+
+    def per_sample(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Each sample's loss with its class weight, not normalised (mixed batches: training.mixing.mixed_loss)."""
+        return F.cross_entropy(self._margin_logits(logits, target), target, weight=self.class_weight, reduction="none")
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(self._margin_logits(logits, target), target, weight=self.class_weight)
 
     def describe(self) -> dict:
         return {"type": "ldam", "max_margin": self.max_margin, "scale": self.scale,
@@ -252,6 +267,9 @@ class _PriorOffsetLoss(nn.Module):
     def __init__(self, offset: np.ndarray):
         super().__init__()
         self.register_buffer("offset", torch.tensor(offset, dtype=torch.float32))
+
+    def per_sample(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits.float() + self.offset, target, reduction="none")
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(logits.float() + self.offset, target)

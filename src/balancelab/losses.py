@@ -61,15 +61,19 @@ class FocalLoss(nn.Module):
         alpha_tensor = None if alpha is None else torch.as_tensor(alpha, dtype=torch.float32)
         self.register_buffer("alpha", alpha_tensor)
 
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        if self.gamma == 0 and self.alpha is None:
-            # The formula is plain CE here; the fused reduction makes the identity bit-exact.
-            return F.cross_entropy(logits.float(), target)
+    def per_sample(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """alpha_t * (1 - p_t)^gamma * CE of each sample (the batch loss is their plain mean)."""
         ce = F.cross_entropy(logits.float(), target, reduction="none")
         loss = ce if self.gamma == 0 else focal_factor(ce, self.gamma) * ce
         if self.alpha is not None:
             loss = loss * (self.alpha[target] if self.alpha.ndim else self.alpha)
-        return loss.mean()
+        return loss
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if self.gamma == 0 and self.alpha is None:
+            # The formula is plain CE here; the fused reduction makes the identity bit-exact.
+            return F.cross_entropy(logits.float(), target)
+        return self.per_sample(logits, target).mean()
 
 
 class BinaryCrossEntropy(nn.Module):
@@ -80,6 +84,10 @@ class BinaryCrossEntropy(nn.Module):
     def __init__(self, pos_weight: Optional[float] = None):
         super().__init__()
         self.register_buffer("pos_weight", None if pos_weight is None else torch.tensor([float(pos_weight)]))
+
+    def per_sample(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.binary_cross_entropy_with_logits(logits.float().reshape(-1), target.float(), pos_weight=self.pos_weight,
+                                                  reduction="none")
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.binary_cross_entropy_with_logits(logits.float().reshape(-1), target.float(), pos_weight=self.pos_weight)

@@ -4,7 +4,8 @@ A batch is mixed with a shuffled copy of itself: x~ = lam * x_a + (1 - lam) * x_
 alpha) per batch as in the mixup paper. The target is the pair of labels (a, b) and the weight of a
 per sample: lam for mixup; for Remix the weight moves to the minority class when the two classes' counts
 differ by a factor kappa or more and the minority's share of the image is not too small (see
-``remix_label_weight``). A loss consumes it through ``mixed_loss``: w * loss(a) + (1 - w) * loss(b).
+``remix_label_weight``). A loss consumes it through ``mixed_loss``: the batch mean of
+w * loss(a) + (1 - w) * loss(b), each per-sample loss with its class weight (the Remix-DRW reference).
 
 All random draws come from the training loop's CPU generator, so a mixed run is reproducible and
 resumes exactly like an unmixed one.
@@ -110,14 +111,39 @@ def _check_remix(class_counts, kappa, tau) -> np.ndarray:
     return counts
 
 
-def mixed_loss(criterion, logits: torch.Tensor, targets: MixedTargets) -> torch.Tensor:
-    """mean_i [w_i * loss(z_i, first_i) + (1 - w_i) * loss(z_i, second_i)] for any batch-mean criterion.
+def per_sample_losses(criterion, logits: torch.Tensor, target: torch.Tensor) -> Optional[torch.Tensor]:
+    """The criterion's (N,) per-sample losses, each with its class weight and without the batch's normalisation
+    (a weighted mean divides by the sum of the weights): ``criterion.per_sample`` (the built-in losses), or
+    torch's ``nn.CrossEntropyLoss``; None for a criterion that offers neither (e.g. a user's loss)."""
+    if callable(getattr(criterion, "per_sample", None)):
+        return criterion.per_sample(logits, target)
+    if type(criterion) is torch.nn.CrossEntropyLoss:
+        return torch.nn.functional.cross_entropy(logits.float(), target, weight=criterion.weight,
+                                                 ignore_index=criterion.ignore_index,
+                                                 label_smoothing=criterion.label_smoothing, reduction="none")
+    return None
 
-    The criterion is called once per distinct weight (mixup: one, Remix: at most three — lam, 0 and 1) on
-    the samples with that weight, and the groups are combined by their share of the batch. For a plain
-    mean this is exactly the per-sample formula; for a weighted mean (CE with class weights) each group is
-    its own weighted mean. A term with weight 0 is not computed.
+
+def mixed_loss(criterion, logits: torch.Tensor, targets: MixedTargets) -> torch.Tensor:
+    """mean_i [w_i * loss(z_i, first_i) + (1 - w_i) * loss(z_i, second_i)]: the plain batch mean of the
+    per-sample losses, each carrying its class weight (c_y * CE for a class-weighted CE, DRW or LDAM-DRW).
+
+    This is the Remix-DRW / Mixup-DRW reference (ntucllab/imbalanced-DL: CrossEntropyLoss(weight=...,
+    reduction='none') on both labels, then ``.mean()``). An unmixed batch keeps the criterion's own
+    reduction (the LDAM-DRW code's weighted mean, sum c_y CE / sum c_y), so a class-weighted criterion
+    averages a mixed batch over its size and a plain one over its weights, as the two references do.
+
+    A criterion without per-sample losses (a user's loss) is called once per distinct weight (mixup: one,
+    Remix: at most three -- lam, 0 and 1) on the samples with that weight, the groups combined by their
+    share of the batch: exactly the formula above for a plain batch mean. A term with weight 0 is not computed.
     """
+    loss_a = per_sample_losses(criterion, logits, targets.first)
+    if loss_a is not None:
+        weight = targets.weight.to(loss_a.dtype)
+        loss_b = per_sample_losses(criterion, logits, targets.second)
+        # 0 * a finite loss is 0; where() keeps a term of weight 0 out entirely, as the grouped form does
+        terms = torch.where(weight > 0, weight * loss_a, 0.0) + torch.where(weight < 1, (1 - weight) * loss_b, 0.0)
+        return terms.mean()
     n = len(targets)
     total = logits.new_zeros((), dtype=torch.float32)
     for value in torch.unique(targets.weight).tolist():
