@@ -1,5 +1,7 @@
 """A deferred method (DRW's class weights, deferred re-sampling) that a run ends before reaching is reported:
-a warning in the log and a note in the fit result, which the summary's message carries."""
+a warning in the log and a note in the fit result, which the summary's message carries. Early stopping no
+longer ends a run before the switch (tests/training/test_deferred_checkpoint.py): a divergence, or
+trainer.epochs at or below the switch (refused by the config check), still can."""
 
 import pytest
 import torch
@@ -34,20 +36,41 @@ def _run(criterion, batch_order=None, epochs=10, patience=2, model=None):
     return fit(model, data, data, criterion, opt, sched, settings)
 
 
+class _DivergesIn(CrossEntropyDRW):
+    """Its loss becomes NaN in the given epoch."""
+
+    def __init__(self, epoch, **kwargs):
+        super().__init__(**kwargs)
+        self.bad_in = epoch
+
+    def forward(self, logits, target):
+        loss = super().forward(logits, target)
+        return loss * float("nan") if self.epoch == self.bad_in else loss
+
+
+def test_early_stopping_waits_for_the_deferred_part():
+    """Patience 2 would stop this never-improving run at epoch 3; it counts from the first epoch after the
+    switch (epoch 6) instead, so the re-weighting has its chance."""
+    result = _run(CrossEntropyDRW(class_counts=[40, 24], drw_epoch=5))
+    assert result.status == "early_stopped" and len(result.history) == 8 and result.best_epoch == 6
+    assert result.notes == [] and "never started" not in result.message
+
+
 def test_drw_that_never_starts_is_reported(caplog):
     with caplog.at_level("WARNING", logger="balancelab"):
-        result = _run(CrossEntropyDRW(class_counts=[40, 24], drw_epoch=5))
-    assert result.status == "early_stopped" and len(result.history) == 3
+        result = _run(_DivergesIn(3, class_counts=[40, 24], drw_epoch=5))
+    assert result.status == "diverged" and len(result.history) == 2
     expected = "class-balanced re-weighting (loss.drw_epoch=5) never started: training ended at epoch 3"
     assert any(expected in note for note in result.notes) and expected in result.message
     assert expected in caplog.text
 
 
 def test_deferred_resampling_that_never_starts_is_reported():
-    result = _run(nn.CrossEntropyLoss(), batch_order=DeferredResampling(start_epoch=4))
+    """trainer.epochs <= start_epoch (the config check refuses it up front; fit still says so)."""
+    result = _run(nn.CrossEntropyLoss(), batch_order=DeferredResampling(start_epoch=4), epochs=3)
     assert any("class-balanced re-sampling (balancing.start_epoch=4) never started: training ended at epoch 3"
                in note for note in result.notes)
-    assert result.message.startswith("no validation macro-F1 gain for 2 epochs")
+    assert result.status == "completed"
 
 
 @pytest.mark.parametrize("start", [0, 2])

@@ -18,7 +18,9 @@ class Trainer:
     device: str = option("auto", "auto (cuda, then mps, then cpu) or a device: cpu, cuda, cuda:1, mps")
     amp: bool = option(True, "mixed precision on CUDA (bf16 where supported, else fp16 with a grad scaler)")
     early_stopping_patience: int = option(10, "stop when validation macro-F1 has not improved for this many epochs "
-                                          "(0 = never)", ge=0)
+                                          "(0 = never); a deferred method (loss.drw_epoch, balancing.start_epoch) "
+                                          "is never stopped before its switch, and counts from the epoch after it",
+                                          ge=0)
     deterministic: bool = option(False, "deterministic kernels (slower on GPU)")
     num_threads: int = option(0, "CPU threads (0 = auto: the cores this process may use, divided by the parallel "
                               "launcher's n_jobs)", ge=0)

@@ -144,6 +144,8 @@ def run_summary(cfg: dict, result, training, batches: dict, device) -> dict:
         "model": cfg["model"]["name"], "dataset": cfg["dataset"]["name"], "balancing": cfg["balancing"]["name"],
         "loss": cfg["loss"]["name"], "seed": cfg["seed"], "device": str(device),
         "best_epoch": result.best_epoch, "epochs_run": len(result.history),
+        # a deferred method's switch and the best epoch relative to it (output/deferred.py); null: none
+        "deferred": getattr(result, "deferred", None),
         # every session of a resumed run (stage_seconds.training is the last session's): the epochs' own time
         "training_seconds": round(sum(float(row.get("seconds") or 0.0) for row in result.history), 3),
         "best_val_macro_f1": result.best_val_macro_f1, "loss_details": describe_loss(training.criterion),

@@ -30,6 +30,7 @@ from balancelab.errors import DataError
 from balancelab.evaluation.derived import BY_LABEL, DERIVED_RESULTS, job_file
 from balancelab.identity import identity
 from balancelab.output import atomic
+from balancelab.output.deferred import checkpoint_precedes_switch
 from balancelab.output.run_folder import FAILED_STATUSES
 
 METRICS = ["accuracy", "balanced_accuracy", "macro_f1", "weighted_f1", "minority_class_recall", "ece",
@@ -119,7 +120,9 @@ def _job_row(folder: Path, cfg: dict, results: bool = True) -> Dict[str, object]
            "crt_epochs": int(trainer.get("crt_epochs") or 0),
            # a config without the key predates trainer.budget, when every budget was epochs
            "budget": trainer.get("budget", "epochs") if trainer else None, "epochs": trainer.get("epochs"),
-           "planned_steps": None, "steps_done": None}
+           "planned_steps": None, "steps_done": None,
+           # a deferred job reported from a checkpoint before its switch (output/deferred.py); None otherwise
+           "checkpoint_note": None}
     summary_path, failure_path = folder / "experiment_summary.json", folder / "failure.json"
     if not results:
         return row
@@ -140,6 +143,7 @@ def _job_row(folder: Path, cfg: dict, results: bool = True) -> Dict[str, object]
         val = (summary.get("validation_at_best_epoch") or {}).get("macro_f1")
         row["val_macro_f1"] = val
         row["val_test_gap"] = None if val is None or test.get("macro_f1") is None else val - test["macro_f1"]
+        row["checkpoint_note"] = checkpoint_precedes_switch(cfg, summary)
         if row["status"] in FAILED_STATUSES:  # a diverged job is a failure, not a dropped seed
             row["status"], row["error"] = "failed", f"{summary['status']}: {summary.get('message') or 'no message'}"
     elif failure_path.exists():

@@ -26,6 +26,7 @@ from balancelab.training.budget import training_budget  # noqa: F401  (the run's
 from balancelab.training.mixing import MixedTargets, mixed_loss
 from balancelab.training.precise_bn import recompute_batch_norm_statistics
 from balancelab.output.atomic import set_aside
+from balancelab.output.deferred import deferred_block, precedes_switch_note
 from balancelab.training.state import TrainingStateStore, capture_rng, restore_rng
 
 log = logging.getLogger("balancelab")
@@ -110,6 +111,7 @@ class FitResult:
     status: str                        # completed | early_stopped | diverged
     message: str = ""                  # why it stopped, then the notes
     notes: List[str] = field(default_factory=list)  # e.g. a deferred method the run ended before reaching
+    deferred: Optional[dict] = None    # the summary's ``deferred`` block (output/deferred.py); None: nothing deferred
 
 
 @dataclass
@@ -260,6 +262,13 @@ def fit(model, train: DeviceImages, val: DeviceImages, criterion, optimizer, sch
         stop_requested: Callable[[], Optional[str]] = lambda: None) -> FitResult:
     """Train for up to ``settings.epochs``; keep the weights of the best validation macro-F1.
 
+    A deferred method (a criterion or batch order whose ``deferred_start()`` names a switch after epoch 0:
+    DRW's class weights, deferred re-sampling) is reported as itself, never as the method without its deferred
+    part: the best weights are chosen among the epochs after the (last) switch only, and early stopping does
+    not end a run before the switch -- its patience counts from the first epoch after it (which becomes the
+    best so far). The best epoch before the switch is kept only while no epoch after it has finished (a run
+    that diverges first reports it, with a note).
+
     With a ``store``, the full training state is saved after epochs (every one, or as
     ``settings.state_every_s`` allows; after the early-stopping decision, so a resumed run stops where
     the uninterrupted one did) and when ``stop_requested`` returns a signal name; a saved state is
@@ -288,6 +297,9 @@ def fit(model, train: DeviceImages, val: DeviceImages, criterion, optimizer, sch
         return (books.finished is not None or epoch == 1 or not settings.state_every_s
                 or time.monotonic() - last_save[0] >= settings.state_every_s)
 
+    components = (criterion, settings.batch_order)
+    switches = _switches(components)
+    switch = max(switches.values(), default=0)  # finished epochs before the last deferred switch
     epoch = books.epoch
     while books.finished is None and epoch < settings.epochs:
         epoch = books.epoch + 1
@@ -304,7 +316,7 @@ def fit(model, train: DeviceImages, val: DeviceImages, criterion, optimizer, sch
         except Diverged as exc:
             message = f"epoch {epoch}: {exc}"
             log.error("Training diverged (%s); stopping. Try a lower optimizer.lr or trainer.grad_clip_norm.", message)
-            return _result(books, "diverged", message, _never_started((criterion, settings.batch_order), epoch))
+            return _result(books, "diverged", message, _never_started(components, epoch), switches)
         finally:
             if bar is not None:
                 bar.close()
@@ -323,7 +335,12 @@ def fit(model, train: DeviceImages, val: DeviceImages, criterion, optimizer, sch
         if not math.isfinite(val_loss):
             message = f"epoch {epoch}: validation loss is {val_loss}"
             log.error("Validation loss is not finite (%s); stopping.", message)
-            return _result(books, "diverged", message, _never_started((criterion, settings.batch_order), epoch))
+            return _result(books, "diverged", message, _never_started(components, epoch), switches)
+        if books.best_epoch is not None and books.best_epoch <= switch < epoch:
+            # The first epoch after the switch: what came before is the method without its deferred part.
+            books.best_f1, books.since_best = -math.inf, 0
+            log.info("Epoch %d is the first after the deferred switch (%s): the best checkpoint is chosen from "
+                     "here on.", epoch, ", ".join(f"{k}={v}" for k, v in switches.items()))
         improved = scores["macro_f1"] > books.best_f1
         if improved:
             books.best_f1, books.best_epoch, books.since_best = scores["macro_f1"], epoch, 0
@@ -337,7 +354,7 @@ def fit(model, train: DeviceImages, val: DeviceImages, criterion, optimizer, sch
         # says that epochs were left untrained.
         if epoch == settings.epochs:
             books.finished = "completed"
-        elif settings.patience and books.since_best >= settings.patience:
+        elif settings.patience and epoch > switch and books.since_best >= settings.patience:
             books.finished = "early_stopped"
             books.message = f"no validation macro-F1 gain for {settings.patience} epochs"
             log.info("Early stopping at epoch %d: %s.", epoch, books.message)
@@ -348,14 +365,32 @@ def fit(model, train: DeviceImages, val: DeviceImages, criterion, optimizer, sch
             save(None)
         if stopping:
             raise Interrupted(stop_requested(), epoch + 1, 0, store is not None)
-    return _result(books, books.finished or "completed", books.message,
-                   _never_started((criterion, settings.batch_order), books.epoch))
+    return _result(books, books.finished or "completed", books.message, _never_started(components, books.epoch),
+                   switches)
 
 
-def _result(books: _Bookkeeping, status: str, message: str, notes: Sequence[str] = ()) -> FitResult:
+def _result(books: _Bookkeeping, status: str, message: str, notes: Sequence[str] = (),
+            switches: Optional[Dict[str, int]] = None) -> FitResult:
     best = float(books.best_f1) if books.best_epoch else float("nan")
+    deferred = deferred_block(switches or {}, books.best_epoch)
+    notes = list(notes)
+    if deferred and deferred["best_epoch_after_switch"] is False and not notes:  # "never started" says it already
+        notes.append(precedes_switch_note(deferred["switch"], deferred["switch_epoch"], books.best_epoch))
+        log.warning("The run's %s.", notes[-1])
     message = "; ".join([m for m in (message, *notes) if m])
-    return FitResult(books.history, books.best_state, books.best_epoch, best, status, message, list(notes))
+    return FitResult(books.history, books.best_state, books.best_epoch, best, status, message, notes, deferred)
+
+
+def _switches(components) -> Dict[str, int]:
+    """{setting: finished epochs before it starts} of the deferred components (``deferred_start()``)."""
+    out = {}
+    for component in components:
+        start = getattr(component, "deferred_start", None)
+        deferred = start() if callable(start) else None
+        if deferred is not None:
+            _, setting, finished = deferred
+            out[setting] = int(finished)
+    return out
 
 
 def _never_started(components, last_epoch: int) -> List[str]:
@@ -374,8 +409,8 @@ def _never_started(components, last_epoch: int) -> List[str]:
         if last_epoch <= finished:
             note = (f"{what} ({setting}={finished}) never started: training ended at epoch {last_epoch}, and it "
                     f"begins in epoch {finished + 1}")
-            log.warning("The run's %s: its results are those of the method without it. Lower %s, or stop later "
-                        "(trainer.early_stopping_patience).", note, setting)
+            log.warning("The run's %s: its results are those of the method without it. Lower %s, or raise "
+                        "trainer.epochs.", note, setting)
             notes.append(note)
     return notes
 
