@@ -28,3 +28,14 @@ def test_each_longtail_experiment_runs_and_reports_what_it_did(tmp_path):
     assert "tau" in summaries["logit_adjusted"]["loss_details"]
     assert summaries["crt"]["crt"]["test"]["macro_f1"] >= 0
     assert summaries["remix"]["loss"] == "ce"
+    # deferred methods are reported from an epoch after their switch (2 of 3 epochs), and say so
+    for name, switch in (("ldam_drw", "loss.drw_epoch"), ("deferred_resampling", "balancing.start_epoch")):
+        block = summaries[name]["deferred"]
+        assert (block["switch"], block["switch_epoch"], block["best_epoch"]) == (switch, 2, 3), name
+        assert block["best_epoch_after_switch"] is True and summaries[name]["best_epoch"] == 3
+    assert summaries["baseline"]["deferred"] is None
+    # post-hoc logit adjustment divides out the prior of the checkpoint's batches, and records it
+    prior = summaries["deferred_resampling"]["posthoc"]["logit_adjustment"]["prior"]
+    assert prior["epoch"] == 3 and "re-balanced draws of epoch 3: effective-number weights" in prior["source"]
+    assert "shuffled batches" in summaries["baseline"]["posthoc"]["logit_adjustment"]["prior"]["source"]
+    assert "loss=logit_adjusted" in summaries["logit_adjusted"]["posthoc"]["logit_adjustment"]["prior"]["note"]

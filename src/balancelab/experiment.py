@@ -18,6 +18,7 @@ from balancelab.identity import PRESENTATION_KEYS
 from balancelab.output import artifacts, atomic
 from balancelab.provenance import run_facts
 from balancelab.training.assembly import assemble, describe_training
+from balancelab.training.batch_prior import trained_prior
 from balancelab.training.loop import fit
 from balancelab.training.runtime import StageTimer, seed_everything, select_device
 from balancelab.training.signals import StopCheck, no_stop
@@ -81,12 +82,15 @@ def _run(cfg: dict, run_dir: Path, identity: str, tracker, launcher, stop: StopC
         # A signal from here on: training is over and its state saved; the run stops before (or right after)
         # the evaluation and before cRT, and a rerun redoes them from that state (exit 75, as the log promised).
         stop_if_requested(stop, epoch=len(result.history), stage="evaluation")
+        # post-hoc logit adjustment divides out the prior the chosen checkpoint was trained under
+        prior = trained_prior(training.settings, training.criterion, counts_before, counts_after, result.best_epoch)
         with timer("evaluation"):
             summary.update(evaluate_best_model(run_dir, training.model, result.best_state, splits, training.val_data,
                                                training.normalization, artifacts.checkpoint_metadata(cfg, splits,
                                                                                                      training, result),
                                                counts_before, cfg["evaluation"],
-                                               training.settings.evaluation_batch_size, device, training.images))
+                                               training.settings.evaluation_batch_size, device, training.images,
+                                               prior=prior))
         stop_if_requested(stop, epoch=len(result.history), stage="evaluation")
         if trainer["crt_epochs"]:
             with timer("crt"):

@@ -290,6 +290,10 @@ class LogitAdjustedLoss(_PriorOffsetLoss):
         self.counts = counts
         self.warnings = _double_correction_warning("logit_adjusted", balanced_batches) if self.tau else []
 
+    def prior_correction(self) -> Optional[str]:
+        """What the loss does to the prior in training, for the post-hoc adjustment's note (None at tau = 0)."""
+        return f"loss=logit_adjusted adds tau * log(prior) (tau = {self.tau:g}) to the logits" if self.tau else None
+
     def describe(self) -> dict:
         return {"type": "logit_adjusted", "tau": self.tau, "class_counts": [int(c) for c in self.counts],
                 "log_prior": log_prior(self.counts).tolist(), "counts_from": "original training split",
@@ -309,6 +313,9 @@ class BalancedSoftmaxLoss(_PriorOffsetLoss):
         super().__init__(np.log(np.maximum(counts, 1.0)))
         self.counts = counts
         self.warnings = _double_correction_warning("balanced_softmax", balanced_batches)
+
+    def prior_correction(self) -> Optional[str]:
+        return "loss=balanced_softmax adds log(n_j) (logit adjustment with tau = 1) to the logits"
 
     def describe(self) -> dict:
         return {"type": "balanced_softmax", "class_counts": [int(c) for c in self.counts],

@@ -187,3 +187,13 @@ def test_a_tau_at_the_end_of_the_grid_is_flagged():
     at_edge = PosthocResult("logit_adjustment", 2.0, "macro_f1", {0.0: 0.5, 1.0: 0.6, 2.0: 0.7}, np.zeros(1), {})
     inside = PosthocResult("logit_adjustment", 1.0, "macro_f1", {0.0: 0.5, 1.0: 0.7, 2.0: 0.6}, np.zeros(1), {})
     assert "largest of the grid" in at_edge.summary()["note"] and "note" not in inside.summary()
+
+
+# --- the prior the model was trained under ---------------------------------------------------------------
+
+def test_logit_adjustment_takes_expected_counts_of_a_re_balanced_sampler():
+    """Draw weights give fractional expected counts per class (deferred re-sampling's effective-number draws)."""
+    z = _logits(np.random.default_rng(3), 10, 2)
+    assert np.allclose(adjusted_logits(z, [2.5, 7.5], 1.0), z - np.log([0.25, 0.75]))
+    with pytest.raises(ConfigError, match=r"class_counts must be non-negative finite numbers.*got \[-1"):
+        adjusted_logits(z, [-1, 2], 1.0)

@@ -8,6 +8,7 @@ it; validation is also reported under that rule, so that validation minus test c
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 from balancelab.checkpoint import save_checkpoint
 from balancelab.evaluation.binary import choose_threshold
@@ -21,11 +22,12 @@ from balancelab.training.loop import predict
 
 def evaluate_best_model(run_dir: Path, model, best_state: dict, splits, val_data: DeviceImages, normalization: dict,
                         metadata: dict, train_counts, evaluation: dict, batch_size: int, device,
-                        images=None) -> dict:
+                        images=None, prior: Optional[dict] = None) -> dict:
     """Writes best_model.pt and the test artifacts; returns the summary's ``test`` and validation blocks.
 
     ``images(X, y)``: the test split's batches, placed as the training set's were (on the device, or streamed);
-    by default on ``device``."""
+    by default on ``device``. ``prior``: the class prior the checkpoint was trained under
+    (training.batch_prior.trained_prior), for post-hoc logit adjustment; None: the training split's counts."""
     names = splits.class_names
     model.load_state_dict(best_state)
     scale = metadata.get("logit_scale", 1.0)
@@ -52,7 +54,7 @@ def evaluate_best_model(run_dir: Path, model, best_state: dict, splits, val_data
     out = {"test": test, "validation_at_best_epoch": validation}
     if units_of(model, len(names)) == len(names):
         out["posthoc"] = posthoc_corrections(run_dir, model, val_data, test_data, splits, train_counts, evaluation,
-                                             batch_size, scale)
+                                             batch_size, scale, prior=prior)
     return out
 
 
@@ -67,9 +69,15 @@ def units_of(model, default: int) -> int:
 
 
 def posthoc_corrections(run_dir: Path, model, val_data: DeviceImages, test_data: DeviceImages, splits, train_counts,
-                        evaluation: dict, batch_size: int, logit_scale: float = 1.0) -> dict:
+                        evaluation: dict, batch_size: int, logit_scale: float = 1.0,
+                        prior: Optional[dict] = None) -> dict:
     """Free corrections of the trained model (no retraining), tau chosen on validation, reported on test:
     post-hoc logit adjustment (Menon et al. 2021) and tau-normalisation of the classifier (Kang et al. 2020).
+
+    Logit adjustment divides out ``prior``, the class prior of the batches the checkpoint was trained under
+    (training.batch_prior; None: ``train_counts``), which its block records. Where that prior is uniform the
+    adjustment is skipped, with a note: every tau would give the model's own predictions, a derived row
+    identical to its source.
 
     Two-class runs are left out: their decision threshold, chosen on validation, already is the one free
     parameter such a correction would move.
@@ -78,8 +86,12 @@ def posthoc_corrections(run_dir: Path, model, val_data: DeviceImages, test_data:
     from balancelab.evaluation.metrics import headline_metrics, per_class_table
     from balancelab.evaluation.posthoc import final_linear, model_outputs, posthoc_logit_adjustment, tau_normalisation
     from balancelab.output import atomic
+    from balancelab.training.batch_prior import counts_prior
 
     names = splits.class_names
+    prior = prior or counts_prior(train_counts, "the training split's counts")
+    prior_facts = {"source": prior["source"], "epoch": prior.get("epoch"), "shares": prior["shares"],
+                   **({"note": prior["note"]} if prior.get("note") else {})}
     if len(names) <= 2:
         return {"skipped": "two-class run: the validation-chosen threshold is its post-hoc correction"}
     try:
@@ -93,14 +105,21 @@ def posthoc_corrections(run_dir: Path, model, val_data: DeviceImages, test_data:
         tau_norm_skipped = str(exc)
     # Logit adjustment compares logits with log-priors: it needs the logits the loss saw (scaled).
     val_logits, test_logits = val_logits * logit_scale, test_logits * logit_scale
-    results = {"logit_adjustment": posthoc_logit_adjustment(
-        val_logits=val_logits, val_labels=splits.val.y, test_logits=test_logits, test_labels=splits.test.y,
-        class_counts=[int(c) for c in train_counts])}
+    results, block = {}, {}
+    if prior["uniform"]:
+        block["logit_adjustment"] = {"skipped": f"the class prior the model was trained under is uniform "
+                                                f"({prior['source']}): log pi is the same for every class, so every "
+                                                f"tau gives predictions identical to the model's", "prior": prior_facts}
+    else:
+        results["logit_adjustment"] = posthoc_logit_adjustment(
+            val_logits=val_logits, val_labels=splits.val.y, test_logits=test_logits, test_labels=splits.test.y,
+            class_counts=prior["counts"])
     if layer is not None:
         results["tau_normalisation"] = tau_normalisation(
             weight=layer.weight, bias=layer.bias, val_features=val_features, val_labels=splits.val.y,
             test_features=test_features, test_labels=splits.test.y)
-    block = {} if layer is not None else {"tau_normalisation": {"skipped": tau_norm_skipped}}
+    else:
+        block["tau_normalisation"] = {"skipped": tau_norm_skipped}
     for method, result in results.items():
         files = BY_POSTHOC_METHOD[method]
         atomic.write_csv(run_dir / files.metrics_file, per_class_table(splits.test.y, result.test_predictions, names))
@@ -110,6 +129,8 @@ def posthoc_corrections(run_dir: Path, model, val_data: DeviceImages, test_data:
         block[method] = {**result.summary(), "test": headline_metrics(
             splits.test.y, result.test_predictions, names, train_counts, evaluation["many_shot_min"],
             evaluation["few_shot_max"])}
+        if method == "logit_adjustment":
+            block[method]["prior"] = prior_facts
     return block
 
 

@@ -1,8 +1,8 @@
 """Post-hoc corrections of a trained classifier, free in every run: no retraining.
 
 - Post-hoc logit adjustment (Menon et al., ICLR 2021): predict argmax_j z_j - tau * log pi_j, pi the
-  training prior; tau = 1 is the Bayes-optimal rule for the balanced error if softmax(z) estimates the
-  training posterior.
+  prior of the batches the model was trained under (after balancing; training/batch_prior.py); tau = 1 is
+  the Bayes-optimal rule for the balanced error if softmax(z) estimates the training posterior.
 - tau-normalisation (Kang et al., ICLR 2020): rescale each class's weight vector of the final linear
   layer, w_j / ||w_j||^tau; long-tailed training leaves the frequent classes with larger norms.
 
@@ -23,7 +23,7 @@ from torch import nn
 
 from balancelab.errors import ConfigError, DataError
 from balancelab.evaluation.metrics import split_scores
-from balancelab.longtail_losses import log_prior, validated_counts
+from balancelab.longtail_losses import log_prior
 
 DEFAULT_TAUS = tuple(float(t) for t in np.arange(0.0, 2.0001, 0.25))   # 0, 0.25, ..., 2
 SELECTION_METRICS = ("macro_f1", "balanced_accuracy", "accuracy")
@@ -90,16 +90,31 @@ def _choose(predict, val_labels: np.ndarray, grid: list, metric: str) -> tuple[f
     return next(tau for tau in grid if scores[tau] == best), scores  # ties: the smallest tau
 
 
-def adjusted_logits(logits: np.ndarray, class_counts: Sequence[int], tau: float) -> np.ndarray:
-    """z - tau * log pi (an absent class counted as one sample, as in the logit-adjusted loss)."""
+def _prior_counts(class_counts, classes: int) -> np.ndarray:
+    """Per-class counts of the training batches: non-negative, finite, fractional allowed (expected draws)."""
+    try:
+        counts = np.asarray(list(class_counts), dtype=np.float64)
+    except (TypeError, ValueError):
+        counts = np.asarray([np.nan])
+    if counts.ndim != 1 or len(counts) != classes or not np.all(np.isfinite(counts)) or np.any(counts < 0) \
+            or not counts.any():
+        raise ConfigError(f"posthoc logit adjustment: class_counts must be non-negative finite numbers, one per "
+                          f"class ({classes}), not all 0 (the prior the model was trained under); got "
+                          f"{list(class_counts) if np.ndim(class_counts) else class_counts!r}.")
+    return counts
+
+
+def adjusted_logits(logits: np.ndarray, class_counts: Sequence[float], tau: float) -> np.ndarray:
+    """z - tau * log pi, pi from ``class_counts`` (an absent class counted as one sample, as in the
+    logit-adjusted loss; fractional counts, e.g. the expected draws of a weighted sampler, are fine)."""
     logits = _two_columns(logits)
-    counts = validated_counts(class_counts, loss="posthoc_logit_adjustment", num_classes=logits.shape[1])
-    return logits - float(tau) * log_prior(counts)
+    return logits - float(tau) * log_prior(_prior_counts(class_counts, logits.shape[1]))
 
 
-def posthoc_logit_adjustment(*, val_logits, val_labels, test_logits, test_labels, class_counts: Sequence[int],
+def posthoc_logit_adjustment(*, val_logits, val_labels, test_logits, test_labels, class_counts: Sequence[float],
                              taus: Sequence[float] = DEFAULT_TAUS, metric: str = "macro_f1") -> PosthocResult:
-    """Post-hoc logit adjustment with tau chosen on validation; ``class_counts``: original training counts."""
+    """Post-hoc logit adjustment with tau chosen on validation; ``class_counts``: the class counts of the
+    batches the model was trained under (training/batch_prior.py), which give the prior pi."""
     grid = _check_grid(taus, "logit adjustment")
     val_logits, test_logits = _two_columns(val_logits), _two_columns(test_logits)
     val_labels = _labels(val_labels, len(val_logits), "validation")
