@@ -36,9 +36,16 @@ def test_eight_experiments_eight_folders_eight_rows(grid):
     assert sorted(table["experiment"]) == sorted(["baseline", "random_oversampling", "smote", "adasyn",
                                                   "offline_augmentation", "focal_loss", "smote_focal",
                                                   "offline_augmentation_focal"])
-    # Each trained experiment also gets its free post-hoc rows, ranked and tested apart from the experiments.
+    # Each trained experiment also gets its free post-hoc rows, ranked and tested apart from the experiments;
+    # post-hoc logit adjustment only where the batches' prior was not uniform (an oversampled set with equal
+    # counts gives every class the same log-prior: the adjustment could change nothing, and says so).
     derived = everything[everything["row_kind"] == "derived"]
-    assert {f"{e} + posthoc_la" for e in table["experiment"]} <= set(derived["experiment"])
+    summaries = {yaml.safe_load((p / "config.yaml").read_text())["experiment_name"]:
+                 json.loads((p / "experiment_summary.json").read_text()) for p in jobs}
+    uniform = {e for e, s in summaries.items() if "skipped" in s["posthoc"]["logit_adjustment"]}
+    assert {"baseline", "focal_loss"}.isdisjoint(uniform) and "random_oversampling" in uniform
+    assert {f"{e} + posthoc_la" for e in set(table["experiment"]) - uniform} <= set(derived["experiment"])
+    assert not {f"{e} + posthoc_la" for e in uniform} & set(derived["experiment"])
     assert table.loc[table["experiment"] == "baseline", "macro_f1_delta_vs_baseline"].iloc[0] == 0
     assert table["rank"].min() == 1 and table["rank"].max() <= 8 and derived["rank"].isna().all()
     others = table[table["experiment"] != "baseline"]
