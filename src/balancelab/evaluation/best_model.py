@@ -98,7 +98,7 @@ def posthoc_corrections(run_dir: Path, model, val_data: DeviceImages, test_data:
         class_counts=[int(c) for c in train_counts])}
     if layer is not None:
         results["tau_normalisation"] = tau_normalisation(
-            weight=layer.weight, bias=layer.bias, val_features=val_features, val_labels=splits.val.y,
+            weight=layer.weight, val_features=val_features, val_labels=splits.val.y,
             test_features=test_features, test_labels=splits.test.y)
     block = {} if layer is not None else {"tau_normalisation": {"skipped": tau_norm_skipped}}
     for method, result in results.items():
