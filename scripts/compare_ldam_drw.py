@@ -135,8 +135,8 @@ def _show(value) -> str:
     return "absent" if value is _ABSENT else repr(value) if isinstance(value, str) else str(value)
 
 
-def differences(configs: List[dict], expected) -> List[str]:
-    """'key is X (the ...: Y)' for each key whose value differs in any of ``configs`` (each once)."""
+def differences(configs: List[dict], expected, source: str) -> List[str]:
+    """'key is X (source: Y)' for each key whose value differs from Y in any of ``configs`` (each value once)."""
     found = []
     for key, wanted in expected:
         values = []
@@ -145,7 +145,7 @@ def differences(configs: List[dict], expected) -> List[str]:
             if not _same(value, wanted) and _show(value) not in values:
                 values.append(_show(value))
         if values:
-            found.append(f"{key} is {' / '.join(values)}")
+            found.append(f"{key} is {' / '.join(values)} ({source}: {_show(wanted)})")
     return found
 
 
@@ -169,23 +169,10 @@ def check_jobs(sweep_dir: Path, overrides: dict | None = None) -> Dict[str, Chec
     checks = {}
     for experiment, configs in job_configs(sweep_dir).items():
         method = method_of(experiment, overrides or {})
-        protocol = [f"{d} (protocol: {_show(w)})" for d, (_, w) in
-                    _with_wanted(differences(configs, PROTOCOL), PROTOCOL)]
-        if method in NOT_AVAILABLE:
-            own = [NOT_AVAILABLE[method]]
-        elif method in METHODS:
-            own = [f"{d} (the paper's method: {_show(w)})" for d, (_, w) in
-                   _with_wanted(differences(configs, METHODS[method]), METHODS[method])]
-        else:
-            own = []
-        checks[experiment] = Checked(protocol, own)
+        own = ([NOT_AVAILABLE[method]] if method in NOT_AVAILABLE
+               else differences(configs, METHODS[method], "the paper's method") if method in METHODS else [])
+        checks[experiment] = Checked(differences(configs, PROTOCOL, "protocol"), own)
     return checks
-
-
-def _with_wanted(found: List[str], expected):
-    """Pairs each difference ('key is ...') with its (key, wanted) entry."""
-    wanted = {key: (key, value) for key, value in expected}
-    return [(d, wanted[d.split(" is ", 1)[0]]) for d in found]
 
 
 def _verdict(gap, check: Optional[Checked], tolerance: float) -> str:
