@@ -12,6 +12,12 @@ Published numbers: Cao et al., "Learning Imbalanced Datasets with Label-Distribu
 Loss", NeurIPS 2019, Table 2: CIFAR-10-LT, exponential imbalance ratio 100, ResNet-32, top-1 error (%).
 The sweep's top-1 error is 1 - test accuracy, mean (and std) over its seeds.
 
+A row gets a verdict (reproduced / higher / lower) only when every job of its experiment, read from the
+job folders' config.yaml, is the whole protocol (PROTOCOL: the recipe, key by key) *and* the paper's method
+(METHODS: the reference code's definition, kaidic/LDAM-DRW cifar_train.py). Otherwise the row keeps its
+numbers and says why it has no verdict: "not the protocol", "not the paper's method" (e.g. focal_loss's
+gamma 2; balancelab's cb_focal, the softmax form), or "unchecked" (no job configs to read).
+
 Two differences to keep in mind when reading the gap: the reference code evaluates on the CIFAR-10
 test set after every epoch and reports the best of those (the epoch is chosen on test), while
 balancelab chooses the epoch on a validation split and scores the test set once, so its errors are
@@ -21,9 +27,11 @@ expected to be slightly higher; and the published numbers are single runs.
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 from pathlib import Path
+from typing import Dict, List, NamedTuple, Optional
 
 import pandas as pd
 
@@ -38,6 +46,53 @@ LABELS = {"ce": "CE (ERM)", "focal": "Focal", "ldam": "LDAM", "cb_focal": "Class
           "ldam_drw": "LDAM-DRW"}
 # The project's experiment names (configs/experiment) of the published methods whose names differ.
 EXPERIMENT_METHODS = {"baseline": "ce", "focal_loss": "focal"}
+
+# The recipe's protocol as the jobs' config.yaml records it, for every method (configs/recipe/
+# ldam_drw_cifar10_lt.yaml; the reference: cifar_train.py and imbalance_cifar.py).
+PROTOCOL = (
+    ("dataset.source", "cifar10"), ("dataset.imbalance_ratio", 100), ("dataset.imbalance_profile", "exponential"),
+    ("dataset.split_seed", 0),  # rand_number=0: with it the subset is IMBALANCECIFAR10's
+    ("dataset.normalization_mean", [0.4914, 0.4822, 0.4465]), ("dataset.normalization_std", [0.2023, 0.1994, 0.2010]),
+    ("dataset.online_augmentation.crop_padding", 4), ("dataset.online_augmentation.hflip", True),
+    ("dataset.online_augmentation.vflip", False), ("dataset.online_augmentation.max_shift", 0.0),
+    ("dataset.online_augmentation.max_rotation", 0.0), ("dataset.online_augmentation.scale_range", 0.0),
+    ("model.name", "resnet32"), ("model.input_size", 32), ("model.dropout", 0.0),
+    ("optimizer.name", "sgd"), ("optimizer.lr", 0.1), ("optimizer.momentum", 0.9), ("optimizer.weight_decay", 2e-4),
+    ("optimizer.nesterov", False),
+    ("scheduler.name", "multistep"), ("scheduler.milestones", [160, 180]), ("scheduler.gamma", 0.01),
+    ("scheduler.warmup_epochs", 5),
+    ("trainer.epochs", 200), ("trainer.batch_size", 128), ("trainer.budget", "epochs"),
+    ("trainer.early_stopping_patience", 0), ("trainer.amp", False), ("trainer.precise_bn_images", 0),
+    ("trainer.grad_clip_norm", None),
+)
+# Each published method as the reference code defines it (cifar_train.py: --loss_type, --train_rule; LDAM
+# on NormedLinear, use_norm only for LDAM), on top of no resampling and no batch mixing.
+_PLAIN = (("balancing.name", "none"), ("augmentation.mixup.method", "none"))
+METHODS = {
+    "ce": _PLAIN + (("loss.name", "ce"), ("loss.label_smoothing", 0.0), ("loss.drw_epoch", None),
+                    ("model.normed_classifier", False)),
+    # FocalLoss(gamma=1) on softmax cross-entropy, unweighted (train_rule None)
+    "focal": _PLAIN + (("loss.name", "focal"), ("loss.gamma", 1.0), ("loss.alpha", None), ("loss.drw_epoch", None),
+                       ("model.normed_classifier", False)),
+    # LDAMLoss(max_m=0.5, s=30) on the cosine classifier; DRW: effective-number weights (beta 0.9999) from epoch 160
+    "ldam": _PLAIN + (("loss.name", "ldam"), ("loss.max_margin", 0.5), ("loss.scale", 30.0), ("loss.drw_epoch", None),
+                      ("model.normed_classifier", True)),
+    "ldam_drw": _PLAIN + (("loss.name", "ldam"), ("loss.max_margin", 0.5), ("loss.scale", 30.0),
+                          ("loss.drw_epoch", 160), ("loss.beta", 0.9999), ("model.normed_classifier", True)),
+}
+# Published methods no balancelab experiment implements: why their row never gets a verdict.
+NOT_AVAILABLE = {
+    "cb_focal": "the published CB Focal (Cui et al. 2019) is the sigmoid form; balancelab's cb_focal is the softmax "
+                "focal loss with class-balanced weights",
+}
+_ABSENT = object()
+
+
+class Checked(NamedTuple):
+    """How an experiment's jobs differ from the protocol and from its published method (empty: they do not)."""
+
+    protocol: List[str]
+    method: List[str]
 
 
 def method_of(experiment: str, overrides: dict) -> str | None:
@@ -57,8 +112,85 @@ def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and value != value) or bool(pd.isna(value))
 
 
-def comparison(table: pd.DataFrame, overrides: dict | None = None, tolerance: float = 1.5) -> pd.DataFrame:
-    """One row per published method: published error, the sweep's error (mean, std, seeds), the gap."""
+def _lookup(cfg: dict, key: str):
+    node = cfg
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return _ABSENT
+        node = node[part]
+    return node
+
+
+def _same(found, wanted) -> bool:
+    """Equal as config values: numbers to rounding (2e-4 vs 0.0002), lists item by item, booleans as booleans."""
+    if isinstance(wanted, (list, tuple)):
+        return isinstance(found, (list, tuple)) and len(found) == len(wanted) and all(map(_same, found, wanted))
+    if isinstance(wanted, bool) or wanted is None or isinstance(wanted, str):
+        return type(found) is type(wanted) and found == wanted
+    return (isinstance(found, (int, float)) and not isinstance(found, bool)
+            and math.isclose(found, wanted, rel_tol=1e-9, abs_tol=1e-12))
+
+
+def _show(value) -> str:
+    return "absent" if value is _ABSENT else repr(value) if isinstance(value, str) else str(value)
+
+
+def differences(configs: List[dict], expected, source: str) -> List[str]:
+    """'key is X (source: Y)' for each key whose value differs from Y in any of ``configs`` (each value once)."""
+    found = []
+    for key, wanted in expected:
+        values = []
+        for cfg in configs:
+            value = _lookup(cfg, key)
+            if not _same(value, wanted) and _show(value) not in values:
+                values.append(_show(value))
+        if values:
+            found.append(f"{key} is {' / '.join(values)} ({source}: {_show(wanted)})")
+    return found
+
+
+def job_configs(sweep_dir: Path) -> Dict[str, List[dict]]:
+    """{experiment_name: [config.yaml of each of its job folders]}."""
+    import yaml
+
+    out: Dict[str, List[dict]] = {}
+    for path in sorted(Path(sweep_dir).glob("*/config.yaml")):
+        try:
+            cfg = yaml.safe_load(path.read_text())
+        except (OSError, yaml.YAMLError):
+            continue  # the sweep report lists the job as unreadable
+        if isinstance(cfg, dict):
+            out.setdefault(str(cfg.get("experiment_name")), []).append(cfg)
+    return out
+
+
+def check_jobs(sweep_dir: Path, overrides: dict | None = None) -> Dict[str, Checked]:
+    """For each experiment with job folders: its differences from the protocol and from its published method."""
+    checks = {}
+    for experiment, configs in job_configs(sweep_dir).items():
+        method = method_of(experiment, overrides or {})
+        own = ([NOT_AVAILABLE[method]] if method in NOT_AVAILABLE
+               else differences(configs, METHODS[method], "the paper's method") if method in METHODS else [])
+        checks[experiment] = Checked(differences(configs, PROTOCOL, "protocol"), own)
+    return checks
+
+
+def _verdict(gap, check: Optional[Checked], tolerance: float) -> str:
+    if gap is None:
+        return "missing"
+    if check is None:
+        return "unchecked"
+    if check.protocol:
+        return "not the protocol"
+    if check.method:
+        return "not the paper's method"
+    return "reproduced" if abs(gap) <= tolerance else "higher" if gap > 0 else "lower"
+
+
+def comparison(table: pd.DataFrame, overrides: dict | None = None, tolerance: float = 1.5,
+               checks: Dict[str, Checked] | None = None) -> pd.DataFrame:
+    """One row per published method: published error, the sweep's error (mean, std, seeds), the gap, and the
+    verdict, given only to an experiment ``checks`` found to be the protocol and the paper's method."""
     overrides = overrides or {}
     for column in ("experiment", "accuracy_mean"):
         if column not in table:
@@ -79,35 +211,13 @@ def comparison(table: pd.DataFrame, overrides: dict | None = None, tolerance: fl
         ours = None if r is None or _missing(r["accuracy_mean"]) else 100.0 * (1.0 - float(r["accuracy_mean"]))
         std = None if r is None or _missing(r.get("accuracy_std")) or ours is None else 100.0 * float(r["accuracy_std"])
         gap = None if ours is None else ours - published
+        check = None if r is None or checks is None else checks.get(str(r["experiment"]))
+        differs = "" if check is None else "; ".join(check.protocol + check.method)
         rows.append({"method": LABELS[method], "experiment": None if r is None else r["experiment"],
                      "seeds": None if r is None else r.get("n_seeds"), "published_error": published,
                      "our_error": ours, "our_error_std": std, "gap": gap,
-                     "verdict": "missing" if gap is None else "reproduced" if abs(gap) <= tolerance
-                     else "higher" if gap > 0 else "lower"})
+                     "verdict": _verdict(gap, check, tolerance), "differs": differs})
     return pd.DataFrame(rows)
-
-
-# The recipe's protocol as the jobs' config.yaml records it: (dotted key, value).
-PROTOCOL = (("dataset.name", "cifar10"), ("dataset.imbalance_ratio", 100), ("dataset.imbalance_profile", "exponential"),
-            ("model.name", "resnet32"), ("trainer.epochs", 200), ("trainer.batch_size", 128),
-            ("optimizer.name", "sgd"), ("optimizer.lr", 0.1), ("scheduler.name", "multistep"))
-
-
-def protocol_mismatches(sweep_dir: Path) -> list:
-    """How the sweep's jobs differ from the LDAM-DRW protocol (empty: it is the protocol), read from their
-    config.yaml; a mismatch in any job is listed."""
-    import yaml
-
-    found = []
-    for config in sorted(sweep_dir.glob("*/config.yaml")):
-        cfg = yaml.safe_load(config.read_text())
-        for key, wanted in PROTOCOL:
-            node = cfg
-            for part in key.split("."):
-                node = node.get(part) if isinstance(node, dict) else None
-            if node != wanted and (key, node) not in [(k, v) for k, v, _ in found]:
-                found.append((key, node, config.parent.name))
-    return found
 
 
 def render(frame: pd.DataFrame, tolerance: float) -> str:
@@ -115,14 +225,16 @@ def render(frame: pd.DataFrame, tolerance: float) -> str:
         return "—" if _missing(v) else f"{v:.2f}"
 
     lines = [f"CIFAR-10-LT (ratio 100), ResNet-32: top-1 error in %, published vs this sweep "
-             f"(reproduced = within {tolerance:.2f} points)", "",
-             f"{'method':<22}{'published':>10}{'ours':>9}{'± std':>8}{'seeds':>7}{'gap':>8}  verdict    experiment"]
+             f"(reproduced = within {tolerance:.2f} points, given only to the protocol and the paper's method)", "",
+             f"{'method':<22}{'published':>10}{'ours':>9}{'± std':>8}{'seeds':>7}{'gap':>8}  "
+             f"{'verdict':<24}experiment"]
     for r in frame.to_dict("records"):
         seeds = "—" if _missing(r["seeds"]) else str(int(r["seeds"]))
         gap = "—" if _missing(r["gap"]) else f"{r['gap']:+.2f}"
         experiment = "" if _missing(r["experiment"]) else str(r["experiment"])
+        why = f"  ({r['differs']})" if isinstance(r.get("differs"), str) and r["differs"] else ""
         lines.append(f"{r['method']:<22}{r['published_error']:>10.2f}{pct(r['our_error']):>9}"
-                     f"{pct(r['our_error_std']):>8}{seeds:>7}{gap:>8}  {r['verdict']:<11}{experiment}")
+                     f"{pct(r['our_error_std']):>8}{seeds:>7}{gap:>8}  {r['verdict']:<24}{experiment}{why}")
     found = frame.dropna(subset=["our_error"])
     if len(found) >= 2:
         published_order = list(found.sort_values("published_error")["method"])
@@ -153,12 +265,16 @@ def main(argv=None) -> int:
             print(f"--map {item}: the method must be one of {', '.join(PUBLISHED_TOP1_ERROR)}.", file=sys.stderr)
             return 2
         overrides[experiment] = method
-    mismatches = protocol_mismatches(path.parent)
-    if not list(path.parent.glob("*/config.yaml")):
-        print(f"warning: {path.parent} holds no job folders, so its protocol cannot be checked.", file=sys.stderr)
-    for key, found, job in mismatches:
-        print(f"warning: {key} is {found!r} in {job}, not the LDAM-DRW protocol's", file=sys.stderr)
-    frame = comparison(pd.read_csv(path), overrides, args.tolerance)
+    checks = check_jobs(path.parent, overrides)
+    if not checks:
+        print(f"warning: {path.parent} holds no job folders, so neither the protocol nor the methods can be "
+              f"checked: no row gets a verdict.", file=sys.stderr)
+    frame = comparison(pd.read_csv(path), overrides, args.tolerance, checks or None)
+    compared = {str(e) for e in frame["experiment"].dropna()}
+    mismatches = sorted({d for e in compared if e in checks for d in checks[e].protocol})
+    for difference in mismatches:
+        jobs = ", ".join(sorted(e for e in compared if e in checks and difference in checks[e].protocol))
+        print(f"warning: {difference}, not the LDAM-DRW protocol's, in {jobs}", file=sys.stderr)
     text = render(frame, args.tolerance)
     if mismatches:
         text = ("THIS SWEEP IS NOT THE LDAM-DRW PROTOCOL (see the warnings): the published numbers do not apply to "

@@ -26,7 +26,10 @@ def test_each_longtail_experiment_runs_and_reports_what_it_did(tmp_path):
         assert set(summary["posthoc"]) == {"logit_adjustment", "tau_normalisation"}
     assert summaries["ldam_drw"]["loss_details"]["drw_epoch"] == 2  # 80 % of 3 epochs
     assert "tau" in summaries["logit_adjusted"]["loss_details"]
-    assert summaries["crt"]["crt"]["test"]["macro_f1"] >= 0
+    crt = summaries["crt"]["crt"]
+    assert crt["test"]["macro_f1"] >= 0 and crt["chosen_on"] == "validation"
+    assert crt["best_epoch"] == 1 + crt["val_macro_f1"].index(max(crt["val_macro_f1"]))
+    assert crt["online_augmentation"] == summaries["crt"]["batches"]["online_augmentation"]  # the run's transforms
     assert summaries["remix"]["loss"] == "ce"
     # deferred methods are reported from an epoch after their switch (2 of 3 epochs), and say so
     for name, switch in (("ldam_drw", "loss.drw_epoch"), ("deferred_resampling", "balancing.start_epoch")):

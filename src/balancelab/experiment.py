@@ -95,9 +95,10 @@ def _run(cfg: dict, run_dir: Path, identity: str, tracker, launcher, stop: StopC
         if trainer["crt_epochs"]:
             with timer("crt"):
                 summary["crt"] = classifier_retraining(
-                    run_dir, training.model, training.images(splits.train.X, splits.train.y),
+                    run_dir, training.model, training.images(splits.train.X, splits.train.y), training.val_data,
                     training.images(splits.test.X, splits.test.y), splits, counts_before, cfg["evaluation"],
-                    trainer["crt_epochs"], trainer["batch_size"], cfg["seed"], stop_requested=stop)
+                    trainer["crt_epochs"], trainer["batch_size"], cfg["seed"], augment=training.settings.augment,
+                    stop_requested=stop)
     else:
         log.error("No epoch finished with a usable model; no checkpoint or test metrics were written.")
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from balancelab.data.longtail import long_tail_counts, make_long_tailed
+from balancelab.data.longtail import ldam_drw_long_tailed, long_tail_counts, make_long_tailed
 
 
 def test_exponential_profile_matches_formula():
@@ -41,3 +41,24 @@ def test_profile_none_keeps_every_class_at_n_max_and_an_unknown_profile_names_th
     assert long_tail_counts(7, 3, 50, "none").tolist() == [7, 7, 7]
     with pytest.raises(ValueError, match="Valid: exponential, step, none"):
         long_tail_counts(7, 3, 2, "linear")
+
+
+def test_ldam_drw_selection_is_the_reference_codes():
+    """kaidic/LDAM-DRW imbalance_cifar.py: np.random.seed(rand_number=0) once, then for each class in order
+    idx = np.where(targets == c)[0]; np.random.shuffle(idx); keep idx[:n_c] (the head class is shuffled too)."""
+    y = np.tile(np.arange(4), 30)  # interleaved labels, as CIFAR's files hold them
+    counts = long_tail_counts(30, 4, 10, "exponential")
+    saved = np.random.get_state()
+    try:
+        np.random.seed(0)
+        expected = []
+        for c, n in zip(np.unique(y), counts):
+            idx = np.where(y == c)[0]
+            np.random.shuffle(idx)
+            expected.append(idx[:n])
+    finally:
+        np.random.set_state(saved)
+    chosen = ldam_drw_long_tailed(y, 4, 10, "exponential", seed=0)
+    assert np.array_equal(chosen, np.sort(np.concatenate(expected)))
+    assert not np.array_equal(chosen, ldam_drw_long_tailed(y, 4, 10, "exponential", seed=1))
+    assert np.array_equal(np.random.get_state()[1], saved[1])  # numpy's global generator is left alone

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from balancelab.data.longtail import long_tail_counts
+from balancelab.data.longtail import ldam_drw_long_tailed, long_tail_counts
 from balancelab.data.torchvision_sets import load_torchvision
 from balancelab.errors import ConfigError, DataError
 from balancelab.config.validate import validate
@@ -78,6 +78,18 @@ def test_validation_is_balanced_and_drawn_from_unused_training_images(tmp_path):
     assert not (ids[0] & ids[1]) and not (ids[0] & ids[2]) and not (ids[1] & ids[2])
     assert all(i.startswith("mnist:train:") for i in ids[0] | ids[1])
     assert all(i.startswith("mnist:test:") for i in ids[2]) and len(ids[2]) == 50
+
+
+def test_every_torchvision_dataset_is_made_long_tailed_by_ldam_drws_rule(tmp_path):
+    """The training images are LDAM-DRW's subset (its rule for every torchvision dataset, not only CIFAR);
+    validation takes only the head class's shortfall out of it."""
+    write_mnist(tmp_path)
+    splits = load_torchvision(**cfg("mnist", tmp_path), input_size=16)
+    y = np.repeat(np.arange(10), 20)  # write_mnist's labels
+    selection = {f"mnist:train:{i}" for i in ldam_drw_long_tailed(y, 10, 10, "exponential", seed=0)}
+    train, val = set(splits.train.source_ids.tolist()), set(splits.val.source_ids.tolist())
+    assert train <= selection and train | (val & selection) == selection
+    assert splits.notes["long_tail_selection"].startswith("LDAM-DRW")
 
 
 def test_validation_draw_is_seeded(tmp_path):

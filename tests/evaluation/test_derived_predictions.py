@@ -12,7 +12,7 @@ from torch import nn
 from balancelab.evaluation import derived
 from balancelab.evaluation.best_model import classifier_retraining, posthoc_corrections
 from balancelab.sweep.statistics import metric_value
-from balancelab.training.batches import DeviceImages
+from balancelab.training.batches import DeviceImages, OnlineAugmentation
 
 NAMES = ["a", "b", "c"]
 EVALUATION = {"many_shot_min": 100, "few_shot_max": 20}
@@ -58,9 +58,12 @@ def test_post_hoc_corrections_write_their_test_predictions(tmp_path, run):
 
 def test_crt_writes_its_test_predictions(tmp_path, run):
     splits, data, model = run
-    block = classifier_retraining(tmp_path, model, data["train"], data["test"], splits, [36, 18, 6], EVALUATION,
-                                  epochs=1, batch_size=16, seed=0)
+    block = classifier_retraining(tmp_path, model, data["train"], data["val"], data["test"], splits, [36, 18, 6],
+                                  EVALUATION, epochs=2, batch_size=16, seed=0, augment=OnlineAugmentation(hflip=True))
     check(tmp_path / derived.CRT.predictions_file, splits, block["test"])
+    # the stage-2 epoch is chosen on validation, and the summary says how cRT was run
+    assert block["chosen_on"] == "validation" and block["best_epoch"] in (1, 2)
+    assert len(block["val_macro_f1"]) == 2 and block["online_augmentation"]["hflip"] is True
     table = pd.read_csv(tmp_path / derived.CRT.predictions_file)
     probs = table[[f"prob_{n}" for n in NAMES]].to_numpy()
     assert np.allclose(probs.sum(1), 1, atol=1e-5) and np.array_equal(probs.argmax(1), table["pred_index"])

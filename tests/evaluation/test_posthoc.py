@@ -8,9 +8,9 @@ from torch import nn
 
 from balancelab.errors import ConfigError
 from balancelab.evaluation.metrics import split_scores
-from balancelab.evaluation.posthoc import (DEFAULT_TAUS, adjusted_logits, final_linear, model_outputs,
-                                           posthoc_logit_adjustment, tau_normalisation, tau_normalised_logits,
-                                           tau_normalised_weight)
+from balancelab.evaluation.posthoc import (DEFAULT_TAUS, TAU_NORM_TAUS, adjusted_logits, final_linear,
+                                           model_outputs, posthoc_logit_adjustment, tau_normalisation,
+                                           tau_normalised_logits, tau_normalised_weight)
 from balancelab.training.batches import DeviceImages
 
 COUNTS = [900, 100]
@@ -31,15 +31,41 @@ def test_logit_adjustment_with_tau_zero_is_the_identity():
     assert result.tau == 0.0 and np.array_equal(result.test_predictions, z.argmax(1))
 
 
-def test_tau_normalisation_with_tau_zero_is_the_identity():
+def test_tau_normalisation_with_tau_zero_is_the_layer_without_its_bias():
+    """Kang et al.'s tau_norm.py scores feat @ (w / ||w||^tau).T: the trained bias is dropped at every tau."""
     g = torch.Generator().manual_seed(0)
-    w, b, x = torch.randn(4, 6, generator=g) * 3, torch.randn(4, generator=g), torch.randn(20, 6, generator=g)
+    w, x = torch.randn(4, 6, generator=g) * 3, torch.randn(20, 6, generator=g)
     assert torch.equal(tau_normalised_weight(w, 0.0), w)
-    assert torch.allclose(tau_normalised_logits(x, w, b, 0.0), F.linear(x, w, b))
+    assert torch.allclose(tau_normalised_logits(x, w, 0.0), x @ w.T)
     y = torch.randint(0, 4, (20,), generator=g).numpy()
-    result = tau_normalisation(weight=w, bias=b, val_features=x, val_labels=y, test_features=x, test_labels=y,
-                               taus=[0.0])
-    assert np.array_equal(result.test_predictions, F.linear(x, w, b).argmax(1).numpy())
+    result = tau_normalisation(weight=w, val_features=x, val_labels=y, test_features=x, test_labels=y, taus=[0.0])
+    assert np.array_equal(result.test_predictions, (x @ w.T).argmax(1).numpy())
+
+
+def test_tau_normalisation_ignores_a_bias_that_would_decide_every_prediction():
+    """A model whose bias alone picks class 0 everywhere: the tau-normalised scores never see it."""
+    layer = nn.Linear(2, 2)
+    with torch.no_grad():
+        layer.weight.copy_(torch.eye(2))
+        layer.bias.copy_(torch.tensor([100.0, 0.0]))
+    x = torch.tensor([[1.0, 0.0]] * 5 + [[0.0, 1.0]] * 5)
+    y = np.array([0] * 5 + [1] * 5)
+    assert (layer(x).argmax(1) == 0).all()  # the layer itself, bias included
+    result = tau_normalisation(weight=layer.weight, val_features=x, val_labels=y, test_features=x, test_labels=y)
+    assert np.array_equal(result.test_predictions, y)
+    with pytest.raises(TypeError):  # no bias argument to be silently dropped
+        tau_normalisation(weight=layer.weight, bias=layer.bias, val_features=x, val_labels=y, test_features=x,
+                          test_labels=y)
+
+
+def test_tau_normalisation_searches_the_references_grid():
+    """tau_norm.py: for p in np.linspace(0, 2, 21), i.e. 0, 0.1, ..., 2.0, all tried on validation."""
+    assert np.allclose(TAU_NORM_TAUS, np.linspace(0, 2, 21)) and len(TAU_NORM_TAUS) == 21
+    g = torch.Generator().manual_seed(1)
+    w, x = torch.randn(3, 4, generator=g), torch.randn(12, 4, generator=g)
+    y = np.arange(12) % 3
+    result = tau_normalisation(weight=w, val_features=x, val_labels=y, test_features=x, test_labels=y)
+    assert np.allclose(sorted(result.val_scores), np.linspace(0, 2, 21))
 
 
 def test_tau_one_gives_unit_norm_rows():
@@ -83,16 +109,16 @@ def test_logit_adjustment_tau_comes_from_validation_not_test():
 
 def test_tau_normalisation_tau_comes_from_validation_not_test():
     # class 0's weight row has norm 4, class 1's norm 1: tau-normalisation lifts class 1.
-    w, b = torch.tensor([[4.0, 0.0], [0.0, 1.0]]), torch.zeros(2)
+    w = torch.tensor([[4.0, 0.0], [0.0, 1.0]])
     # minority samples at logits (4^(1-tau), 1.5): class 1 wins once tau > 0.71; majority at (4^(1-tau), 0)
     val_y = np.array([1] * 5 + [0] * 20)
     val_x = torch.tensor([[1.0, 1.5]] * 5 + [[1.0, 0.0]] * 20)
     test_x = torch.tensor([[1.0, 1.5]] * 5 + [[1.0, 0.2]] * 20)
     test_y = np.array([0] * 5 + [0] * 20)  # here the same points are majority: test prefers tau = 0
-    result = tau_normalisation(weight=w, bias=b, val_features=val_x, val_labels=val_y, test_features=test_x,
+    result = tau_normalisation(weight=w, val_features=val_x, val_labels=val_y, test_features=test_x,
                                test_labels=test_y)
-    assert result.tau == 0.75 and result.val_scores[0.75] > result.val_scores[0.0]
-    reverse = tau_normalisation(weight=w, bias=b, val_features=test_x, val_labels=test_y, test_features=val_x,
+    assert result.tau == pytest.approx(0.8) and result.val_scores[result.tau] > result.val_scores[0.0]
+    reverse = tau_normalisation(weight=w, val_features=test_x, val_labels=test_y, test_features=val_x,
                                 test_labels=val_y)
     assert reverse.tau == 0.0
 
@@ -156,9 +182,10 @@ def test_model_outputs_are_logits_and_the_final_layers_inputs():
     assert np.allclose(recomputed, logits, atol=1e-6)
     x, _ = next(data.ordered_batches(10))
     assert np.allclose(model(x).detach().numpy(), logits, atol=1e-6)  # eval mode: no dropout
-    result = tau_normalisation(weight=layer.weight, bias=layer.bias, val_features=features, val_labels=data.y,
+    result = tau_normalisation(weight=layer.weight, val_features=features, val_labels=data.y,
                                test_features=features, test_labels=data.y, taus=[0.0])
-    assert np.array_equal(result.test_predictions, logits.argmax(1))
+    without_bias = (torch.from_numpy(features) @ layer.weight.T).argmax(1).numpy()
+    assert np.array_equal(result.test_predictions, without_bias)
 
 
 def test_a_model_whose_last_linear_is_not_the_output_is_refused():

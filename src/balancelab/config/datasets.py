@@ -48,6 +48,13 @@ class DatasetBase:
     imbalance_profile: str = option("none", "long-tail shape: exponential (n_i = n_max * ratio^(-i/(C-1))), step "
                                     "(two levels) or none", choices=PROFILES)
     online_augmentation: OnlineAugmentation = field(default_factory=OnlineAugmentation)
+    # Read by the training assembly (like online_augmentation), not by the loader.
+    normalization_mean: Optional[List[float]] = option(None, "per-channel mean the images are normalised with, in "
+                                                       "[0, 1] pixel units (null: the training split's own; "
+                                                       "ImageNet's for pretrained weights); set with "
+                                                       "normalization_std")
+    normalization_std: Optional[List[float]] = option(None, "per-channel std the images are normalised with "
+                                                      "(null: the training split's own); set with normalization_mean")
     # Read by the model's default input size (resolver dataset_input_size), not by the loader.
     input_size: Optional[int] = option(None, "the image side models are given on this dataset unless model.input_size "
                                        "is set (null: the model's own default, 32); set from the images' native "
@@ -65,6 +72,7 @@ class DatasetBase:
         if val is not None and test is not None and val + test >= 1:
             problems.append(f"dataset.val_fraction + dataset.test_fraction must be below 1 (some images must be left "
                             f"to train on); got {val} + {test}. Lower one of them.")
+        problems += _normalization_problems(node)
         ratio, own = node.get("imbalance_ratio"), field_default(cls, "imbalance_ratio")
         if node.get("imbalance_profile") == "none" and ratio not in (own, 1):
             problems.append(f"'dataset.imbalance_ratio' ({ratio:g}) shapes the training split only through a profile; "
@@ -174,6 +182,30 @@ class TorchvisionDataset(DatasetBase):
                                 ge=1)
     imbalance_ratio: float = option(100.0, "long-tail ratio n_max / n_min of the training split (1 = as it is)", ge=1.0)
     imbalance_profile: str = option("exponential", "long-tail shape: exponential, step or none", choices=PROFILES)
+
+
+def _normalization_problems(node) -> List[str]:
+    """Fixed statistics come as a pair, one finite value per image channel, the stds above 0."""
+    import math
+
+    mean, std = node.get("normalization_mean"), node.get("normalization_std")
+    if mean is None and std is None:
+        return []
+    if mean is None or std is None:
+        given = "normalization_mean" if std is None else "normalization_std"
+        return [f"'dataset.{given}' is set alone: set both dataset.normalization_mean and "
+                f"dataset.normalization_std (one value per channel), or neither (the training split's statistics)."]
+    channels, problems = node.get("channels"), []
+    for key, values in (("normalization_mean", mean), ("normalization_std", std)):
+        if channels is not None and len(values) != channels:
+            problems.append(f"'dataset.{key}' needs {channels} value per channel{'s' if channels != 1 else ''} "
+                            f"(dataset.channels={channels}); got {list(values)}. Give {channels} number(s).")
+        elif not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+            problems.append(f"'dataset.{key}' must hold finite numbers; got {list(values)}.")
+        elif key == "normalization_std" and not all(v > 0 for v in values):
+            problems.append(f"'dataset.normalization_std' values must be above 0 (each channel is divided by its "
+                            f"std); got {list(values)}.")
+    return problems
 
 
 def _image_folder_layout_problems(root) -> List[str]:

@@ -43,7 +43,8 @@ class Trainer:
                                     "running averages lag the weights in short epochs); 0 = off, use the running "
                                     "averages", ge=0)
     crt_epochs: int = option(0, "classifier re-training (cRT, Kang et al. 2020) after training: epochs of training the "
-                             "re-initialised final layer alone on class-balanced batches, backbone frozen (0 = off)", ge=0)
+                             "re-initialised final layer alone on class-aware, augmented batches, backbone weights "
+                             "frozen in train mode, the epoch chosen on validation (0 = off)", ge=0)
     data_on_device: str = option("auto", "hold the images on the training device (true: fastest), stream batches from "
                                  "the host or the decoded-image file on disk (false: for data larger than the device's "
                                  "memory; same numbers), or auto (on the device when they take at most half its free "

@@ -28,7 +28,8 @@ class Group:
 
 GROUPS: Dict[str, Group] = {
     "model": Group(models.SCHEMAS, ("name", "input_size"), ("num_classes", "in_channels", "input_size")),
-    "dataset": Group(datasets.SCHEMAS, ("name", "online_augmentation", "input_size"), ("name", "input_size", "cache_dir")),
+    "dataset": Group(datasets.SCHEMAS, ("name", "online_augmentation", "input_size", "normalization_mean",
+                                        "normalization_std"), ("name", "input_size", "cache_dir")),
     "balancing": Group(balancing.SCHEMAS, ("name",), ("random_state", "device")),
     "loss": Group(losses.SCHEMAS, ("name",), ("num_classes", "class_counts", "trained_counts", "balanced_batches")),
     "optimizer": Group(optim.OPTIMIZER_SCHEMAS, ("name",), ()),

@@ -1,4 +1,9 @@
-"""Long-tailed class profiles (the convention of LDAM-DRW's long-tailed CIFAR)."""
+"""Long-tailed class profiles (the convention of LDAM-DRW's long-tailed CIFAR) and the images kept for them.
+
+Two selection rules give each class its profile count: :func:`make_long_tailed` (a random subset per class
+from a ``default_rng(seed)`` stream; the digits and image-folder datasets) and :func:`ldam_drw_long_tailed`,
+the rule of LDAM-DRW's ``IMBALANCECIFAR10`` (the torchvision datasets, so that CIFAR-10-LT is the paper's).
+"""
 
 from __future__ import annotations
 
@@ -45,4 +50,26 @@ def make_long_tailed(y: np.ndarray, num_classes: int, imbalance_ratio: float, pr
         members = np.flatnonzero(y == c)
         n = min(int(targets[c]), len(members))
         keep.append(np.sort(rng.choice(members, size=n, replace=False)))
+    return np.sort(np.concatenate(keep))
+
+
+def ldam_drw_long_tailed(y: np.ndarray, num_classes: int, imbalance_ratio: float, profile: str,
+                         seed: int = 0) -> np.ndarray:
+    """Indices of the long-tailed subset LDAM-DRW's code selects (kaidic/LDAM-DRW, imbalance_cifar.py).
+
+    One legacy ``RandomState(seed)`` (the reference seeds numpy's global one with ``rand_number``, 0); each
+    class in order has its indices shuffled by it and keeps the first n_c, the head class (which keeps all
+    of them) shuffled too, so the stream reaches every later class as it does there. With CIFAR-10's files
+    and seed 0 this is the paper's CIFAR-10-LT image for image.
+    """
+    available = np.bincount(y, minlength=num_classes)
+    targets = long_tail_counts(int(available.max()), num_classes, imbalance_ratio, profile)
+    stream = np.random.RandomState(seed)
+    keep = []
+    for c in range(num_classes):
+        members = np.flatnonzero(y == c)
+        if len(members) == 0:  # the reference iterates the classes present; a missing one draws nothing
+            continue
+        stream.shuffle(members)
+        keep.append(members[:min(int(targets[c]), len(members))])
     return np.sort(np.concatenate(keep))

@@ -1,7 +1,9 @@
 """MNIST, Fashion-MNIST, CIFAR-10/100 from torchvision's on-disk formats, made long-tailed.
 
 The training set follows a long-tail profile (LDAM-DRW's convention: n_i = n_max * ratio^(-i/(C-1))
-with n_max the per-class count of the full set; 12,406 images for CIFAR-10 at ratio 100). The
+with n_max the per-class count of the full set; 12,406 images for CIFAR-10 at ratio 100), its images
+chosen by LDAM-DRW's own rule for every one of these datasets (``longtail.ldam_drw_long_tailed``: a
+``RandomState(split_seed)`` shuffles each class in turn, the first n_i are kept). The
 validation set is balanced: ``val_per_class`` images of every class, drawn from the original training
 images the profile left unused, so it can score every class and costs the tail nothing. The head
 class(es) use all their images, so theirs come out of their long-tail selection (CIFAR-10 at ratio
@@ -18,7 +20,7 @@ import numpy as np
 
 from balancelab.data.channels import convert_channels
 from balancelab.data.dataset import DataSplits, ImageSet
-from balancelab.data.longtail import make_long_tailed
+from balancelab.data.longtail import ldam_drw_long_tailed
 from balancelab.data.resize import resize_images
 from balancelab.errors import DataError
 
@@ -64,7 +66,7 @@ def load_torchvision(*, source: str, input_size: int, root: str, download: bool,
     X_tr, y_tr = _arrays(train_ds)
     X_te, y_te = _arrays(test_ds)
     classes = [str(c) for c in train_ds.classes]
-    lt = make_long_tailed(y_tr, len(classes), imbalance_ratio, imbalance_profile, split_seed)
+    lt = ldam_drw_long_tailed(y_tr, len(classes), imbalance_ratio, imbalance_profile, split_seed)
     tr_idx, va_idx, shortfall = balanced_validation(y_tr, lt, int(val_per_class), split_seed, classes,
                                                     f"dataset={name}")
     ids_tr = np.array([f"{name}:train:{i}" for i in range(len(y_tr))])
@@ -81,6 +83,8 @@ def load_torchvision(*, source: str, input_size: int, root: str, download: bool,
 
     return DataSplits(train, val, test, classes,
                       notes={"source": f"torchvision.datasets.{SOURCES[name][0]}", "root": str(root),
+                             "long_tail_selection": f"LDAM-DRW's (RandomState({split_seed}) shuffles each class, "
+                                                    f"the first n_i are kept)",
                              "long_tailed_train_total": int(len(lt)),
                              "profile_counts": by_name(lt), "train_counts": by_name(tr_idx),
                              "val_per_class": int(val_per_class),

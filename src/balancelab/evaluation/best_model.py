@@ -116,7 +116,7 @@ def posthoc_corrections(run_dir: Path, model, val_data: DeviceImages, test_data:
             class_counts=prior["counts"])
     if layer is not None:
         results["tau_normalisation"] = tau_normalisation(
-            weight=layer.weight, bias=layer.bias, val_features=val_features, val_labels=splits.val.y,
+            weight=layer.weight, val_features=val_features, val_labels=splits.val.y,
             test_features=test_features, test_labels=splits.test.y)
     else:
         block["tau_normalisation"] = {"skipped": tau_norm_skipped}
@@ -134,24 +134,32 @@ def posthoc_corrections(run_dir: Path, model, val_data: DeviceImages, test_data:
     return block
 
 
-def classifier_retraining(run_dir: Path, model, train_data: DeviceImages, test_data: DeviceImages, splits,
-                          train_counts, evaluation: dict, epochs: int, batch_size: int, seed: int,
-                          stop_requested=lambda: None) -> dict:
-    """cRT (Kang et al. 2020): the best model's classifier re-initialised and trained alone on class-balanced
-    batches of the original training split, then scored on test as its own result."""
+def classifier_retraining(run_dir: Path, model, train_data: DeviceImages, val_data: DeviceImages,
+                          test_data: DeviceImages, splits, train_counts, evaluation: dict, epochs: int, batch_size: int,
+                          seed: int, augment=None, stop_requested=lambda: None) -> dict:
+    """cRT (Kang et al. 2020, as their code runs it: training/crt.py): the best model's classifier re-initialised
+    and trained alone on class-aware, augmented batches of the original training split, the backbone frozen in
+    train mode; the epoch best on validation is scored once on test, as its own result."""
     import copy
+    from dataclasses import asdict
 
     from balancelab.evaluation.metrics import headline_metrics, per_class_table
     from balancelab.output import atomic
-    from balancelab.training.crt import retrain_classifier
+    from balancelab.training.crt import IMAGES_PER_CLASS_VISIT, retrain_classifier
 
-    retrained = retrain_classifier(copy.deepcopy(model), train_data, epochs=epochs, batch_size=batch_size, seed=seed,
-                                   stop_requested=stop_requested)
-    probs, _ = predict(retrained, test_data, batch_size)
+    result = retrain_classifier(copy.deepcopy(model), train_data, val_data, epochs=epochs, batch_size=batch_size,
+                                seed=seed, augment=augment, stop_requested=stop_requested)
+    probs, _ = predict(result.model, test_data, batch_size)
     pred = probs.argmax(1)
     atomic.write_csv(run_dir / CRT.metrics_file, per_class_table(splits.test.y, pred, splits.class_names))
     atomic.write_csv(run_dir / CRT.predictions_file,
                      predictions_table(splits.test.y, pred, splits.test.source_ids, splits.class_names, probs))
-    return {"epochs": epochs, "sampling": "class-balanced, original training split", "backbone": "frozen at the best epoch",
+    return {"epochs": epochs, "best_epoch": result.best_epoch, "chosen_on": "validation",
+            "selection_metric": "macro_f1", "val_macro_f1": result.val_macro_f1,
+            "sampling": f"class-aware ({IMAGES_PER_CLASS_VISIT} images a class visit), original training split, "
+                        f"{result.steps_per_epoch} batches an epoch",
+            "backbone": "weights frozen at the best epoch; batch norm in train mode (statistics follow the batches)",
+            "online_augmentation": asdict(augment) if augment is not None else None,
+            "lr_per_epoch": result.lrs,
             "test": headline_metrics(splits.test.y, pred, splits.class_names, train_counts,
                                      evaluation["many_shot_min"], evaluation["few_shot_max"])}

@@ -4,12 +4,15 @@
   prior of the batches the model was trained under (after balancing; training/batch_prior.py); tau = 1 is
   the Bayes-optimal rule for the balanced error if softmax(z) estimates the training posterior.
 - tau-normalisation (Kang et al., ICLR 2020): rescale each class's weight vector of the final linear
-  layer, w_j / ||w_j||^tau; long-tailed training leaves the frequent classes with larger norms.
+  layer, w_j / ||w_j||^tau; long-tailed training leaves the frequent classes with larger norms. As the
+  authors' tau_norm.py (facebookresearch/classifier-balancing): scores x . w_j / ||w_j||^tau *without*
+  the trained bias, over tau in linspace(0, 2, 21).
 
 tau is chosen on the *validation* split (the metric the run selects epochs by, macro-F1, ties to the
 smaller tau: the milder correction); the test split is scored once, at that tau, and never looked at
-before. tau = 0 is the uncorrected model for both, and the grid must contain it, so a correction is only
-applied when validation prefers it to none.
+before. For logit adjustment tau = 0 is the uncorrected model, and its grid must contain it, so a
+correction is only applied when validation prefers it to none; for tau-normalisation tau = 0 is the
+trained weights without their bias (the reference's scores), so its row can differ from the model's.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from balancelab.evaluation.metrics import split_scores
 from balancelab.longtail_losses import log_prior
 
 DEFAULT_TAUS = tuple(float(t) for t in np.arange(0.0, 2.0001, 0.25))   # 0, 0.25, ..., 2
+# tau_norm.py's grid, `for p in np.linspace(0, 2, 21)` (rounded so that the summary's keys read 0.1, not 0.1000...02)
+TAU_NORM_TAUS = tuple(round(float(t), 10) for t in np.linspace(0.0, 2.0, 21))   # 0, 0.1, ..., 2
 SELECTION_METRICS = ("macro_f1", "balanced_accuracy", "accuracy")
 
 
@@ -52,14 +57,14 @@ class PosthocResult:
         return out
 
 
-def _check_grid(taus: Sequence[float], method: str) -> list:
+def _check_grid(taus: Sequence[float], method: str, need_zero: bool = True) -> list:
     try:
         grid = sorted({float(t) for t in taus})
     except (TypeError, ValueError):
         raise ConfigError(f"posthoc {method}: taus must be a list of numbers; got {taus!r}.") from None
     if not grid or not all(np.isfinite(grid)):
         raise ConfigError(f"posthoc {method}: taus must be a non-empty list of finite numbers; got {list(taus)}.")
-    if 0.0 not in grid:
+    if need_zero and 0.0 not in grid:
         raise ConfigError(f"posthoc {method}: taus must include 0 (the uncorrected model) so that validation can "
                           f"prefer no correction; got {list(taus)}. Add 0 to the grid.")
     return grid
@@ -133,21 +138,18 @@ def tau_normalised_weight(weight: torch.Tensor, tau: float) -> torch.Tensor:
     return weight / norms.pow(float(tau))
 
 
-def tau_normalised_logits(features: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
-                          tau: float) -> torch.Tensor:
-    """Logits of the tau-normalised layer; the bias is kept as trained (so tau = 0 is the layer itself;
-    Kang et al.'s code drops it, which at tau = 0 would change the model)."""
-    logits = features @ tau_normalised_weight(weight, tau).T
-    return logits if bias is None else logits + bias
+def tau_normalised_logits(features: torch.Tensor, weight: torch.Tensor, tau: float) -> torch.Tensor:
+    """Scores of the tau-normalised classifier, x . w_j / ||w_j||^tau, without a bias: as Kang et al.'s
+    tau_norm.py scores them (its dot product leaves the checkpoint's bias out at every tau)."""
+    return features @ tau_normalised_weight(weight, tau).T
 
 
-def tau_normalisation(*, weight, bias, val_features, val_labels, test_features, test_labels,
-                      taus: Sequence[float] = DEFAULT_TAUS, metric: str = "macro_f1") -> PosthocResult:
-    """tau-normalisation of a final linear layer (``weight`` (C, D), ``bias`` (C,) or None), tau chosen on
+def tau_normalisation(*, weight, val_features, val_labels, test_features, test_labels,
+                      taus: Sequence[float] = TAU_NORM_TAUS, metric: str = "macro_f1") -> PosthocResult:
+    """tau-normalisation of a final linear layer's ``weight`` (C, D) (its bias is not used), tau chosen on
     validation from the features that enter the layer."""
-    grid = _check_grid(taus, "tau-normalisation")
+    grid = _check_grid(taus, "tau-normalisation", need_zero=False)
     weight = torch.as_tensor(weight, dtype=torch.float64).detach().cpu()
-    bias = None if bias is None else torch.as_tensor(bias, dtype=torch.float64).detach().cpu()
     val_x = torch.as_tensor(val_features, dtype=torch.float64).cpu()
     test_x = torch.as_tensor(test_features, dtype=torch.float64).cpu()
     for name, x in (("validation", val_x), ("test", test_x)):
@@ -158,7 +160,7 @@ def tau_normalisation(*, weight, bias, val_features, val_labels, test_features, 
     test_labels = _labels(test_labels, len(test_x), "test")
 
     def predict(x, tau):
-        return _two_columns(tau_normalised_logits(x, weight, bias, tau).numpy()).argmax(1)
+        return _two_columns(tau_normalised_logits(x, weight, tau).numpy()).argmax(1)
 
     tau, scores = _choose(lambda t: predict(val_x, t), val_labels, grid, metric)
     test_pred = predict(test_x, tau)

@@ -1,27 +1,60 @@
 """Classifier re-training (cRT, Kang et al., ICLR 2020): decoupling representation and classifier.
 
-Stage two of a run: the backbone stays as trained (frozen, at the best checkpoint the caller loaded),
-the final linear layer is re-initialised and trained alone on class-balanced batches (draws with
-replacement, every class equally likely: ``balancing=weighted_sampler``'s order), with SGD and a cosine
-lr decay per epoch, as in the paper. The whole model runs in eval mode, so batch-norm statistics and
-dropout stay as they were: only the classifier's weight and bias change.
+Stage two of a run, as the authors' code runs it (facebookresearch/classifier-balancing: run_networks.py with
+config/*/cls_crt.yaml):
+
+- the backbone keeps its weights (frozen at the best checkpoint the caller loaded: ``fix: true``) but the
+  whole model is in train mode (``model.train()`` on every network), so its batch norm normalises each batch
+  with the batch's statistics and its running averages follow the class-aware, augmented batches; dropout
+  is active. Only the classifier's weight and bias are optimised;
+- the final linear layer starts afresh (a new ``DotProductClassifier`` with ``stage1_weights: false``:
+  nn.Linear's own initialisation), drawn from the cRT seed;
+- batches are class-aware (``ClassAwareSampler``, 4 images a class visit: training/class_aware.py) from the
+  original training split, with the run's online augmentation (the reference reads the training transforms);
+  an epoch is ``len(train) // batch_size`` batches (its ``epoch_steps``; at least one);
+- SGD (momentum 0.9, weight decay 5e-4; lr 0.1, Places-LT's) with a cosine decay to 0 over the epochs
+  (``coslr: true, endlr: 0``): epoch e of E at lr (1 + cos(pi (e-1) / E)) / 2, the schedule of the
+  reference's step-at-epoch-start under the PyTorch (< 1.1) it was written for;
+- after every epoch the model is scored on *validation* (eval mode) and the weights of the best epoch (the
+  first of ties) are kept, batch-norm statistics included; the test split is never seen here.
+
+Differences kept on purpose: the validation score is macro-F1, the run's one selection metric (the reference
+uses top-1 accuracy on its class-balanced validation sets), and training is in fp32 without autocast.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
-from typing import Callable, Optional
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Callable, List, Optional
 
+import numpy as np
 import torch
 from torch import nn
 
 from balancelab.errors import ConfigError
+from balancelab.evaluation.metrics import split_scores
 from balancelab.evaluation.posthoc import final_linear
-from balancelab.training.batches import DeviceImages, OnlineAugmentation, epoch_order
-from balancelab.training.loop import Interrupted
+from balancelab.training.batches import ImageBatches, OnlineAugmentation
+from balancelab.training.class_aware import ClassAwareSampler
+from balancelab.training.loop import Interrupted, predicted_labels
 
 log = logging.getLogger("balancelab")
+IMAGES_PER_CLASS_VISIT = 4  # cls_crt.yaml: sampler {type: ClassAwareSampler, num_samples_cls: 4}
+
+
+@dataclass
+class ClassifierRetraining:
+    """The re-trained model (at its best validation epoch) and how it was chosen."""
+
+    model: nn.Module
+    best_epoch: int                                   # 1-based
+    val_macro_f1: List[float] = field(default_factory=list)  # one per epoch
+    lrs: List[float] = field(default_factory=list)    # the lr each epoch trained at
+    steps_per_epoch: int = 0
 
 
 def _check(epochs, batch_size, lr, momentum, weight_decay) -> None:
@@ -34,23 +67,62 @@ def _check(epochs, batch_size, lr, momentum, weight_decay) -> None:
             raise ConfigError(f"cRT: {name}={value} is out of range (lr > 0, momentum in [0, 1), weight_decay >= 0).")
 
 
-def retrain_classifier(model: nn.Module, train: DeviceImages, *, epochs: int, batch_size: int, seed: int,
-                       lr: float = 0.1, momentum: float = 0.9, weight_decay: float = 5e-4,
-                       augment: Optional[OnlineAugmentation] = None, criterion: Optional[nn.Module] = None,
-                       stop_requested: Callable[[], Optional[str]] = lambda: None) -> nn.Module:
-    """Re-initialise the model's final nn.Linear and train it alone for ``epochs`` on class-balanced batches.
+@contextmanager
+def _random_stream(seed: int, device: torch.device):
+    """torch's global generator(s) seeded with ``seed`` inside, restored after: the classifier's
+    initialisation and dropout depend on the cRT seed alone, and the caller's stream is left as it was."""
+    devices = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.default_generator.manual_seed(seed)
+        for index in devices:
+            torch.cuda.default_generators[index].manual_seed(seed)
+        yield
 
-    ``criterion``: plain cross-entropy by default (the sampling does the balancing). Returns ``model``,
-    changed in place; the parameters' ``requires_grad`` flags are restored afterwards. ``stop_requested``
-    is asked after every batch: a signal name raises Interrupted (nothing of cRT is kept; it starts over).
+
+def validation_macro_f1(model: nn.Module, val: ImageBatches, batch_size: int) -> float:
+    """Macro-F1 of ``model`` (eval mode) on the validation batches."""
+    model.eval()
+    with torch.no_grad():
+        predictions = [predicted_labels(model(x).float()).cpu() for x, _ in val.ordered_batches(batch_size)]
+    return split_scores(val.y, torch.cat(predictions).numpy())["macro_f1"]
+
+
+def retrain_classifier(model: nn.Module, train: ImageBatches, val: ImageBatches, *, epochs: int, batch_size: int,
+                       seed: int, lr: float = 0.1, momentum: float = 0.9, weight_decay: float = 5e-4,
+                       augment: Optional[OnlineAugmentation] = None, criterion: Optional[nn.Module] = None,
+                       stop_requested: Callable[[], Optional[str]] = lambda: None) -> ClassifierRetraining:
+    """Re-initialise the model's final nn.Linear and train it alone for ``epochs`` on class-aware batches of
+    ``train``; keep the epoch best on ``val`` (see the module docstring).
+
+    ``criterion``: plain cross-entropy by default (the sampling does the balancing). ``model`` is changed in
+    place (left in eval mode, at the best epoch); the parameters' ``requires_grad`` flags are restored.
+    ``stop_requested`` is asked after every batch: a signal name raises Interrupted (nothing of cRT is kept;
+    it starts over, to the same result).
     """
     _check(epochs, batch_size, float(lr), float(momentum), float(weight_decay))
+    if len(val) == 0:
+        raise ConfigError("cRT chooses its epoch on validation, but the validation split is empty. Give the "
+                          "dataset a validation split (e.g. dataset.val_fraction) or set trainer.crt_epochs=0.")
     layer = final_linear(model)
     if criterion is None:
         if layer.out_features < 2:
             raise ConfigError("cRT: the classifier has a single output (binary cross-entropy); pass its criterion.")
         criterion = nn.CrossEntropyLoss()
     flags = {p: p.requires_grad for p in model.parameters()}
+    captured = []
+    hook = layer.register_forward_hook(lambda module, inputs, output: captured.append(inputs[0]))
+    try:
+        with _random_stream(seed, layer.weight.device):
+            return _train(model, layer, train, val, criterion, epochs, batch_size, seed, lr, momentum, weight_decay,
+                          augment, stop_requested, captured)
+    finally:
+        hook.remove()
+        for p, flag in flags.items():
+            p.requires_grad_(flag)
+
+
+def _train(model, layer, train, val, criterion, epochs, batch_size, seed, lr, momentum, weight_decay, augment,
+           stop_requested, captured) -> ClassifierRetraining:
     for p in model.parameters():
         p.requires_grad_(False)
     layer.reset_parameters()
@@ -59,30 +131,36 @@ def retrain_classifier(model: nn.Module, train: DeviceImages, *, epochs: int, ba
     optimizer = torch.optim.SGD(layer.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: 0.5 * (1 + math.cos(math.pi * e / epochs)))
     generator = torch.Generator().manual_seed(seed)
-    captured = []
-    hook = layer.register_forward_hook(lambda module, inputs, output: captured.append(inputs[0]))
+    sampler = ClassAwareSampler(train.y, IMAGES_PER_CLASS_VISIT, generator)
+    steps = max(1, len(train) // batch_size)
+    result = ClassifierRetraining(model, best_epoch=0, steps_per_epoch=steps)
+    best_state, best_score = None, -np.inf
+    for epoch in range(1, epochs + 1):
+        model.train()
+        result.lrs.append(optimizer.param_groups[0]["lr"])
+        total = 0.0
+        for step in range(steps):
+            x, y = train.batch(sampler.take(batch_size), augment, generator)
+            captured.clear()
+            with torch.no_grad():  # the backbone's forward (batch norm's running averages move, as in train mode)
+                model(x)
+            loss = criterion(layer(captured[0].detach()), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.item()
+            if stop_requested() is not None:
+                raise Interrupted(stop_requested(), epoch, (step + 1) * batch_size, saved=True,
+                                  stage="classifier re-training")
+        schedule.step()
+        result.val_macro_f1.append(validation_macro_f1(model, val, batch_size))
+        if result.val_macro_f1[-1] > best_score:  # strictly: ties keep the earlier epoch, as the reference
+            best_score, result.best_epoch = result.val_macro_f1[-1], epoch
+            best_state = copy.deepcopy(model.state_dict())
+        log.info("cRT epoch %d/%d  loss %.4f  val macro-F1 %.4f", epoch, epochs, total / steps,
+                 result.val_macro_f1[-1])
+    model.load_state_dict(best_state)
     model.eval()
-    try:
-        for epoch in range(1, epochs + 1):
-            order = epoch_order(train.y, True, generator)
-            total, seen = 0.0, 0
-            for start in range(0, len(order), batch_size):
-                x, y = train.batch(order[start:start + batch_size].to(train.device), augment, generator)
-                captured.clear()
-                with torch.no_grad():
-                    model(x)
-                features = captured[0].detach()
-                loss = criterion(layer(features), y)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total, seen = total + loss.item() * len(y), seen + len(y)
-                if stop_requested() is not None:
-                    raise Interrupted(stop_requested(), epoch, seen, saved=True, stage="classifier re-training")
-            schedule.step()
-            log.info("cRT epoch %d/%d  loss %.4f", epoch, epochs, total / max(seen, 1))
-    finally:
-        hook.remove()
-        for p, flag in flags.items():
-            p.requires_grad_(flag)
-    return model
+    log.info("cRT: the classifier of epoch %d (best validation macro-F1, %.4f) is kept.", result.best_epoch,
+             best_score)
+    return result
