@@ -102,3 +102,24 @@ def test_mnist_run_records_the_balanced_validation_set(tmp_path):
     assert set(stats["class_counts"]["val"].values()) == {4}
     assert stats["notes"]["classes_short_of_unused_images"] == {"0 - zero": 4}
     assert stats["class_counts"]["train"] == {**stats["notes"]["profile_counts"], "0 - zero": 30 - 4}
+
+
+def test_frames_of_one_clip_never_straddle_splits_with_dataset_group(tmp_path):
+    from tests.data.video_frames import CLIP_RULE, clip_of, write_clips
+
+    root = tmp_path / "frames"
+    owner = write_clips(root, {"walk": 6, "run": 5, "fall": 4}, frames=4, size=12)
+    result = run_cli([*TINY, "trainer.epochs=1", "dataset=image_folder", f"dataset.root={root}",
+                      f"dataset.group='{CLIP_RULE}'", f"output_root={tmp_path}"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    run = next((tmp_path / "runs").iterdir())
+    manifest = pd.read_csv(run / "split_manifest.csv", dtype=str)
+    clips = manifest.assign(clip=manifest["source_id"].map(clip_of))
+    assert set(clips["clip"]) == set(owner)
+    assert (clips.groupby("clip")["split"].nunique() == 1).all()  # no clip in two splits
+    assert set(manifest["split"]) == {"train", "val", "test"}
+    stats = json.loads((run / "dataset_statistics.json").read_text())
+    groups = stats["notes"]["groups"]
+    assert groups["rule"] == CLIP_RULE and groups["count"] == len(owner)
+    assert all(min(per_split.values()) >= 1 for per_split in groups["per_class"].values())
+    assert set(groups["achieved_fractions"]) == {"train", "val", "test"}

@@ -131,6 +131,10 @@ class ImageFolder(FractionSplit):
     val_fraction: float = option(0.15, "fraction of the images for validation", gt=0.0, lt=1.0)
     test_fraction: float = option(0.15, "fraction of the images for test", gt=0.0, lt=1.0)
     split_manifest: Optional[str] = option(None, "a CSV (source_id, split) to use instead of splitting")
+    group: Optional[str] = option(None, "keep each group (video, plant, patient) in one split: null (no groups), "
+                                  "folder:<N> (the first N folders below the class folder) or a regular expression "
+                                  "with one capture group over the path <class>/.../<file>, e.g. "
+                                  "'(clip\\d+)_frame'; every file must match")
     online_augmentation: OnlineAugmentation = field(
         default_factory=lambda: OnlineAugmentation(hflip=True, max_shift=0.05, max_rotation=10.0, scale_range=0.1))
 
@@ -140,13 +144,21 @@ class ImageFolder(FractionSplit):
 
         problems = super().cross_check(node)
         root = Path(str(node.get("root"))).expanduser()
+        from balancelab.data.group_rule import group_rule_problem
+
+        rule_problem = group_rule_problem(node.get("group"))
+        problems += [rule_problem] if rule_problem else []
+        manifest = node.get("split_manifest")
         if not root.is_dir():
             problems.append(f"'dataset.root' must be a folder of images (root/<class>/* or root/{{train,val,test}}/"
                             f"<class>/*); {str(root)!r} {'is not a folder' if root.exists() else 'does not exist'}. "
                             f"Fix it with dataset.root=/path/to/images.")
         else:
-            problems += _image_folder_layout_problems(root)
-        manifest = node.get("split_manifest")
+            layout, listing, layout_problems = _image_folder_listing(root)
+            problems += layout_problems
+            if listing and node.get("group") is not None and not rule_problem:
+                problems += _group_problems(str(node.get("group")), root, layout, listing,
+                                            splits_here=layout == "classes" and not manifest)
         if manifest and not Path(str(manifest)).expanduser().is_file():
             problems.append(f"'dataset.split_manifest' must be a CSV file (source_id, split); {manifest!r} does not "
                             f"exist. Fix the path or remove it (dataset.split_manifest=null).")
@@ -208,18 +220,35 @@ def _normalization_problems(node) -> List[str]:
     return problems
 
 
-def _image_folder_layout_problems(root) -> List[str]:
-    """The image_folder loader's own listing of ``root`` (class folders holding image files), without decoding
-    a file or making a folder: an unusable root fails here, before anything runs."""
+def _image_folder_listing(root):
+    """(layout, listing, problems): the image_folder loader's own listing of ``root`` (class folders holding image
+    files), without decoding a file or making a folder: an unusable root fails here, before anything runs."""
     from balancelab.data.listing import scan
     from balancelab.errors import DataError
 
     try:
-        scan(root)
+        layout, listing = scan(root)
     except DataError as exc:
-        return [f"'dataset.root' ({str(root)!r}) cannot be used: {exc} Fix it with dataset.root=/path/to/images "
-                f"(root/<class>/*.jpg, or root/{{train,val,test}}/<class>/*)."]
-    return []
+        return None, None, [f"'dataset.root' ({str(root)!r}) cannot be used: {exc} Fix it with dataset.root=/path/"
+                            f"to/images (root/<class>/*.jpg, or root/{{train,val,test}}/<class>/*)."]
+    return layout, listing, []
+
+
+def _group_problems(text: str, root, layout: str, listing, splits_here: bool) -> List[str]:
+    """``dataset.group`` applied to the listing: files it gives no group, and (when balancelab makes the split)
+    classes in fewer groups than train, val and test need. The loader checks both again after decoding (an
+    unusable file can take a class's group away; groups sharing an identical file are merged)."""
+    from balancelab.data.group_rule import (group_keys, groups_per_class, parse_group_rule, rule_paths,
+                                            too_few_groups_message, unmatched_message)
+
+    rule = parse_group_rule(text)
+    entries = [entry for split in listing for entry in listing[split]]
+    seen = rule_paths([path for path, _ in entries], root, layout == "presplit")
+    keys = group_keys(rule, seen)
+    problem = unmatched_message(rule, seen, keys)
+    if problem is None and splits_here:
+        problem = too_few_groups_message(text, groups_per_class(keys, [cls for _, cls in entries]))
+    return [problem] if problem else []
 
 
 SCHEMAS = {"digits_lt": DigitsLT, "digits_binary": DigitsBinary, "image_folder": ImageFolder,

@@ -25,6 +25,9 @@ from balancelab.data import rows
 from balancelab.data.listing import SPLITS, scan  # noqa: F401 - scan is this loader's listing
 from balancelab.data.decoded_cache import DecodedCache, decode_in_memory
 from balancelab.data.duplicates import cross_split_duplicates, file_digests, warn_cross_split_duplicates
+from balancelab.data.group_report import cross_split_groups, group_statistics, warn_cross_split_groups, warn_merges
+from balancelab.data.group_rule import GroupRule, group_keys, parse_group_rule, rule_paths, unmatched_message
+from balancelab.data.group_split import merge_identical_files, stratified_group_split
 from balancelab.data.longtail import make_long_tailed
 from balancelab.data.split import classes_not_in_every_split, name_incomplete_classes, stratified_split
 from balancelab.errors import DataError
@@ -75,15 +78,16 @@ class ImageFolderSource:
     split_manifest: Optional[str]
     imbalance_ratio: float
     imbalance_profile: str
+    group: Optional[str] = None
 
 
 def load_image_folder(*, input_size: int, cache_dir: Optional[str] = None, root: str, channels: int,
                       resize_policy: str, decode_workers: int, split_seed: int, val_fraction: float,
                       test_fraction: float, split_manifest: Optional[str], imbalance_ratio: float,
-                      imbalance_profile: str) -> DataSplits:
+                      imbalance_profile: str, group: Optional[str] = None) -> DataSplits:
     """The splits of an image folder (the image_folder option's keys, plus the model's input size)."""
     source = ImageFolderSource(root, channels, resize_policy, decode_workers, split_seed, val_fraction, test_fraction,
-                               split_manifest, imbalance_ratio, imbalance_profile)
+                               split_manifest, imbalance_ratio, imbalance_profile, group)
     return _load(source, input_size, cache_dir)
 
 
@@ -94,6 +98,8 @@ def _load(cfg: ImageFolderSource, input_size: int, cache_dir: Optional[str]) -> 
     paths = [p for split in listing for p, _ in listing[split]]
     split_of = [split for split in listing for _ in listing[split]]
     cls_of = [c for split in listing for _, c in listing[split]]
+    # Before any decoding: a rule that leaves a file without a group fails now, not after an hour of decoding.
+    rule, rule_seen, keys_of = _groups(cfg.group, paths, root, layout)
     X, ok, reasons = _decoded(paths, listing, input_size, channels, policy, int(cfg.decode_workers), cache_dir)
     for path, reason in reasons:
         log.warning("Skipped %s: %s", path, reason)
@@ -108,9 +114,11 @@ def _load(cfg: ImageFolderSource, input_size: int, cache_dir: Optional[str]) -> 
         raise DataError(f"Class folder(s) {', '.join(str(root / m) for m in missing)} have no usable image: every "
                         f"file was skipped (see the warnings above). Fix or remove those files.")
 
-    origin = "folders" if layout == "presplit" else None
+    keys = np.array([keys_of[i] for i in kept], dtype=object) if rule else None
+    origin, split_groups = ("folders" if layout == "presplit" else None), keys
     if layout == "classes":
-        splits_of, origin = _assign_splits(cfg, y, source_ids, cache_dir, root, int(cfg.decode_workers))
+        splits_of, origin, split_groups = _assign_splits(cfg, y, source_ids, keys, class_names, cache_dir,
+                                                         int(cfg.decode_workers))
     parts = {}
     for s in SPLITS:
         sel = np.flatnonzero(splits_of == s)
@@ -131,6 +139,22 @@ def _load(cfg: ImageFolderSource, input_size: int, cache_dir: Optional[str]) -> 
                                     else f"the split manifest {cfg.split_manifest}")
         extra_notes["cross_split_duplicates"] = groups
     manifest = pd.DataFrame({"source_id": source_ids, "class": [class_names[i] for i in y], "split": splits_of})
+    if rule:
+        made = origin in ("split", "cached")
+        extra_notes["groups"] = group_statistics(
+            rule.text, keys, split_groups, y, splits_of, class_names,
+            (cfg.val_fraction, cfg.test_fraction) if made else None, (rule_seen[kept[0]], keys_of[kept[0]]))
+        warn_merges(extra_notes["groups"]["merged_for_identical_files"])
+        manifest["group"] = keys
+        if made:
+            manifest["split_group"] = split_groups
+        else:  # the user's split: which groups it puts in two splits, over the images as used
+            key_of = dict(zip(source_ids, keys))
+            found = cross_split_groups([key_of[i] for s in SPLITS for i in parts[s].source_ids],
+                                       [s for s in SPLITS for _ in parts[s].source_ids])
+            warn_cross_split_groups(found, f"the train/ val/ test/ folders of {root}" if origin == "folders"
+                                    else f"the split manifest {cfg.split_manifest}")
+            extra_notes["cross_split_groups"] = found
     # Reported from the final splits (after long-tailing), whoever made them: us, a manifest or the folders.
     incomplete = classes_not_in_every_split({s: parts[s].y for s in SPLITS})
     return DataSplits(parts["train"], parts["val"], parts["test"], class_names,
@@ -143,10 +167,10 @@ def _load(cfg: ImageFolderSource, input_size: int, cache_dir: Optional[str]) -> 
 @functools.lru_cache(maxsize=None)
 def split_code_version() -> str:
     """The splitting code (an edit that could move a file to another split gives a new cached split)."""
-    from balancelab.data import duplicates, split
+    from balancelab.data import duplicates, group_rule, group_split, split
 
     h = hashlib.sha256()
-    for module in (split, duplicates):
+    for module in (split, duplicates, group_rule, group_split):
         h.update(Path(module.__file__).read_bytes())
     h.update(Path(__file__).read_bytes())
     return h.hexdigest()[:16]
@@ -155,7 +179,8 @@ def split_code_version() -> str:
 def _read_manifest(path: Path, given: bool):
     """The manifest's table; for a cached one that cannot be read, None after setting it aside."""
     try:
-        manifest = pd.read_csv(path)
+        # As text, and no "NA"/"null" guessing: a group (or file) named 007 or NA is a name, not a number or a gap.
+        manifest = pd.read_csv(path, dtype=str, keep_default_na=False)
         missing = {"source_id", "split"} - set(manifest.columns)
         if missing:
             raise ValueError(f"it has no column {', '.join(sorted(missing))}")
@@ -187,14 +212,36 @@ def _decoded(paths, listing, size: int, channels: int, policy: str, workers: int
     return cache.build(paths, size, channels, policy, workers)
 
 
-def _assign_splits(cfg: ImageFolderSource, y, source_ids, cache_dir, root: Path, workers: int) -> Tuple[np.ndarray, str]:
-    """Split once: reuse a manifest (given, or cached for this listing and these ratios) if there is one.
+def _groups(text: Optional[str], paths, root: Path, layout: str):
+    """(rule, each listed file's path as the rule sees it, its group) for ``dataset.group``; Nones without one.
 
-    Returns the split of each file and where it came from: 'manifest' (given), 'cached' or 'split' (made now).
+    DataError for a rule that is not one, or a file it gives no group (the config check says so before a run;
+    this is for a loader called directly)."""
+    if text is None:
+        return None, None, None
+    try:
+        rule: GroupRule = parse_group_rule(text)
+    except ValueError as exc:
+        raise DataError(str(exc)) from None
+    seen = rule_paths(paths, root, layout == "presplit")
+    keys = group_keys(rule, seen)
+    problem = unmatched_message(rule, seen, keys)
+    if problem:
+        raise DataError(problem)
+    return rule, seen, keys
+
+
+def _assign_splits(cfg: ImageFolderSource, y, source_ids, keys, class_names, cache_dir,
+                   workers: int) -> Tuple[np.ndarray, str, Optional[np.ndarray]]:
+    """Split once: reuse a manifest (given, or cached for this listing, these ratios and this rule) if there is one.
+
+    Returns the split of each file, where it came from: 'manifest' (given), 'cached' or 'split' (made now), and
+    with a group rule the unit each file was split with (its group, or groups merged for identical files; for a
+    given manifest, its group).
     """
     given = cfg.split_manifest
     spec = json.dumps([sorted(source_ids.tolist()), cfg.val_fraction, cfg.test_fraction, cfg.split_seed,
-                       split_code_version()])
+                       split_code_version()] + ([cfg.group] if cfg.group is not None else []))
     cached = Path(cache_dir) / "splits" / f"{hashlib.sha256(spec.encode()).hexdigest()[:32]}.csv" if cache_dir else None
     for path in [Path(given)] if given else ([cached] if cached is not None else []):
         if path.exists():
@@ -208,10 +255,23 @@ def _assign_splits(cfg: ImageFolderSource, y, source_ids, cache_dir, root: Path,
                                 f"Remove dataset.split_manifest to split afresh.")
             if not unknown:
                 log.info("Using the split manifest %s.", path)
-                return np.array([lookup[s] for s in source_ids]), ("manifest" if given else "cached")
+                splits = np.array([lookup[s] for s in source_ids])
+                if given or keys is None:
+                    return splits, ("manifest" if given else "cached"), keys
+                if "split_group" in manifest.columns:  # always, for a split cached under a rule (its key has it)
+                    unit = dict(zip(manifest["source_id"], manifest["split_group"]))
+                    return splits, "cached", np.array([unit[s] for s in source_ids], dtype=object)
         elif given:
             raise DataError(f"dataset.split_manifest={given} does not exist.")
-    splits = grouped_split(y, file_digests(source_ids, workers), cfg.val_fraction, cfg.test_fraction, cfg.split_seed)
+    digests = file_digests(source_ids, workers)
+    if keys is None:
+        splits, units = grouped_split(y, digests, cfg.val_fraction, cfg.test_fraction, cfg.split_seed), None
+        table = pd.DataFrame({"source_id": source_ids, "split": splits})
+    else:
+        units = np.array(merge_identical_files(keys.tolist(), digests)[0], dtype=object)
+        splits = stratified_group_split(y, units, cfg.val_fraction, cfg.test_fraction, cfg.split_seed, class_names,
+                                        cfg.group)
+        table = pd.DataFrame({"source_id": source_ids, "split": splits, "split_group": units})
     if cached is not None:
-        atomic.write_csv(cached, pd.DataFrame({"source_id": source_ids, "split": splits}))
-    return splits, "split"
+        atomic.write_csv(cached, table)
+    return splits, "split", units
