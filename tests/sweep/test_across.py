@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from scipy import stats
 
 from balancelab.errors import DataError
@@ -15,13 +16,22 @@ SCORES = {"d1": {"baseline": 0.6, "smote": 0.7, "focal": 0.8, "only_here": 0.9},
           "d3": {"baseline": 0.4, "smote": 0.6, "focal": 0.6}}
 
 
-def sweeps(root):
+def on_dataset(folder, dataset, model="m"):
+    """Give every job of ``folder`` the dataset (and model) settings of one test set."""
+    for path in folder.glob("*/config.yaml"):
+        cfg = yaml.safe_load(path.read_text())
+        cfg["dataset"], cfg["model"] = {"name": dataset, "root": f"/data/{dataset}"}, {"name": model}
+        path.write_text(yaml.safe_dump(cfg))
+
+
+def sweeps(root, scores=SCORES):
     dirs = []
-    for name, scores in SCORES.items():
+    for name, table in scores.items():
         folder = root / "sweeps" / name
         folder.mkdir(parents=True)
-        for experiment, score in scores.items():
+        for experiment, score in table.items():
             make_job(folder, experiment, 0, score)
+        on_dataset(folder, name)
         dirs.append(folder)
     return dirs
 
@@ -90,13 +100,33 @@ def test_only_the_trained_experiments_are_ranked(tmp_path):
 
 
 def test_identical_rankings_say_iman_davenport_is_not_computable(tmp_path):
-    dirs = []
-    for name in ("d1", "d2"):
-        folder = tmp_path / name
-        folder.mkdir()
-        for experiment, score in (("baseline", 0.5), ("smote", 0.6), ("focal", 0.7)):
-            make_job(folder, experiment, 0, score)
-        dirs.append(folder)
+    dirs = sweeps(tmp_path, {name: {"baseline": 0.5, "smote": 0.6, "focal": 0.7} for name in ("d1", "d2")})
     write_ranks(dirs, tmp_path / "out")
     text = (tmp_path / "out" / "ranks.md").read_text()
     assert "Iman-Davenport F: not computable" in text and "inf" not in text and "p = 0," not in text
+    assert "No post-hoc test" in text  # chi2 = 4 on 2 df: p = 0.135, no critical difference is drawn
+
+
+def test_sweeps_on_one_test_set_are_one_dataset(tmp_path):
+    """balance-sweep model=[a,b] on one dataset: two sweeps, one test set; ranking them as two independent
+    datasets would double the evidence."""
+    scores = {"a": {"baseline": 0.6, "smote": 0.7, "focal": 0.8}, "b": {"baseline": 0.5, "smote": 0.9, "focal": 0.7},
+              "c": {"baseline": 0.4, "smote": 0.6, "focal": 0.5}}
+    dirs = sweeps(tmp_path, scores)
+    for folder, model in zip(dirs[:2], ("small_cnn", "resnet18")):
+        on_dataset(folder, "digits_lt", model)
+    result = write_ranks(dirs, tmp_path / "out")
+    assert len(result["sweeps"]) == 3 and len(result["blocks"]) == 2
+    ranks = pd.read_csv(tmp_path / "out" / "ranks.csv").set_index("experiment")
+    # the shared block ranks by the mean of its sweeps' ranks: smote (2+1)/2, focal (1+2)/2 tie, baseline 3
+    merged = [c for c in ranks.columns if "+" in c][0]
+    assert ranks.loc["smote", merged] == ranks.loc["focal", merged] == 1.5 and ranks.loc["baseline", merged] == 3
+    assert "share one test set" in (tmp_path / "out" / "ranks.md").read_text()
+
+
+def test_two_experiments_across_sweeps_get_the_sign_and_wilcoxon_tests(tmp_path):
+    scores = {f"d{i}": {"baseline": 0.5 + 0.05 * i, "smote": 0.55 + 0.05 * i} for i in range(4)}
+    result = write_ranks(sweeps(tmp_path, scores), tmp_path / "out")
+    text = (tmp_path / "out" / "ranks.md").read_text()
+    assert result["sign_p"] == pytest.approx(0.125) and not result["post_hoc"]
+    assert "smote scores higher on 4, lower on 0" in text and "not significant" in text and "CD =" not in text

@@ -69,23 +69,44 @@ def test_a_diverged_job_is_a_failed_row_not_a_dropped_seed(tmp_path):
     assert "diverged" in summary["failed_jobs"][0]["error"]
 
 
-def test_each_row_shows_the_settings_that_differ_between_rows(tmp_path):
-    for name, k, lr in (("baseline", None, 0.01), ("smote", 5, 0.01), ("smote_k3", 3, 0.01)):
+def test_each_row_shows_what_sets_it_apart_from_baseline(tmp_path):
+    """Issue 19: the column repeated augmentation.mixup.method=none, loss.drw_epoch=None, ... on almost every row
+    (settings that vary somewhere in the sweep) instead of what makes a row different from baseline."""
+    common = {"augmentation": {"mixup": {"method": "none"}}, "trainer": {"crt_epochs": 0, "epochs": 30},
+              "model": {"name": "m", "normed_classifier": False}, "optimizer": {"name": "adam", "lr": 0.01}}
+    rows = {"baseline": ({"name": "none"}, {"name": "ce", "drw_epoch": None}, {}),
+            "smote": ({"name": "smote", "k_neighbors": 5}, {"name": "ce", "drw_epoch": None}, {}),
+            "smote_k3": ({"name": "smote", "k_neighbors": 3}, {"name": "ce", "drw_epoch": None}, {}),
+            "focal_loss": ({"name": "none"}, {"name": "focal", "gamma": 2.0, "drw_epoch": None}, {}),
+            "ldam": ({"name": "none"}, {"name": "ldam", "drw_epoch": None}, {"model.normed_classifier": True}),
+            "ldam_drw": ({"name": "none"}, {"name": "ldam", "drw_epoch": 24}, {"model.normed_classifier": True}),
+            "remix": ({"name": "none"}, {"name": "ce", "drw_epoch": None}, {"augmentation.mixup.method": "remix"}),
+            "crt": ({"name": "none"}, {"name": "ce", "drw_epoch": None}, {"trainer.crt_epochs": 10})}
+    for name, (balancing, loss, extra) in rows.items():
         for seed in (0, 1):
             make_job(tmp_path, name, seed, 0.8)
             path = tmp_path / f"{name}_seed{seed}" / "config.yaml"
-            cfg = yaml.safe_load(path.read_text())
-            cfg["balancing"] = {"name": "none"} if k is None else {"name": "smote", "k_neighbors": k}
-            cfg["optimizer"] = {"name": "adam", "lr": lr}
+            cfg = {**yaml.safe_load(path.read_text()), **json.loads(json.dumps(common)), "balancing": balancing,
+                   "loss": loss}
+            for key, value in extra.items():
+                group, *rest = key.split(".")
+                node = cfg[group]
+                for part in rest[:-1]:
+                    node = node[part]
+                node[rest[-1]] = value
             path.write_text(yaml.safe_dump(cfg))
     build_report(tmp_path)
-    table = pd.read_csv(tmp_path / "comparison.csv").set_index("experiment")
-    # Keys of an option are compared among rows with that option; option names are the rows' labels.
-    assert table.loc["smote_k3", "settings"] == "balancing.k_neighbors=3"
-    assert table.loc["smote", "settings"] == "balancing.k_neighbors=5"
-    assert pd.isna(table.loc["baseline", "settings"]) or table.loc["baseline", "settings"] == ""
-    assert "optimizer.lr" not in " ".join(table["settings"].fillna(""))  # shared by every row
-    assert "balancing.k_neighbors=3" in (tmp_path / "comparison.md").read_text()
+    settings = pd.read_csv(tmp_path / "comparison.csv").set_index("experiment")["settings"].fillna("")
+    assert settings["baseline"] == ""
+    assert settings["smote"] == "balancing=smote, balancing.k_neighbors=5"  # a key of smote that varies among smotes
+    assert settings["smote_k3"] == "balancing=smote, balancing.k_neighbors=3"
+    assert settings["focal_loss"] == "loss=focal"  # gamma is focal's own: its name says it
+    assert settings["ldam"] == "loss=ldam, model.normed_classifier=True"
+    assert settings["ldam_drw"] == "loss=ldam, loss.drw_epoch=24, model.normed_classifier=True"
+    assert settings["remix"] == "augmentation.mixup.method=remix"
+    assert settings["crt"] == "trainer.crt_epochs=10"
+    assert "optimizer.lr" not in " ".join(settings)  # shared by every row
+    assert "settings apart from baseline" in (tmp_path / "comparison.md").read_text()
 
 
 def test_one_seed_rows_say_n_1_instead_of_a_zero_spread(tmp_path):

@@ -12,6 +12,7 @@ from sklearn.metrics import balanced_accuracy_score, f1_score, recall_score
 
 from balancelab.evaluation import derived
 from balancelab.sweep.report import build_report
+from balancelab.sweep.statistics import ONE_MODEL_SCOPE
 from tests.sweep.test_report_statistics import CLASSES, MINORITY, noisy, write_job
 
 
@@ -128,8 +129,9 @@ def test_a_single_seed_derived_row_gets_a_bootstrap_from_its_predictions(tmp_pat
     build_report(tmp_path)
     table = pd.read_csv(tmp_path / "comparison.csv").set_index("experiment")
     row = table.loc["ros + posthoc_la"]
-    assert np.isfinite(row["macro_f1_boot_ci_low"]) and row["macro_f1_test"] == "bootstrap"
+    assert np.isfinite(row["macro_f1_boot_ci_low"]) and row["macro_f1_test"] == "two-level"
     assert row["macro_f1_verdict"] == "better" and row["macro_f1_vs_source_verdict"] == "better"
+    assert row["macro_f1_scope"] == ONE_MODEL_SCOPE  # one seed: about these trained models on this test set
 
 
 def test_the_crt_experiment_rows_cannot_be_mistaken_for_each_other(tmp_path, y_true):
@@ -171,7 +173,7 @@ def test_the_published_corrected_interval_agrees_with_the_verdict(tmp_path, y_tr
     assert shown in text
 
 
-def test_identical_per_seed_differences_are_shown_and_drawn_as_bootstrap_results(tmp_path, y_true):
+def test_identical_per_seed_differences_are_decided_by_the_same_two_level_test(tmp_path, y_true):
     rng = np.random.default_rng(9)
     base, better = noisy(y_true, 0.5, rng), noisy(y_true, 0.95, rng)
     for seed in (0, 1, 2):  # the same predictions in every seed: identical differences
@@ -179,15 +181,13 @@ def test_identical_per_seed_differences_are_shown_and_drawn_as_bootstrap_results
         write_job(tmp_path, "same_gain", seed, y_true, better)
     build_report(tmp_path)
     row = pd.read_csv(tmp_path / "comparison.csv").set_index("experiment").loc["same_gain"]
-    assert row["macro_f1_test"] == "bootstrap" and row["macro_f1_verdict"] == "better"
+    assert row["macro_f1_test"] == "two-level" and row["macro_f1_verdict"] == "better"
+    assert row["macro_f1_seed_share"] == 0  # the seeds agree exactly: all the noise is the test images'
     text = (tmp_path / "comparison.md").read_text()
     line = next(l for l in text.splitlines() if l.startswith("| 1 | same_gain"))
-    assert "—" not in line.split("|")[8] and "identical differences in every seed" in line
+    assert "—" not in line.split("|")[8]
     from balancelab.evaluation.plots import comparison_bars, difference_intervals
 
     intervals = difference_intervals(pd.read_csv(tmp_path / "comparison.csv"), "macro_f1").set_index("experiment")
-    assert intervals.loc["same_gain", "source"] == "bootstrap"
-    fig = comparison_bars(pd.read_csv(tmp_path / "comparison.csv"))
-    labels = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert any("identical differences" in label for label in labels)
-    plt.close(fig)
+    assert intervals.loc["same_gain", "source"] == "two-level"
+    plt.close(comparison_bars(pd.read_csv(tmp_path / "comparison.csv")))

@@ -47,7 +47,7 @@ def y_true():
     return np.repeat([0, 1, 2], [60, 30, 15])
 
 
-def test_three_seeds_paired_t_holm_and_verdicts_match_scipy(tmp_path, y_true):
+def test_three_seeds_informative_t_test_matches_scipy_and_the_verdicts_follow_holm(tmp_path, y_true):
     rng = np.random.default_rng(1)
     accuracy = {"baseline": 0.6, "strong": 0.95, "same": 0.6, "weak": 0.3}
     scores = {e: {s: write_job(tmp_path, e, s, y_true, noisy(y_true, acc, rng)) for s in (0, 1, 2)}
@@ -56,7 +56,6 @@ def test_three_seeds_paired_t_holm_and_verdicts_match_scipy(tmp_path, y_true):
     table = pd.read_csv(tmp_path / "comparison.csv").set_index("experiment")
     others = ["strong", "same", "weak"]
     for metric in ("macro_f1", "balanced_accuracy", "minority_class_recall"):
-        raw_p = {}
         for e in others:
             x = np.array([scores[e][s][metric] for s in (0, 1, 2)])
             y = np.array([scores["baseline"][s][metric] for s in (0, 1, 2)])
@@ -64,37 +63,33 @@ def test_three_seeds_paired_t_holm_and_verdicts_match_scipy(tmp_path, y_true):
             half = stats.t.ppf(0.975, df=2) * d.std(ddof=1) / np.sqrt(3)
             row = table.loc[e]
             assert np.isclose(row[f"{metric}_paired_diff"], d.mean())
-            assert np.isclose(row[f"{metric}_diff_ci_low"], d.mean() - half)
+            assert np.isclose(row[f"{metric}_diff_ci_low"], d.mean() - half)   # the t-test over seeds, informative
             assert np.isclose(row[f"{metric}_diff_ci_high"], d.mean() + half)
-            raw_p[e] = stats.ttest_rel(x, y).pvalue
-            assert np.isclose(row[f"{metric}_p_ttest"], raw_p[e])
+            assert np.isclose(row[f"{metric}_p_ttest"], stats.ttest_rel(x, y).pvalue)
             assert np.isnan(row[f"{metric}_p_wilcoxon"])  # fewer than six seeds
-            assert row[f"{metric}_n_pairs"] == 3
+            assert row[f"{metric}_n_pairs"] == 3 and row[f"{metric}_test"] == "two-level"
             assert np.isfinite(row[f"{metric}_boot_ci_low"]) and row[f"{metric}_boot_ci_low"] <= row[f"{metric}_boot_ci_high"]
-        # Holm by hand: sort, multiply by (m - rank), running maximum, cap at 1.
-        order = sorted(others, key=raw_p.get)
+        # Holm by hand over the decisive p-values: sort, multiply by (m - rank), running maximum, cap at 1.
+        raw_p = {e: table.loc[e, f"{metric}_p_value"] for e in others}
         running = 0.0
-        for i, e in enumerate(order):
+        for i, e in enumerate(sorted(others, key=raw_p.get)):
             running = max(running, min(1.0, (3 - i) * raw_p[e]))
             assert np.isclose(table.loc[e, f"{metric}_p_holm"], running)
             expected = ("no detectable difference" if running >= 0.05 else
                         "better" if table.loc[e, f"{metric}_paired_diff"] > 0 else "worse")
             assert table.loc[e, f"{metric}_verdict"] == expected
-            # the published corrected interval is the t-interval at the level Holm tested it at: 1 - 0.05/(3 - i)
-            # while the smaller p-values are rejected
-            if running < 0.05:
-                x = np.array([scores[e][s][metric] for s in (0, 1, 2)])
-                y = np.array([scores["baseline"][s][metric] for s in (0, 1, 2)])
-                expected_ci = stats.ttest_rel(x, y).confidence_interval(1 - 0.05 / (3 - i))
-                assert np.allclose([table.loc[e, f"{metric}_diff_ci_corrected_low"],
-                                    table.loc[e, f"{metric}_diff_ci_corrected_high"]], expected_ci)
+            low = table.loc[e, f"{metric}_diff_ci_corrected_low"]
+            high = table.loc[e, f"{metric}_diff_ci_corrected_high"]
+            assert (low > 0 or high < 0) == (running < 0.05)
     assert table.loc["strong", "macro_f1_verdict"] == "better"
     assert table.loc["weak", "macro_f1_verdict"] == "worse"
     assert table.loc["baseline", "macro_f1_verdict"] == "reference"
     markdown = (tmp_path / "comparison.md").read_text()
     assert "better" in markdown and "worse" in markdown and "Holm" in markdown
+    assert markdown.startswith("# Sweep comparison\n\n**Answer.** macro-F1, 3 seeds: the best technique is strong")
     long = pd.read_csv(tmp_path / "statistics.csv")
-    assert len(long) == 3 * 3 and {"experiment", "metric", "verdict", "p_holm", "family"} <= set(long.columns)
+    assert len(long) == 3 * 3 and {"experiment", "metric", "verdict", "p_holm", "family", "seed_share",
+                                   "p_mc_error"} <= set(long.columns)
 
 
 def test_one_seed_gets_a_paired_bootstrap_interval_and_a_verdict_from_it(tmp_path, y_true):
@@ -147,9 +142,13 @@ def test_sweep_page_is_self_contained_with_verdicts_plots_and_job_links(tmp_path
     build_report(tmp_path)
     text = (tmp_path / "report.html").read_text()
     parser = assert_self_contained(text)
-    # comparison.png, per-class recall and deltas, best-seed curves and confusion matrices
-    assert len(parser.sources) == 5
+    # the differences' dot plot, comparison.png, per-class recall and deltas, best-seed curves and confusion matrices
+    assert len(parser.sources) == 6
     assert text.count('<td class="better">better</td>') >= 1  # the comparison's verdict cells are marked
+    # the first screen answers: the sentence comes before anything else, then the dot plot
+    body = text[text.index("<body>"):]
+    assert body.index('<p class="answer"><b>Answer.</b> macro-F1, 3 seeds: the best technique is strong') < \
+        body.index("<img") < body.index("<table")
     for s in (0, 1, 2):
         assert f"baseline_seed{s}/" in parser.links and f"strong_seed{s}/" in parser.links
     assert "strong_seed1/report.html" in parser.links
@@ -164,10 +163,24 @@ def test_a_baseline_only_sweep_still_gets_its_comparison(tmp_path, y_true):
     assert row["macro_f1_verdict"] == "reference" and (tmp_path / "report.html").is_file()
 
 
-def test_a_bootstrap_p_of_zero_is_written_as_its_bound_raw_and_after_holm():
-    from balancelab.sweep.report import _p
-    from balancelab.sweep.statistics import BOOTSTRAP
+def test_p_values_never_round_across_the_level_they_are_compared_with():
+    from balancelab.sweep.numbers import format_mean, format_p
 
-    assert _p(0.0, BOOTSTRAP) == "< 1e-03"            # two-sided: the smallest non-zero p of 2,000 is 2/2,000
-    assert _p(0.0, BOOTSTRAP, family_size=3) == "< 3e-03"
-    assert _p(0.0, "t-test") == "0.0e+00" and _p(0.02) == "0.020"
+    assert format_p(0.0496, 0.05) == "0.0496"       # issue 19: "0.050" next to "better"
+    assert format_p(0.04996, 0.05) == "0.04996" and format_p(0.0504, 0.05) == "0.05"
+    assert format_p(0.02) == "0.02" and format_p(0.2345) == "0.23" and format_p(4.2e-5) == "4.2e-05"
+    assert format_p(0.00334, 0.05 / 15) == "0.00334"  # a raw p against its Holm level
+    # a bootstrap p of 0 (no resample beyond 0): its bound, 2/B, times the family's size after Holm
+    assert format_p(0.0, zero_bound=2 / 2000) == "< 0.001" and format_p(0.0, zero_bound=15 * 2 / 2000) == "< 0.015"
+    assert format_p(np.nan) == "—"
+    assert format_mean(0.8, 0.0, n=1) == "0.8000 (n = 1)" and format_mean(0.8, 0.01, n=3) == "0.8000 ± 0.0100"
+
+
+def test_one_seed_shows_n_1_on_the_page_too(tmp_path, y_true):
+    rng = np.random.default_rng(6)
+    write_job(tmp_path, "baseline", 0, y_true, noisy(y_true, 0.6, rng))
+    write_job(tmp_path, "strong", 0, y_true, noisy(y_true, 0.95, rng))
+    build_report(tmp_path)
+    text = (tmp_path / "report.html").read_text()
+    assert "(n = 1)" in text and "± 0.0000" not in text
+    assert "about one trained model per side, on this test set (1 seed)" in text

@@ -3,8 +3,10 @@
 import json
 
 import pandas as pd
-import yaml
 import pytest
+import yaml
+
+from balancelab.sweep.statistics import ONE_MODEL_SCOPE
 
 from tests.conftest import run_cli
 
@@ -50,8 +52,10 @@ def test_eight_experiments_eight_folders_eight_rows(grid):
     assert table["rank"].min() == 1 and table["rank"].max() <= 8 and derived["rank"].isna().all()
     others = table[table["experiment"] != "baseline"]
     assert (others["macro_f1_family_size"] == 7).all()  # Holm over the 7 trained experiments, not their post-hoc rows
-    # one seed: the runs' post-hoc predictions give the derived rows a bootstrap too
-    assert (derived["macro_f1_test"] == "bootstrap").all() and derived["macro_f1_boot_ci_low"].notna().all()
+    # one seed: the runs' post-hoc predictions give the derived rows the test-image part of the two-level test
+    # too, and every verdict says it is about one trained model per side on this test set
+    assert (derived["macro_f1_test"] == "two-level").all() and derived["macro_f1_boot_ci_low"].notna().all()
+    assert (everything.loc[everything["experiment"] != "baseline", "macro_f1_scope"] == ONE_MODEL_SCOPE).all()
     assert "Training budget: trainer.budget=epochs, 1 epoch per job" in (sweep / "comparison.md").read_text()
     for name in ("comparison.md", "comparison.png", "per_class_recall.png", "per_class_delta.csv", "sweep_summary.json"):
         assert (sweep / name).is_file(), name

@@ -139,19 +139,55 @@ def row_mark(row) -> str:
 
 
 def difference_intervals(table: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Per experiment: paired Δ to baseline, the corrected interval its verdict is read from and where that
-    comes from: ``t`` (t-interval over seeds) or ``bootstrap`` (paired bootstrap over test samples, used with
-    one paired seed or identical differences in every seed); ``none`` without a test."""
+    """Per experiment: paired Δ to baseline, the corrected interval its verdict is read from and whether a test
+    made it (``two-level``: seeds and test images) or not (``none``)."""
     rows = []
     for _, r in table.iterrows():
         test = r.get(f"{metric}_test")
-        source = {"t-test": "t", "bootstrap": "bootstrap"}.get(test, "none") if isinstance(test, str) else "none"
+        source = test if isinstance(test, str) else "none"
         rows.append({"experiment": r["experiment"], "difference": r.get(f"{metric}_paired_diff", np.nan),
                      "low": r.get(f"{metric}_diff_ci_corrected_low", np.nan),
                      "high": r.get(f"{metric}_diff_ci_corrected_high", np.nan), "source": source,
                      "verdict": r.get(f"{metric}_verdict") if isinstance(r.get(f"{metric}_verdict"), str)
                      else "not available"})
     return pd.DataFrame(rows)
+
+
+def _zoomed(values: np.ndarray, floor: float = 0.0, ceiling: float = 1.0):
+    """Axis limits around the finite ``values`` with a margin, kept inside [floor, ceiling]."""
+    finite = values[np.isfinite(values)]
+    if not len(finite):
+        return floor, ceiling
+    low, high = float(finite.min()), float(finite.max())
+    margin = max(0.1 * (high - low), 0.01)
+    return max(floor, low - margin), min(ceiling, high + margin)
+
+
+def difference_dotplot(table: pd.DataFrame, metric: str = "macro_f1"):
+    """The trained experiments' paired Δ to baseline, sorted by effect (largest first), each with the corrected
+    interval its verdict is read from, coloured by verdict, on an axis zoomed to the differences."""
+    intervals = difference_intervals(table[table["experiment"] != "baseline"], metric)
+    intervals = intervals[intervals["difference"].notna()].sort_values("difference", ascending=False)
+    fig, ax = plt.subplots(figsize=(8, max(2.2, 0.38 * len(intervals) + 1.4)))
+    y = np.arange(len(intervals))
+    for i, (_, r) in enumerate(intervals.iterrows()):
+        colour = VERDICT_COLOURS.get(str(r["verdict"]).split(":")[0], "0.6")
+        if not (np.isnan(r["low"]) or np.isnan(r["high"])):
+            ax.plot([r["low"], r["high"]], [i, i], color=colour, linewidth=2.5, gid="corrected_ci")
+        ax.plot([r["difference"]], [i], "o" if r["source"] != "none" else "x", color=colour, markersize=7)
+        ax.annotate(str(r["verdict"]), (r["difference"], i), xytext=(0, 7), textcoords="offset points",
+                    ha="center", fontsize=7, color="0.3")
+    ax.axvline(0, color="black", linewidth=1)
+    values = np.concatenate([intervals[c].to_numpy(float) for c in ("difference", "low", "high")] + [np.zeros(1)])
+    finite = values[np.isfinite(values)]
+    span = float(finite.max() - finite.min()) if len(finite) else 1.0
+    ax.set_xlim(finite.min() - 0.08 * span - 1e-3, finite.max() + 0.08 * span + 1e-3)
+    ax.set_yticks(y, intervals["experiment"].tolist())
+    ax.set_ylim(len(intervals) - 0.5, -0.8)
+    ax.set_xlabel(f"Δ {dict(COMPARED_METRICS).get(metric, metric)} vs baseline (Holm-corrected two-level interval)")
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig
 
 
 def comparison_bars(table: pd.DataFrame):
@@ -170,18 +206,21 @@ def comparison_bars(table: pd.DataFrame):
     high = table.get("macro_f1_mean_ci_high", pd.Series(np.nan, index=table.index)).to_numpy(float)
     colours = [VERDICT_COLOURS.get(v, "0.8") if isinstance(v, str) else "0.8"
                for v in table.get("macro_f1_verdict", pd.Series([None] * n))]
-    ax.barh(y, np.nan_to_num(means), color=colours, alpha=0.6)
+    # dots, not bars: the axis is zoomed to the scores, and a bar's length would no longer be its value
+    ax.scatter(means, y, color=colours, s=40, zorder=3)
     has_ci = ~np.isnan(low)
     ax.errorbar(means[has_ci], y[has_ci], xerr=[means[has_ci] - low[has_ci], high[has_ci] - means[has_ci]],
                 fmt="none", ecolor="black", capsize=3, gid="mean_ci")
     for i, (_, r) in enumerate(table.iterrows()):
         if r.get("status") == "failed" or np.isnan(means[i]):
-            ax.text(0.01, i, "failed: no finished seed", va="center", fontsize=8, color="tab:red")
+            ax.text(0.02, i, "failed: no finished seed", va="center", fontsize=8, color="tab:red",
+                    transform=ax.get_yaxis_transform())
     base = table.loc[table["experiment"] == "baseline", "macro_f1_mean"]
     if len(base) and not np.isnan(base.iloc[0]):
         ax.axvline(base.iloc[0], color="black", linestyle="--", linewidth=1, label="baseline mean")
         ax.legend(loc="lower right", fontsize=8)
-    ax.set_xlim(0, max(1.0, float(np.nanmax(np.append(high, 1.0))) + 0.02))
+    # zoomed to the scores: from 0, 0.79 and 0.94 look alike
+    ax.set_xlim(*_zoomed(np.concatenate([means, low, high])))
     ax.set_yticks(y, labels)
     ax.invert_yaxis()
     ax.set_xlabel("test macro-F1\n(mean, 95% t-interval over seeds)")
@@ -191,16 +230,14 @@ def comparison_bars(table: pd.DataFrame):
             if np.isnan(r["difference"]):
                 continue
             colour = VERDICT_COLOURS.get(r["verdict"], "0.8")
-            ax.plot([r["difference"]], [i], {"t": "o", "bootstrap": "D"}.get(r["source"], "x"), color=colour)
+            ax.plot([r["difference"]], [i], "x" if r["source"] == "none" else "o", color=colour)
             if not (np.isnan(r["low"]) or np.isnan(r["high"])):
                 ax.plot([r["low"], r["high"]], [i, i], color=colour, linewidth=2, gid=f"ci_{r['source']}")
         ax.axvline(0, color="black", linewidth=1)
         ax.set_title(f"Δ {title} vs baseline", fontsize=10)
-        ax.set_xlabel("paired difference\n(Holm-corrected CI)")
+        ax.set_xlabel("paired difference\n(Holm-corrected two-level CI)")
     handles = [plt.Line2D([], [], color=c, marker="o", linestyle="-", label=v) for v, c in VERDICT_COLOURS.items()
                if v != "reference"]
-    handles.append(plt.Line2D([], [], color="0.3", marker="D", linestyle="",
-                              label="bootstrap CI (one seed, or identical differences in every seed)"))
     handles.append(plt.Line2D([], [], color="0.3", marker="x", linestyle="", label="no interval (no test possible)"))
     if "row_kind" in table:
         first_derived = np.flatnonzero(table["row_kind"].to_numpy() == "derived")

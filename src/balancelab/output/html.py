@@ -24,7 +24,8 @@ table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
 th, td { border: 1px solid #ccc; padding: 3px 7px; text-align: right; vertical-align: top; }
 th { background: #f2f2f2; } td.text, th.text { text-align: left; }
 td.better { background: #d8f0d8; font-weight: bold; } td.worse { background: #f6d5d5; font-weight: bold; }
-td.failed { color: #b00; } .note { color: #555; font-size: 0.9em; } .warning { color: #8a5300; }
+td.failed { color: #b00; } p.answer { font-size: 1.15em; background: #f4f8ff; border-left: 4px solid #4a78c2;
+padding: 0.6em 0.9em; } details { margin: 1em 0; } summary { cursor: pointer; } .note { color: #555; font-size: 0.9em; } .warning { color: #8a5300; }
 img { max-width: 100%; height: auto; border: 1px solid #eee; }
 .grid { display: flex; flex-wrap: wrap; gap: 1em; } .grid figure { margin: 0; max-width: 48%; }
 figcaption { font-size: 0.85em; color: #444; }

@@ -307,14 +307,14 @@ def _compose(overrides: list):
 REPORT_ADVICE = "wait for it to finish (its comparison is then up to date), or run balance-report again after it"
 
 
-def _report_and_exit_code(sweep_dir: Path, stale_after_s: float = 600.0) -> int:
+def _report_and_exit_code(sweep_dir: Path, stale_after_s: float = 600.0, bootstrap_seed: int = 0) -> int:
     """Build a sweep's comparison under its folder's lock: two reports at once would both write comparison.*
     and report.html. RunLockedError when another process is writing them now."""
     from balancelab.output.lock import FolderLock
     from balancelab.sweep.report import build_report
 
     with FolderLock(sweep_dir, stale_after_s=stale_after_s, what="sweep report", advice=REPORT_ADVICE):
-        summary = build_report(sweep_dir)
+        summary = build_report(sweep_dir, bootstrap_seed)
     counts = summary["status_counts"]
     log.info("Comparison: %s (jobs: %s)", sweep_dir / "comparison.md", counts)
     print((sweep_dir / "comparison.md").read_text())
@@ -370,6 +370,9 @@ def report(argv=None) -> None:
                         help="where ranks.csv, ranks.md and critical_difference.png go (several sweeps only; "
                              "default: the folder the sweeps have in common, e.g. outputs/sweeps)")
     parser.add_argument("--metric", default="macro_f1", help="the score ranked across sweeps (default: macro_f1)")
+    parser.add_argument("--bootstrap-seed", type=int, default=0, metavar="N",
+                        help="seed of the paired bootstrap over test images (default: 0); a verdict whose p lies "
+                             "outside [level/2, 2 level] does not change with it")
     args = parser.parse_args(argv)
     setup_logging()
     for path in args.paths:
@@ -381,7 +384,7 @@ def report(argv=None) -> None:
                   "%s itself. Drop --out, or give two or more sweep folders.", args.paths[0])
         sys.exit(EXIT_USER_ERROR)
     try:
-        codes = [_report_and_exit_code(path) for path in args.paths]
+        codes = [_report_and_exit_code(path, bootstrap_seed=args.bootstrap_seed) for path in args.paths]
         if len(args.paths) > 1:
             from balancelab.sweep.across import default_out_dir
 

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from balancelab.output import html
-from balancelab.sweep.statistics import FINISHED, METRICS as STAT_METRICS, N_RESAMPLES
+from balancelab.sweep.numbers import format_interval, format_mean, format_p, format_share
+from balancelab.sweep.statistics import FINISHED, METRICS as STAT_METRICS, PRIMARY_METRIC, is_decided
 
 REPORT_FILE = "report.html"
 METRIC_LABELS = {"macro_f1": "macro-F1", "balanced_accuracy": "balanced acc.", "minority_class_recall": "minority recall"}
@@ -35,11 +36,11 @@ def best_seed_jobs(jobs: pd.DataFrame) -> Dict[str, str]:
 
 
 def _verdict_class(value) -> str:
-    return value if value in ("better", "worse") else ""
-
-
-def _pm(mean, std) -> str:
-    return "—" if pd.isna(mean) else f"{mean:.4f} ± {0 if pd.isna(std) else std:.4f}"
+    """The cell class of a verdict cell: its decision (better / worse), whatever scope follows it."""
+    if not isinstance(value, str):
+        return ""
+    decision = value.split(" (", 1)[0]
+    return decision if is_decided(decision) else ""
 
 
 def comparison_frame(table: pd.DataFrame) -> pd.DataFrame:
@@ -50,12 +51,12 @@ def comparison_frame(table: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for _, r in table[table.get("row_kind", pd.Series(TRAINED, index=table.index)) == TRAINED].iterrows():
         row = {"rank": "—" if pd.isna(r["rank"]) else int(r["rank"]), "experiment": r["experiment"] + row_mark(r),
-               "settings that differ": r["settings"] or "—", "seeds": int(r["n_seeds"]),
-               "macro-F1 (mean ± std)": _pm(r["macro_f1_mean"], r["macro_f1_std"])}
+               "settings apart from baseline": r["settings"] or "—", "seeds": int(r["n_seeds"]),
+               "macro-F1 (mean ± std)": format_mean(r["macro_f1_mean"], r["macro_f1_std"], n=r["n_seeds"])}
         for metric in STAT_METRICS:
-            label = METRIC_LABELS[metric]
+            label = METRIC_LABELS[metric] + ("" if metric == PRIMARY_METRIC else ", secondary")
             row[f"Δ {label} [corrected CI]"] = difference_cell(r, metric)
-            row[f"verdict ({label})"] = r.get(f"{metric}_verdict")
+            row[f"verdict ({label})"] = _verdict(r.get(f"{metric}_verdict"), r.get(f"{metric}_scope"))
         row["status"] = r["status"] + (f": {r['errors']}" if r["errors"] else "")
         rows.append(row)
     return pd.DataFrame(rows)
@@ -70,36 +71,46 @@ def derived_frame(table: pd.DataFrame) -> pd.DataFrame:
     for _, r in table[table.get("row_kind", pd.Series(dtype=object)) == DERIVED].iterrows():
         rows.append({"rank (all rows)": "—" if pd.isna(r["rank_with_derived"]) else int(r["rank_with_derived"]),
                      "row": r["experiment"] + row_mark(r), "derived from": r["source_experiment"],
-                     "seeds": int(r["n_seeds"]), "macro-F1 (mean ± std)": _pm(r["macro_f1_mean"], r["macro_f1_std"]),
+                     "seeds": int(r["n_seeds"]),
+                     "macro-F1 (mean ± std)": format_mean(r["macro_f1_mean"], r["macro_f1_std"], n=r["n_seeds"]),
                      "Δ macro-F1 vs baseline [corrected CI]": difference_cell(r, "macro_f1"),
-                     "verdict vs baseline": r.get("macro_f1_verdict"),
+                     "verdict vs baseline": _verdict(r.get("macro_f1_verdict"), r.get("macro_f1_scope")),
                      "Δ macro-F1 vs its trained model [corrected CI]": difference_cell(r, "macro_f1", "vs_source_"),
-                     "verdict vs its trained model": r.get("macro_f1_vs_source_verdict"),
+                     "verdict vs its trained model": _verdict(r.get("macro_f1_vs_source_verdict"),
+                                                              r.get("macro_f1_vs_source_scope")),
                      "status": r["status"] + (f": {r['errors']}" if r["errors"] else "")})
     return pd.DataFrame(rows)
 
 
+def _verdict(value, scope=None) -> Optional[str]:
+    if not isinstance(value, str):
+        return None
+    return value + (f" (about {scope})" if isinstance(scope, str) and scope else "")
+
+
 def statistics_frame(long: pd.DataFrame) -> pd.DataFrame:
-    from balancelab.sweep.report import _p
-
-    def interval(a, b):
-        return "—" if pd.isna(a) or pd.isna(b) else f"[{a:+.4f}, {b:+.4f}]"
-
     rows = []
     for _, r in long.iterrows():
         notes = [n for n in (r.get("note"), r.get("boot_note")) if isinstance(n, str) and n]
-        test = r["test"] if isinstance(r["test"], str) else None
-        corrected = interval(r["ci_corrected_low"], r["ci_corrected_high"])
+        corrected = format_interval(r["ci_corrected_low"], r["ci_corrected_high"])
+        level = None if pd.isna(r["corrected_level"]) else 1 - r["corrected_level"]
+        p = format_p(r["p_value"], level)
+        if p != "—" and not pd.isna(r.get("p_mc_error")) and r.get("p_mc_error"):
+            p += f" ± {format_p(r['p_mc_error'])}"
+        boot_bound = 2 / r["n_resamples_used"] if r.get("n_resamples_used") else None
         rows.append({"family": r["family"], "experiment": r["experiment"], "reference": r["reference"],
-                     "metric": r["metric"], "paired seeds": int(r["n_pairs"]),
+                     "metric": r["metric"] + ("" if r["metric"] == PRIMARY_METRIC else " (secondary)"),
+                     "paired seeds": int(r["n_pairs"]),
                      "Δ": "—" if pd.isna(r["mean_difference"]) else f"{r['mean_difference']:+.4f}",
-                     "t 95% CI": interval(r["ci_low"], r["ci_high"]),
-                     "bootstrap 95% CI": interval(r.get("boot_ci_low", np.nan), r.get("boot_ci_high", np.nan)),
-                     "test": test or "none", "p": _p(r["p_value"], test), "p (Holm)": _p(r["p_holm"], test),
-                     "m": int(r["n_comparisons"]),
+                     "variance from seeds": format_share(r.get("seed_share")), "p ± MC error": p,
+                     "p (Holm)": format_p(r["p_holm"], 0.05), "m": int(r["n_comparisons"]),
                      "corrected CI (level)": corrected + ("" if corrected == "—" else f" ({r['corrected_level']:.1%})"),
-                     "p Wilcoxon (Holm)": _p(r["p_wilcoxon_holm"]), "verdict": r["verdict"],
-                     "note": "; ".join(notes)})
+                     "verdict": _verdict(r["verdict"], r.get("scope")),
+                     "t-test over seeds (95% CI)": format_interval(r["ci_low"], r["ci_high"]),
+                     "p t-test": format_p(r["p_ttest"]),
+                     "image bootstrap (95% CI)": format_interval(r.get("boot_ci_low"), r.get("boot_ci_high")),
+                     "p image bootstrap": format_p(r.get("boot_p"), zero_bound=boot_bound),
+                     "p Wilcoxon (Holm)": format_p(r["p_wilcoxon_holm"], 0.05), "note": "; ".join(notes)})
     return pd.DataFrame(rows)
 
 
@@ -151,11 +162,11 @@ def _best(table: pd.DataFrame, kind: str) -> str:
 
 
 def sweep_report_html(sweep_dir: Path, jobs: pd.DataFrame, table: pd.DataFrame, long: pd.DataFrame,
-                      per_class: pd.DataFrame, notes: List[str], budget: Optional[dict] = None) -> str:
+                      per_class: pd.DataFrame, notes: List[str], budget: Optional[dict] = None,
+                      bootstrap_seed: int = 0, answer: str = "") -> str:
     from balancelab.evaluation import plots
     from balancelab.sweep.budget import budget_facts
-    from balancelab.sweep.report import (BOOTSTRAP_SEED, DERIVED, DERIVED_EXPLAINED, STATISTICS_EXPLAINED, TRAINED,
-                                         trained_jobs)
+    from balancelab.sweep.report import DERIVED, DERIVED_EXPLAINED, STATISTICS_EXPLAINED, TRAINED, trained_jobs
 
     sweep_dir = Path(sweep_dir)
     budget = budget or budget_facts(jobs)
@@ -173,30 +184,41 @@ def sweep_report_html(sweep_dir: Path, jobs: pd.DataFrame, table: pd.DataFrame, 
     if (kinds == DERIVED).any():
         facts += [("derived rows (post-hoc, cRT)", int((kinds == DERIVED).sum())),
                   ("best derived row (macro-F1)", _best(table, DERIVED))]
-    parts = [f"<h1>Sweep {html.escape(sweep_dir.name)}</h1>", html.facts(facts)]
+    n_resamples = int(long["n_resamples"].max()) if len(long) and long["n_resamples"].notna().any() else 0
+    parts = [f"<h1>Sweep {html.escape(sweep_dir.name)}</h1>"]
+    if answer:
+        parts.append(f'<p class="answer"><b>Answer.</b> {html.escape(answer)}</p>')
+    trained_rows = table[kinds == TRAINED]
+    if trained_rows["macro_f1_paired_diff"].notna().any() if "macro_f1_paired_diff" in trained_rows else False:
+        parts.append(html.image_from_figure(plots.difference_dotplot(trained_rows), "differences to baseline",
+                                            "Δ macro-F1 to baseline, sorted by effect, with the Holm-corrected "
+                                            "two-level interval each verdict is read from (the axis is zoomed to "
+                                            "the differences)"))
+    parts.append(html.facts(facts))
     parts += ["<h2>Comparison with the baseline</h2>",
-              f'<p class="note">{html.escape(STATISTICS_EXPLAINED.format(n=N_RESAMPLES, seed=BOOTSTRAP_SEED))} '
+              f'<p class="note">{html.escape(STATISTICS_EXPLAINED.format(n=n_resamples, seed=bootstrap_seed))} '
               "Rows marked [n=1] rest on one seed, [partial] on fewer seeds than planned, [failed] on none; "
               "[before cRT] is a model before its cRT stage (its row &ldquo;+ cRT&rdquo; is after it).</p>"]
     parts += [f'<p class="warning">{html.escape(n)}</p>' for n in notes]
-    verdict_columns = {f"verdict ({METRIC_LABELS[m]})": _verdict_class for m in STAT_METRICS}
-    parts.append(html.table(comparison_frame(table), text_columns=["experiment", "settings that differ", "status"],
+    trained_frame = comparison_frame(table)
+    verdict_columns = {c: _verdict_class for c in trained_frame.columns if c.startswith("verdict")}
+    parts.append(html.table(trained_frame, text_columns=["experiment", "settings apart from baseline", "status"],
                             cell_classes=verdict_columns))
     derived = derived_frame(table)
-    if len(derived):
-        parts += ["<h2>Derived rows: post-hoc corrections and cRT of the trained models</h2>",
-                  f'<p class="note">{html.escape(DERIVED_EXPLAINED)}</p>',
+    if len(derived):  # folded: they follow the trained rows' answer, they do not bury it
+        parts += [f"<details><summary><b>Derived rows ({len(derived)}): post-hoc corrections and cRT of the trained "
+                  "models</b></summary>", f'<p class="note">{html.escape(DERIVED_EXPLAINED)}</p>',
                   html.table(derived, text_columns=["row", "derived from", "status"],
                              cell_classes={"verdict vs baseline": _verdict_class,
-                                           "verdict vs its trained model": _verdict_class})]
+                                           "verdict vs its trained model": _verdict_class}), "</details>"]
     parts.append(html.image_from_file(sweep_dir / "comparison.png", "comparison", "Test macro-F1 per experiment "
                                       "(95% t-interval over seeds) and paired differences to baseline (Holm-corrected "
                                       "intervals)"))
     if len(long):
-        parts += ["<h2>Paired statistics, every metric</h2>",
+        parts += ["<details><summary><b>Paired statistics, every metric and family</b></summary>",
                   html.table(statistics_frame(long), text_columns=["family", "experiment", "reference", "metric",
-                                                                   "test", "verdict", "note"],
-                             cell_classes={"verdict": _verdict_class})]
+                                                                   "verdict", "note"],
+                             cell_classes={"verdict": _verdict_class}), "</details>"]
     parts += ["<h2>Per class</h2>", '<div class="grid">',
               html.image_from_file(sweep_dir / "per_class_recall.png", "per-class recall", "Test recall per class"),
               html.image_from_file(sweep_dir / "per_class_delta.png", "per-class deltas",

@@ -17,6 +17,7 @@ model they come from.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -32,11 +33,17 @@ from balancelab.identity import identity
 from balancelab.output import atomic
 from balancelab.output.deferred import checkpoint_precedes_switch
 from balancelab.output.run_folder import FAILED_STATUSES
+from balancelab.sweep import statistics
+from balancelab.sweep.answer import sweep_answer
+from balancelab.sweep.numbers import format_interval, format_mean, format_p, format_share
+from balancelab.sweep.statistics import (DERIVED_VS_SOURCE_FAMILY, FAMILIES, N_RESAMPLES, PRIMARY_METRIC,
+                                         is_decided)
 
 METRICS = ["accuracy", "balanced_accuracy", "macro_f1", "weighted_f1", "minority_class_recall", "ece",
            "training_seconds", "val_test_gap"]
-BASELINE = "baseline"
-# The paired bootstrap's seed: fixed, so that rebuilding a report gives the same intervals.
+BASELINE = statistics.BASELINE
+# The paired bootstrap's seed: fixed, so that rebuilding a report gives the same intervals (balance-report
+# --bootstrap-seed changes it, to see that the verdicts do not depend on it).
 BOOTSTRAP_SEED = 0
 REFERENCE = "reference"  # the verdict column of the baseline row itself
 TRAINED, DERIVED = "trained", "derived"  # row_kind
@@ -47,12 +54,16 @@ STAT_COLUMNS = {"family": "family", "n_comparisons": "family_size", "n_pairs": "
                 "mean_difference": "paired_diff", "ci_low": "diff_ci_low", "ci_high": "diff_ci_high",
                 "p_ttest": "p_ttest", "p_wilcoxon": "p_wilcoxon", "p_wilcoxon_holm": "p_wilcoxon_holm",
                 "boot_ci_low": "boot_ci_low", "boot_ci_high": "boot_ci_high", "boot_p": "boot_p", "test": "test",
-                "p_value": "p_value", "p_holm": "p_holm", "corrected_level": "ci_corrected_level",
-                "ci_corrected_low": "diff_ci_corrected_low", "ci_corrected_high": "diff_ci_corrected_high",
-                "verdict": "verdict", "note": "stat_note"}
+                "seed_share": "seed_share", "seed_variance_source": "seed_variance_source",
+                "ci95_low": "diff_ci95_low", "ci95_high": "diff_ci95_high", "p_value": "p_value",
+                "p_mc_error": "p_mc_error", "n_resamples": "n_resamples", "p_holm": "p_holm",
+                "corrected_level": "ci_corrected_level", "ci_corrected_low": "diff_ci_corrected_low",
+                "ci_corrected_high": "diff_ci_corrected_high", "verdict": "verdict", "scope": "scope",
+                "note": "stat_note"}
 # ... and a derived row's comparison with its own trained model: {metric}_vs_source_{suffix}.
 SOURCE_COLUMNS = {"reference": "reference", "n_comparisons": "family_size", "n_pairs": "n_pairs",
                   "mean_difference": "paired_diff", "test": "test", "p_value": "p_value", "p_holm": "p_holm",
+                  "scope": "scope",
                   "corrected_level": "ci_corrected_level", "ci_corrected_low": "diff_ci_corrected_low",
                   "ci_corrected_high": "diff_ci_corrected_high", "verdict": "verdict", "note": "stat_note"}
 
@@ -173,36 +184,57 @@ def flat_settings(cfg: dict) -> Dict[str, str]:
     return out
 
 
-def differing_settings(folders: List[Path], experiments: List[str]) -> Dict[str, str]:
-    """Per experiment, the settings whose values are not the same across all jobs of the sweep.
+def _bookkeeping(key: str) -> bool:
+    return key.rsplit(".", 1)[-1] in ("_target_", "_partial_", "name")
 
-    A key that takes one value inside an experiment shows as ``key=value``; one that varies inside an
-    experiment too (jobs that should be seeds of one setting but are not) as ``key=mixed(a|b)``.
+
+def settings_apart_from_baseline(folders: List[Path], experiments: List[str],
+                                 baseline: str = BASELINE) -> Dict[str, str]:
+    """Per experiment, what sets it apart from ``baseline``: the options it chose instead (``loss=focal``) and
+    the settings whose values differ from baseline's (``model.normed_classifier=True``).
+
+    A key of an option the baseline did not choose (``loss.gamma`` of ``loss=focal``) is shown only when it
+    varies among the sweep's jobs that chose that option and differs from baseline's value (``loss.drw_epoch=24``
+    of ldam_drw against ldam): that focal has a gamma is already said by its name. A key that takes several values inside one experiment (jobs
+    that should be seeds of one setting but are not) shows as ``key=mixed(a|b)``. Without a baseline in the
+    sweep, every setting that varies across its jobs is shown.
     """
     settings = [flat_settings(_config_or_empty(f)) for f in folders]
-    keys = sorted({k for s in settings for k in s})
+    reference = [s for s, e in zip(settings, experiments) if e == baseline]
 
-    def peers(key: str, s: dict) -> List[dict]:
-        # A key of an option (loss.tau) is compared among the jobs that chose the same option: that
-        # loss=logit_adjusted has a tau and loss=ce has not is already said by the option's name.
-        group = key.split(".", 1)[0]
-        if f"{group}.name" in s and key != f"{group}.name":
-            return [t for t in settings if t.get(f"{group}.name") == s[f"{group}.name"]]
-        return settings
+    def values(rows: List[dict], key: str) -> List[str]:
+        return sorted({r.get(key, "∅") for r in rows})
 
-    def bookkeeping(key: str) -> bool:
-        return key.rsplit(".", 1)[-1] in ("_target_", "_partial_", "name")
+    def option_varies(key: str, option_key: str, option: str) -> bool:
+        return len(values([t for t in settings if t.get(option_key) == option], key)) > 1
 
-    varying = [k for k in keys if not bookkeeping(k)
-               and any(len({t.get(k) for t in peers(k, s)}) > 1 for s in settings if k in s)]
     out = {}
     for experiment in dict.fromkeys(experiments):
         mine = [s for s, e in zip(settings, experiments) if e == experiment]
         parts = []
-        for key in varying:
-            values = sorted({s[key] for s in mine if key in s})
-            if values:
-                parts.append(f"{key}={values[0]}" if len(values) == 1 else f"{key}=mixed({'|'.join(values)})")
+        keys = {k for s in mine + reference for k in s}
+        # a group's option first (loss=ldam), then its keys (loss.drw_epoch=24)
+        for key in sorted(keys, key=lambda k: (k.split(".", 1)[0], k != f"{k.split('.', 1)[0]}.name", k)):
+            group = key.split(".", 1)[0]
+            option_key = f"{group}.name"
+            own = values(mine, key)
+            if key == option_key:
+                if reference and own != values(reference, key):
+                    parts.append(f"{group}={own[0]}" if len(own) == 1 else f"{group}=mixed({'|'.join(own)})")
+                continue
+            if _bookkeeping(key) or own == ["∅"]:
+                continue
+            if reference:
+                other_option = option_key in mine[0] and values(mine, option_key) != values(reference, option_key)
+                if other_option:  # its keys where they vary among that option's jobs and differ from baseline's
+                    show = len(own) > 1 or (option_varies(key, option_key, mine[0][option_key])
+                                            and own != values(reference, key))
+                else:
+                    show = own != values(reference, key)
+            else:
+                show = len(values(settings, key)) > 1
+            if show:
+                parts.append(f"{key}={own[0]}" if len(own) == 1 else f"{key}=mixed({'|'.join(own)})")
         out[experiment] = ", ".join(parts)
     return out
 
@@ -239,7 +271,7 @@ def jobs_table(sweep_dir: Path) -> pd.DataFrame:
             rows.append(r)
             row_folders.append(folder)
     frame = pd.DataFrame(rows)
-    settings = differing_settings(row_folders, [r["experiment"] for r in rows])
+    settings = settings_apart_from_baseline(row_folders, [r["experiment"] for r in rows])
     frame["settings"] = [settings[r["experiment"]] for r in rows]
     for key in METRICS + ["val_macro_f1", "planned_steps", "steps_done", "epochs"]:
         if key not in frame:
@@ -347,14 +379,20 @@ def comparison_table(jobs: pd.DataFrame) -> pd.DataFrame:
     return table.drop(columns="_derived").reset_index(drop=True)
 
 
-def paired_statistics(sweep_dir: Path, jobs: pd.DataFrame) -> tuple[pd.DataFrame, List[str]]:
-    """(balancelab.sweep.statistics.compare_to_baseline's long table, notes for the reader).
+@dataclass
+class PairedStatistics:
+    long: pd.DataFrame             # balancelab.sweep.statistics.compare_to_baseline's table
+    notes: List[str]               # for the reader
+    predictions: Optional[dict]    # {(experiment, seed): predictions.csv frame}, None without a usable set
+    minority_index: Optional[int]
+
+
+def paired_statistics(sweep_dir: Path, jobs: pd.DataFrame, bootstrap_seed: int = BOOTSTRAP_SEED) -> PairedStatistics:
+    """The sweep's paired statistics (balancelab.sweep.statistics.compare_to_baseline) and notes for the reader.
 
     The bootstrap needs the jobs' predictions.csv on one test split; when they are missing or do not
     match, the seed statistics are still reported and a note says why the bootstrap is absent.
     """
-    from balancelab.sweep import statistics
-
     notes: List[str] = []
     predictions, minority = None, None
     try:
@@ -377,20 +415,18 @@ def paired_statistics(sweep_dir: Path, jobs: pd.DataFrame) -> tuple[pd.DataFrame
             notes.append(f"No paired bootstrap for {', '.join(lacking)}: their runs wrote no test predictions for "
                          "the derived result (runs made before predictions_posthoc_*.csv / predictions_crt.csv "
                          "were written); their seed statistics are reported.")
-    frame = statistics.compare_to_baseline(jobs, predictions, minority_index=minority, seed=BOOTSTRAP_SEED)
+    frame = statistics.compare_to_baseline(jobs, predictions, minority_index=minority, seed=bootstrap_seed)
     for note in notes:
         log.warning("%s", note)
-    return frame, notes
+    return PairedStatistics(frame, notes, predictions, minority)
 
 
 def attach_statistics(table: pd.DataFrame, long: pd.DataFrame) -> pd.DataFrame:
     """The comparison table with one block of columns per metric: ``{metric}_{paired_diff, diff_ci_low, ...,
     verdict}`` (the comparison with baseline; the baseline row's verdict is ``reference``) and, for derived
     rows, ``{metric}_vs_source_{...}`` (the comparison with the trained model they come from)."""
-    from balancelab.sweep.statistics import DERIVED_VS_SOURCE_FAMILY, METRICS as STAT_METRICS
-
-    table = table.copy()
-    for metric in STAT_METRICS:
+    added = {}
+    for metric in statistics.METRICS:
         of_metric = long[long["metric"] == metric]
         for part, columns, prefix in ((of_metric[of_metric["family"] != DERIVED_VS_SOURCE_FAMILY], STAT_COLUMNS, ""),
                                       (of_metric[of_metric["family"] == DERIVED_VS_SOURCE_FAMILY], SOURCE_COLUMNS,
@@ -398,7 +434,10 @@ def attach_statistics(table: pd.DataFrame, long: pd.DataFrame) -> pd.DataFrame:
             part = part.set_index("experiment")
             for source, suffix in columns.items():
                 values = part[source] if source in part else pd.Series(dtype=object)
-                table[f"{metric}_{prefix}{suffix}"] = table["experiment"].map(values)
+                added[f"{metric}_{prefix}{suffix}"] = table["experiment"].map(values)
+    table = pd.concat([table.drop(columns=[c for c in added if c in table]), pd.DataFrame(added, index=table.index)],
+                      axis=1)
+    for metric in statistics.METRICS:
         # object dtype: with no other experiment the mapped column is all-NaN float and refuses text
         verdicts = table[f"{metric}_verdict"].astype(object)
         verdicts[table["experiment"] == BASELINE] = REFERENCE
@@ -433,56 +472,37 @@ def _cell(text: str, limit: int = 300) -> str:
 
 
 def _pm(mean, std, digits=4, n=None) -> str:
-    if pd.isna(mean):
-        return "—"
-    if n == 1:  # one seed has no spread: say so instead of a zero-width "± 0"
-        return f"{mean:.{digits}f} (n = 1)"
-    return f"{mean:.{digits}f} ± {0 if pd.isna(std) else std:.{digits}f}"
+    return format_mean(mean, std, digits, n)
 
 
 def _interval(low, high, digits=4) -> str:
-    return "—" if pd.isna(low) or pd.isna(high) else f"[{low:+.{digits}f}, {high:+.{digits}f}]"
-
-
-def _p(value, test=None, family_size: int = 1) -> str:
-    """A p-value as text. A two-sided bootstrap p of 0 means no resample on the other side of 0: its smallest
-    non-zero value is 2/B, so p < 2/B; Holm multiplies that bound by up to the family's size m."""
-    from balancelab.sweep.statistics import BOOTSTRAP, N_RESAMPLES
-
-    if pd.isna(value):
-        return "—"
-    if value == 0 and test == BOOTSTRAP:
-        return f"< {min(1.0, 2 * max(int(family_size), 1) / N_RESAMPLES):.0e}"
-    return f"{value:.3f}" if value >= 0.001 else f"{value:.1e}"
-
-
-def _why_bootstrap(note) -> str:
-    note = note if isinstance(note, str) else ""
-    return "identical differences in every seed" if "identical differences" in note else "one seed"
+    return format_interval(low, high, digits)
 
 
 def difference_cell(row, metric: str, prefix: str = "") -> str:
-    """Paired mean difference and the corrected interval the verdict is read from, with its test and level:
-    ``+0.0500 [+0.0100, +0.0900] (t-test, 95.0%)``. ``prefix="vs_source_"``: a derived row against its own
-    trained model."""
-    from balancelab.sweep.statistics import BOOTSTRAP
-
+    """Paired mean difference and the corrected interval the verdict is read from, with its level:
+    ``+0.0500 [+0.0100, +0.0900] (99.7%)``. ``prefix="vs_source_"``: a derived row against its own trained
+    model."""
     key = f"{metric}_{prefix}"
     diff = row.get(f"{key}paired_diff", np.nan)
     if (not prefix and row["experiment"] == BASELINE) or pd.isna(diff):
         return "—"
     low, high = row.get(f"{key}diff_ci_corrected_low", np.nan), row.get(f"{key}diff_ci_corrected_high", np.nan)
-    test, level, note = row.get(f"{key}test"), row.get(f"{key}ci_corrected_level", np.nan), row.get(f"{key}stat_note")
-    if isinstance(test, str) and not (pd.isna(low) or pd.isna(high)):
-        why = f": {_why_bootstrap(note)}" if test == BOOTSTRAP else ""
-        return f"{diff:+.4f} {_interval(low, high)} ({test}{why}, {level:.1%})"
-    if row.get(f"{key}verdict") == "no detectable difference":
-        return f"{diff:+.4f} (0 in every seed: nothing to test)"
-    return f"{diff:+.4f} (no test: {_why_bootstrap(note)} and no test-set predictions for a bootstrap)"
+    level = row.get(f"{key}ci_corrected_level", np.nan)
+    if not (pd.isna(low) or pd.isna(high)):
+        return f"{diff:+.4f} {_interval(low, high)} ({level:.1%})"
+    return f"{diff:+.4f} (no test: {row.get(f'{key}stat_note') or 'nothing measures the noise'})"
 
 
-def _verdict_text(value) -> str:
-    return "—" if pd.isna(value) else f"**{value}**" if value in ("better", "worse") else str(value)
+def verdict_text(value, scope=None, secondary: bool = False) -> str:
+    """The verdict as a report prints it: bold when decided, with its scope (one seed: about one trained model
+    per side on this test set) and, for a secondary metric, that it is secondary."""
+    if value is None or pd.isna(value):
+        return "—"
+    text = f"**{value}**" if is_decided(value) else str(value)
+    if isinstance(scope, str) and scope:
+        text += f" (about {scope})"
+    return text + (" (secondary)" if secondary else "")
 
 
 def _label(row) -> str:
@@ -493,8 +513,8 @@ def _label(row) -> str:
 
 def markdown(table: pd.DataFrame) -> str:
     """The trained experiments' table."""
-    head = ["rank", "experiment", "settings that differ", "seeds", "accuracy", "balanced acc.", "macro-F1",
-            "Δ macro-F1 [corrected CI] (test, level)", "verdict (macro-F1)", "weighted F1", "minority recall", "ECE",
+    head = ["rank", "experiment", "settings apart from baseline", "seeds", "accuracy", "balanced acc.", "macro-F1",
+            "Δ macro-F1 [corrected CI] (level)", "verdict (macro-F1, primary)", "weighted F1", "minority recall", "ECE",
             "val−test gap", "train s", "optimiser steps", "status"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for _, r in table[_column(table, "row_kind", TRAINED) == TRAINED].iterrows():
@@ -504,7 +524,7 @@ def markdown(table: pd.DataFrame) -> str:
             str(r["n_seeds"]),
             _pm(r["accuracy_mean"], r["accuracy_std"], n=n), _pm(r["balanced_accuracy_mean"], r["balanced_accuracy_std"], n=n),
             _pm(r["macro_f1_mean"], r["macro_f1_std"], n=n), difference_cell(r, "macro_f1"),
-            _verdict_text(r.get("macro_f1_verdict")),
+            verdict_text(r.get("macro_f1_verdict"), r.get("macro_f1_scope")),
             _pm(r["weighted_f1_mean"], r["weighted_f1_std"], n=n),
             _pm(r["minority_class_recall_mean"], r["minority_class_recall_std"], n=n), _pm(r["ece_mean"], r["ece_std"], n=n),
             _pm(r["val_test_gap_mean"], r["val_test_gap_std"], n=n), _pm(r["training_seconds_mean"], r["training_seconds_std"], 1, n=n),
@@ -535,8 +555,9 @@ def derived_markdown(table: pd.DataFrame) -> str:
         lines.append("| " + " | ".join([
             "—" if pd.isna(r["rank_with_derived"]) else str(int(r["rank_with_derived"])), _label(r),
             str(r["source_experiment"]), str(n), _pm(r["macro_f1_mean"], r["macro_f1_std"], n=n),
-            difference_cell(r, "macro_f1"), _verdict_text(r.get("macro_f1_verdict")),
-            difference_cell(r, "macro_f1", "vs_source_"), _verdict_text(r.get("macro_f1_vs_source_verdict")),
+            difference_cell(r, "macro_f1"), verdict_text(r.get("macro_f1_verdict"), r.get("macro_f1_scope")),
+            difference_cell(r, "macro_f1", "vs_source_"),
+            verdict_text(r.get("macro_f1_vs_source_verdict"), r.get("macro_f1_vs_source_scope")),
             _pm(r["balanced_accuracy_mean"], r["balanced_accuracy_std"], n=n),
             _pm(r["minority_class_recall_mean"], r["minority_class_recall_std"], n=n),
             r["status"] + (f" ({_cell(r['errors'])})" if r["errors"] else "")]) + " |")
@@ -544,40 +565,55 @@ def derived_markdown(table: pd.DataFrame) -> str:
 
 
 STATISTICS_EXPLAINED = (
-    "Seed s of a row is paired with seed s of its reference (same test split). Δ: mean of the per-seed "
-    "differences. Decisive test: the paired t-test over seeds (t 95% CI), or, with one paired seed or the same "
-    "difference in every seed (t undefined), the paired bootstrap over test samples ({n} resamples, seed {seed}, "
-    "the same indices for both sides; percentile interval). Holm's correction runs within one family and metric: "
-    "`trained vs baseline` (the sweep's trained experiments only, so post-hoc rows never change their verdicts), "
-    "`derived vs baseline` and `derived vs its trained model`. Corrected CI: the decisive test's interval at the "
-    "confidence at which Holm's step-down tested that comparison (1 − 0.05/m for the smallest p, 1 − 0.05/(m − 1) "
-    "for the next while they are rejected, then the level of the first one kept). Verdict: `better`/`worse` when "
-    "the corrected CI lies above/below 0, otherwise `no detectable difference`; this is exactly Holm-adjusted p "
-    "< 0.05. Wilcoxon signed-rank from 6 seeds on (informative only).")
+    "Seed s of a row is paired with seed s of its reference; both were scored on the same test images. Δ: the "
+    "mean over seeds of the paired differences. Decisive test (two-level): the difference must stand out against "
+    "both kinds of chance at once - training randomness (the spread of the per-seed differences, moderated "
+    "towards the family's common spread by empirical Bayes, never below the comparison's own) and test-set "
+    "sampling (the variance of Δ over {n} paired bootstrap resamples of the test images, seed {seed}; the same "
+    "resample for both sides and every seed). One rule for any number of seeds; with one seed on every "
+    "comparison it is about one trained model per side on this test set. Holm's correction runs within one "
+    "family and metric: `trained vs baseline` (the sweep's trained experiments only, so post-hoc rows never "
+    "change their verdicts), `derived vs baseline` and `derived vs its trained model`. Corrected CI: the "
+    "two-level interval at the confidence at which Holm's step-down tested the comparison (1 − 0.05/m for the "
+    "smallest p, 1 − 0.05/(m − 1) for the next while they are rejected, then the level of the first one kept). "
+    "Verdict: `better`/`worse` when the corrected CI lies above/below 0 (exactly Holm-adjusted p < 0.05), "
+    "otherwise `no detectable difference`; a side with failed seeds cannot win (`unstable`). macro-F1 is the "
+    "primary metric; the others are secondary. Informative only: the paired t-test over seeds (training "
+    "randomness on this test set alone), the percentile bootstrap over test images (test-set noise alone), "
+    "Wilcoxon from 6 seeds on. \"seeds\" in the variance split is the share of Var(Δ) from training "
+    "randomness; p ± is the Monte-Carlo error of p (another bootstrap seed).")
 
 
-def statistics_markdown(long: pd.DataFrame, notes: List[str]) -> str:
+def statistics_markdown(long: pd.DataFrame, notes: List[str], n_resamples: int = N_RESAMPLES,
+                        bootstrap_seed: int = BOOTSTRAP_SEED) -> str:
     """The paired comparisons, family by family, one row per comparison and metric."""
-    from balancelab.sweep.statistics import N_RESAMPLES
-
-    out = ["## Paired comparisons", "", STATISTICS_EXPLAINED.format(n=N_RESAMPLES, seed=BOOTSTRAP_SEED), ""]
+    out = ["## Paired comparisons", "", STATISTICS_EXPLAINED.format(n=n_resamples, seed=bootstrap_seed), ""]
     out += [f"> {note}" for note in notes] + ([""] if notes else [])
-    head = ["experiment", "reference", "metric", "paired seeds", "Δ", "t 95% CI", "bootstrap 95% CI", "test", "p",
-            "p (Holm)", "m", "corrected CI (level)", "p (Wilcoxon, Holm)", "verdict", "note"]
+    head = ["experiment", "reference", "metric", "paired seeds", "Δ", "variance split (seeds)", "p ± MC error",
+            "p (Holm)", "m", "corrected CI (level)", "verdict", "t-test over seeds: 95% CI, p",
+            "image bootstrap: 95% CI, p", "p (Wilcoxon, Holm)", "note"]
     for family, part in long.groupby("family", sort=False) if len(long) else []:
         out += [f"### {family}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for _, r in part.iterrows():
             note = "; ".join(str(n) for n in (r.get("note"), r.get("boot_note")) if isinstance(n, str) and n)
-            test = r["test"] if isinstance(r["test"], str) else None
             corrected = _interval(r["ci_corrected_low"], r["ci_corrected_high"])
+            level = 1 - r["corrected_level"] if not pd.isna(r["corrected_level"]) else None
             if corrected != "—":
                 corrected += f" ({r['corrected_level']:.1%})"
+            p = format_p(r["p_value"], level)
+            if p != "—" and r.get("p_mc_error", 0) and not pd.isna(r.get("p_mc_error")):
+                p += f" ± {format_p(r['p_mc_error'])}"
+            boot_bound = 2 / r["n_resamples_used"] if r.get("n_resamples_used") else None
             out.append("| " + " | ".join([
-                _cell(r["experiment"]), _cell(r["reference"]), r["metric"], str(int(r["n_pairs"])),
+                _cell(r["experiment"]), _cell(r["reference"]),
+                r["metric"] + ("" if r["metric"] == PRIMARY_METRIC else " (secondary)"), str(int(r["n_pairs"])),
                 "—" if pd.isna(r["mean_difference"]) else f"{r['mean_difference']:+.4f}",
-                _interval(r["ci_low"], r["ci_high"]), _interval(r.get("boot_ci_low", np.nan), r.get("boot_ci_high", np.nan)),
-                test or "none", _p(r["p_value"], test), _p(r["p_holm"], test, r["n_comparisons"]), str(int(r["n_comparisons"])), corrected,
-                _p(r["p_wilcoxon_holm"]), _verdict_text(r["verdict"]), _cell(note or "")]) + " |")
+                format_share(r.get("seed_share")), p, format_p(r["p_holm"], 0.05), str(int(r["n_comparisons"])),
+                corrected, verdict_text(r["verdict"], r.get("scope")),
+                f"{_interval(r['ci_low'], r['ci_high'])}, {format_p(r['p_ttest'])}",
+                f"{_interval(r.get('boot_ci_low', np.nan), r.get('boot_ci_high', np.nan))}, "
+                f"{format_p(r.get('boot_p'), zero_bound=boot_bound)}",
+                format_p(r["p_wilcoxon_holm"], 0.05), _cell(note or "")]) + " |")
         out.append("")
     return "\n".join(out) + "\n"
 
@@ -599,29 +635,33 @@ def one_dataset_and_model(sweep_dir: Path, jobs: pd.DataFrame) -> None:
                             f"(balance-report A B ...).")
 
 
-def build_report(sweep_dir: str | Path) -> dict:
+def build_report(sweep_dir: str | Path, bootstrap_seed: int = BOOTSTRAP_SEED) -> dict:
     """Write comparison.csv/.md/.png, statistics.csv, per_class_recall.png, per_class_delta.csv/.png,
     sweep_summary.json and report.html."""
     from balancelab.evaluation import plots
     from balancelab.sweep.budget import budget_facts
-    from balancelab.sweep.statistics import FAMILIES
 
     sweep_dir = Path(sweep_dir)
     jobs = jobs_table(sweep_dir)
     if jobs.empty:
         raise FileNotFoundError(f"No job folders (with config.yaml) under {sweep_dir}.")
     one_dataset_and_model(sweep_dir, jobs)
-    long, notes = paired_statistics(sweep_dir, jobs)
+    stats = paired_statistics(sweep_dir, jobs, bootstrap_seed)
+    long, notes = stats.long, stats.notes
+    n_resamples = int(long["n_resamples"].max()) if len(long) and long["n_resamples"].notna().any() else 0
     table = attach_statistics(comparison_table(jobs), long)
+    answer = sweep_answer(table, jobs, stats.predictions, stats.minority_index, bootstrap_seed)
     per_class = per_class_tables(jobs, sweep_dir)
     budget = budget_facts(jobs)
     atomic.write_csv(sweep_dir / "comparison.csv", table)
     atomic.write_csv(sweep_dir / "statistics.csv", long)
     derived_text = derived_markdown(table)
-    atomic.write_text(sweep_dir / "comparison.md", "# Sweep comparison\n\n" + budget["text"] + "\n\nMean ± std over "
+    atomic.write_text(sweep_dir / "comparison.md", "# Sweep comparison\n\n**Answer.** " + answer.text + "\n\n"
+                      + budget["text"] + "\n\nMean ± std over "
                       "seeds on the test split; Δ is the paired difference to `baseline` (see below); rank by "
                       "macro-F1 among the trained experiments.\n\n" + markdown(table)
-                      + ("\n" + derived_text if derived_text else "") + "\n" + statistics_markdown(long, notes))
+                      + ("\n" + derived_text if derived_text else "") + "\n"
+                      + statistics_markdown(long, notes, n_resamples, bootstrap_seed))
     atomic.write_csv(sweep_dir / "per_class_delta.csv", per_class)
     atomic.save_figure(sweep_dir / "comparison.png", plots.comparison_bars(table))
     atomic.save_figure(sweep_dir / "per_class_recall.png", plots.per_class_heatmap(per_class, table["experiment"]))
@@ -636,15 +676,17 @@ def build_report(sweep_dir: str | Path) -> dict:
         "best_experiment": _best(table, TRAINED), "best_derived_row": _best(table, DERIVED),
         "experiments": trained_rows["experiment"].tolist(),
         "derived_rows": table.loc[table["row_kind"] == DERIVED, "experiment"].tolist(),
-        "budget": budget, "holm_families": list(FAMILIES),
+        "budget": budget, "holm_families": list(FAMILIES), "primary_metric": PRIMARY_METRIC,
+        "bootstrap": {"seed": bootstrap_seed, "resamples": n_resamples}, "answer": answer.as_dict(),
         "jobs_detail": json.loads(jobs.to_json(orient="records")),
     }
     atomic.write_json(sweep_dir / "sweep_summary.json", summary)
-    write_sweep_page(sweep_dir, jobs, table, long, per_class, notes, budget)
+    write_sweep_page(sweep_dir, jobs, table, long, per_class, notes, budget, bootstrap_seed, answer.text)
     return summary
 
 
-def write_sweep_page(sweep_dir: Path, jobs, table, long, per_class, notes, budget=None) -> None:
+def write_sweep_page(sweep_dir: Path, jobs, table, long, per_class, notes, budget=None,
+                     bootstrap_seed: int = BOOTSTRAP_SEED, answer: str = "") -> None:
     """report.html; the comparison files above are the results, so an error drawing the page is logged, not
     raised. A page that cannot be written (a full disk) is the storage error every other file gives."""
     from balancelab.errors import OutputWriteError
@@ -652,7 +694,7 @@ def write_sweep_page(sweep_dir: Path, jobs, table, long, per_class, notes, budge
 
     try:
         atomic.write_text(sweep_dir / REPORT_FILE, sweep_report_html(sweep_dir, jobs, table, long, per_class, notes,
-                                                                     budget))
+                                                                     budget, bootstrap_seed, answer))
     except OutputWriteError:
         raise
     except Exception as exc:

@@ -1,0 +1,278 @@
+"""The decisive test of a comparison: does the difference survive *both* kinds of chance, another training
+seed and another draw of test images?
+
+A comparison has S paired seeds; seed s of the experiment and of its reference were scored on the same test
+images, giving a difference d_s. Its mean d̄ varies for two reasons, which enter as two variance components:
+
+* training randomness: the spread of d_s over seeds, s² with k = S - 1 degrees of freedom. With 2 or 3 seeds
+  s² is a poor estimate (k = 1 or 2), so within a Holm family it is moderated towards the family's common
+  value by empirical Bayes (Smyth, Stat. Appl. Genet. Mol. Biol. 3, 2004: the moderated t of limma):
+  s̃² = (d0 s0² + k s²) / (d0 + k) with d0 + k degrees of freedom, the prior (d0, s0²) estimated from the
+  family's own s² values. A comparison whose s² lies in the upper 5 % of what that prior predicts (s0² F(k, d0))
+  is tested on its own s² and k instead: a method clearly less stable than its family is not credited with
+  the family's stability.
+* test-set sampling: v, the variance of d̄ over paired bootstrap resamples of the test images (the same
+  resample for both sides and every seed, so images fixed or broken in every seed count as what they are: a
+  handful of images, not a consistent effect).
+
+With a = s̃² / S, the error of d̄ is E_seed + E_img, E_img ~ N(0, v) and E_seed ~ sqrt(a k / W) Z, W ~ χ²_k:
+a t-distributed seed error with the uncertainty of s̃² carried by W. The two-sided p-value is the generalized
+p-value of Tsui & Weerahandi (JASA 84, 1989) for this sum,
+
+    p = E_W[ 2 Φ(-|d̄| / sqrt(k a / W + v)) ],
+
+computed by quadrature. It is the paired t-test over seeds when v = 0 (no predictions to resample), and the
+normal test of the image bootstrap when a = 0 (one seed, or seeds that never differ in a family without a
+prior). p grows with s² and with v, so more agreement between seeds never weakens a verdict, and there is one
+rule for every number of seeds. Its interval at confidence 1 - L is d̄ ± c with p(c) = L: it excludes 0
+exactly when p < L.
+
+The calibration of this rule (false-positive rate at the nominal level, power for real effects) is measured by
+simulation against known truth: balancelab.sweep.statistics.calibration, docs/statistics.md.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+from numpy.polynomial.legendre import leggauss
+from scipy import optimize, special, stats
+
+# Gauss-Legendre nodes over u in (0, 1), with u = x^6 so that the small-W end (the heavy tail of the t) is
+# resolved: the p-value then matches scipy's t distribution to 4 significant digits down to 1e-20.
+_NODES, _POWER = 400, 6
+
+
+@lru_cache(maxsize=512)
+def _chi2_nodes(df: float) -> Tuple[np.ndarray, np.ndarray]:
+    x, w = leggauss(_NODES)
+    x, w = (x + 1) / 2, w / 2
+    u = x ** _POWER
+    weights = _POWER * x ** (_POWER - 1) * w
+    return stats.chi2.ppf(u, df), weights
+
+
+def generalized_p(difference: float, seed_part: float, image_part: float, df: float) -> float:
+    """p = E_W[2 Φ(-|d| / sqrt(df a / W + v))] for a = ``seed_part`` (s²/S), v = ``image_part``, W ~ χ²_df."""
+    d, a, v = abs(float(difference)), max(float(seed_part), 0.0), max(float(image_part), 0.0)
+    if not np.isfinite(d):
+        return np.nan
+    if d == 0:
+        return 1.0
+    if a == 0 or not np.isfinite(df):
+        sd = math.sqrt(a + v)
+        return 0.0 if sd == 0 else float(2 * stats.norm.sf(d / sd))
+    if v == 0:
+        return float(2 * stats.t.sf(d / math.sqrt(a), df))
+    w, weights = _chi2_nodes(float(df))
+    with np.errstate(divide="ignore"):
+        sd = np.sqrt(df * a / w + v)
+    return float(min(1.0, np.sum(2 * stats.norm.sf(d / sd) * weights)))
+
+
+def generalized_half_width(seed_part: float, image_part: float, df: float, level: float) -> float:
+    """c with generalized_p(c) = level: the interval d̄ ± c at confidence 1 - level."""
+    a, v = max(float(seed_part), 0.0), max(float(image_part), 0.0)
+    if a == 0 or not np.isfinite(df):
+        return float(stats.norm.isf(level / 2) * math.sqrt(a + v))
+    if v == 0:
+        return float(stats.t.isf(level / 2, df) * math.sqrt(a))
+    # |X + Y| <= |X| + |Y|: at these two quantiles (each with level / 2 beyond it) p is at most the level
+    high = stats.t.isf(level / 4, df) * math.sqrt(a) + stats.norm.isf(level / 4) * math.sqrt(v)
+    return float(optimize.brentq(lambda c: generalized_p(c, a, v, df) - level, 0.0, high, xtol=1e-14, rtol=1e-12))
+
+
+# ---------------------------------------------------------------------------------------------------
+# The family's prior for the seed variance (Smyth 2004, the moment estimator of limma's fitFDist)
+# ---------------------------------------------------------------------------------------------------
+
+def _trigamma_inverse(x: float) -> float:
+    """y with trigamma(y) = x (Newton's method from Smyth's limma, which converges from y = 0.5 + 1/x)."""
+    if x > 1e7:
+        return 1.0 / math.sqrt(x)
+    if x < 1e-6:
+        return 1.0 / x
+    y = 0.5 + 1.0 / x
+    for _ in range(50):
+        tri = float(special.polygamma(1, y))
+        step = tri * (1 - tri / x) / float(special.polygamma(2, y))
+        y += step
+        if -step / y < 1e-8:
+            break
+    return y
+
+
+# Fewer comparisons with a seed variance than this give no prior: three is the fewest from which a spread of
+# log-variances (the prior's degrees of freedom) can be told from the chi-square's own.
+MIN_PRIOR_COMPARISONS = 3
+
+
+@dataclass(frozen=True)
+class SeedVariancePrior:
+    """The family's common seed variance: s0² with d0 prior degrees of freedom (0: none; inf: the comparisons'
+    variances do not differ beyond chance), and the pooled variance and degrees of freedom of the family."""
+
+    df: float = 0.0
+    variance: float = np.nan
+    pooled_variance: float = np.nan
+    pooled_df: float = 0.0
+    n_comparisons: int = 0
+
+    @property
+    def moderates(self) -> bool:
+        return self.df > 0
+
+
+def estimate_prior(variances: Sequence[float], dfs: Sequence[float]) -> SeedVariancePrior:
+    """The prior (d0, s0²) from the seed variances of a family's comparisons (those with df >= 1).
+
+    Smyth's moment estimator on e_i = log s_i² - digamma(k_i/2) + log(k_i/2): the excess of their sample
+    variance over the mean trigamma(k_i/2) is trigamma(d0/2); none means d0 = inf (one common variance). Zero
+    variances (identical differences in every seed) have no logarithm: they count in the pooled variance but
+    not in the prior, which then leans high, never low.
+    """
+    s2, k = np.asarray(variances, float), np.asarray(dfs, float)
+    used = np.isfinite(s2) & (k >= 1)
+    if not used.any():
+        return SeedVariancePrior()
+    pooled_df = float(k[used].sum())
+    pooled = float(np.sum(k[used] * s2[used]) / pooled_df)
+    positive = used & (s2 > 0)
+    if positive.sum() < MIN_PRIOR_COMPARISONS:
+        return SeedVariancePrior(pooled_variance=pooled, pooled_df=pooled_df, n_comparisons=int(used.sum()))
+    s2, k = s2[positive], k[positive]
+    e = np.log(s2) - special.digamma(k / 2) + np.log(k / 2)
+    excess = float(np.var(e, ddof=1) - np.mean(special.polygamma(1, k / 2)))
+    if excess <= 0:
+        d0, s0 = np.inf, float(np.exp(e.mean()))
+    else:
+        d0 = 2 * _trigamma_inverse(excess)
+        s0 = float(np.exp(e.mean() + special.digamma(d0 / 2) - np.log(d0 / 2)))
+    return SeedVariancePrior(df=float(d0), variance=s0, pooled_variance=pooled, pooled_df=pooled_df,
+                             n_comparisons=int(used.sum()))
+
+
+# ---------------------------------------------------------------------------------------------------
+# One comparison
+# ---------------------------------------------------------------------------------------------------
+
+OWN, MODERATED, BORROWED, IMAGES_ONLY, SEEDS_ONLY = ("own", "moderated", "from the family", "test images only",
+                                                     "seeds only")
+ONE_MODEL_SCOPE = "one trained model per side, on this test set (1 seed)"
+
+
+@dataclass(frozen=True)
+class TwoLevelTest:
+    """The decisive test of one comparison (module docstring)."""
+
+    difference: float          # d̄: the mean over paired seeds
+    n_seeds: int               # S
+    own_seed_variance: float   # s² (NaN with one seed)
+    seed_variance: float       # the variance used: s², s̃², or the family's; 0 when none
+    seed_df: float             # its degrees of freedom (inf: taken as known)
+    seed_variance_source: str  # OWN, MODERATED, BORROWED, IMAGES_ONLY, SEEDS_ONLY
+    image_variance: float      # v (NaN without predictions)
+    image_variance_error: float  # Monte-Carlo standard error of v
+    scope: str = ""            # ONE_MODEL_SCOPE when nothing measures training randomness
+
+    @property
+    def seed_part(self) -> float:
+        return self.seed_variance / self.n_seeds if self.n_seeds else 0.0
+
+    @property
+    def image_part(self) -> float:
+        return 0.0 if not np.isfinite(self.image_variance) else self.image_variance
+
+    @property
+    def standard_error(self) -> float:
+        return math.sqrt(self.seed_part + self.image_part)
+
+    @property
+    def seed_share(self) -> float:
+        """The share of the variance of d̄ that training randomness accounts for (the rest: test images)."""
+        total = self.seed_part + self.image_part
+        return np.nan if total == 0 else self.seed_part / total
+
+    @property
+    def testable(self) -> bool:
+        """Some variance to test against, or nothing to test (a difference of exactly 0)."""
+        return np.isfinite(self.difference) and (self.standard_error > 0 or self.difference == 0)
+
+    @property
+    def p_value(self) -> float:
+        """NaN when nothing measures either kind of chance (one seed, or identical differences, and no
+        predictions): a difference with no variance to weigh it against is not tested."""
+        if not self.testable:
+            return np.nan
+        return generalized_p(self.difference, self.seed_part, self.image_part, self.seed_df)
+
+    @property
+    def p_error(self) -> float:
+        """The Monte-Carlo error of p: how far p moves when v moves by its standard error (another bootstrap
+        seed)."""
+        if not np.isfinite(self.image_variance_error) or self.image_variance_error == 0:
+            return 0.0
+        low = max(self.image_part - self.image_variance_error, 0.0)
+        high = self.image_part + self.image_variance_error
+        return abs(generalized_p(self.difference, self.seed_part, high, self.seed_df)
+                   - generalized_p(self.difference, self.seed_part, low, self.seed_df)) / 2
+
+    def interval(self, level: float) -> Tuple[float, float]:
+        """The interval at confidence 1 - ``level``; it excludes 0 exactly when ``p_value < level``."""
+        if not self.testable:
+            return np.nan, np.nan
+        c = generalized_half_width(self.seed_part, self.image_part, self.seed_df, level)
+        return self.difference - c, self.difference + c
+
+
+# A comparison whose seed variance lies in this upper tail of what the family's prior predicts is tested on its
+# own variance: a method less stable than its family is not credited with the family's stability.
+OUTLIER_TAIL = 0.05
+
+
+def is_outlier(variance: float, df: float, prior: SeedVariancePrior, tail: Optional[float] = None) -> bool:
+    """s² beyond the upper ``tail`` (default OUTLIER_TAIL) of its prior predictive distribution, s0² F(k, d0)
+    (Smyth 2004)."""
+    if not prior.moderates or not np.isfinite(variance):
+        return False
+    tail = OUTLIER_TAIL if tail is None else tail
+    quantile = stats.chi2.isf(tail, df) / df if math.isinf(prior.df) else stats.f.isf(tail, df, prior.df)
+    return variance > quantile * prior.variance
+
+
+def two_level_test(differences: Sequence[float], image_variance: float = np.nan, image_variance_error: float = np.nan,
+                   prior: SeedVariancePrior = SeedVariancePrior(),
+                   outlier_tail: Optional[float] = None) -> TwoLevelTest:
+    """The decisive test of a comparison from its per-seed differences and the bootstrap variance of their
+    mean over test images (NaN: no predictions), with the family's prior for the seed variance."""
+    d = np.asarray(differences, dtype=float)
+    n = len(d)
+    if n == 0:
+        raise ValueError("A comparison needs at least one paired seed.")
+    k = n - 1
+    own = float(d.var(ddof=1)) if n > 1 else np.nan
+    if n > 1 and float(np.ptp(d)) <= 1e-12 * max(1.0, float(np.abs(d).max())):
+        own = 0.0  # 0.7-0.6 and 0.8-0.7 differ in the last bits only: metrics are ratios of counts
+    has_images = bool(np.isfinite(image_variance))
+    source, scope = OWN, ""
+    if n > 1:
+        variance, df = own, float(k)
+        if prior.moderates and not is_outlier(own, k, prior, outlier_tail):
+            moderated = prior.variance if math.isinf(prior.df) else (prior.df * prior.variance + k * own) / (prior.df + k)
+            variance, df, source = moderated, min(prior.df + k, prior.pooled_df), MODERATED
+    elif prior.pooled_df > 0:  # one seed: its training randomness is taken from the family's seeds
+        variance = prior.variance if prior.moderates else prior.pooled_variance
+        df = min(prior.df, prior.pooled_df) if prior.moderates else prior.pooled_df
+        source = BORROWED
+    else:
+        variance, df, source, scope = 0.0, math.inf, IMAGES_ONLY, ONE_MODEL_SCOPE
+    if not has_images and source != IMAGES_ONLY:
+        source = SEEDS_ONLY if source == OWN else f"{source}; {SEEDS_ONLY}"
+    return TwoLevelTest(difference=float(d.mean()), n_seeds=n, own_seed_variance=own, seed_variance=float(variance),
+                        seed_df=float(df), seed_variance_source=source,
+                        image_variance=float(image_variance) if has_images else np.nan,
+                        image_variance_error=float(image_variance_error) if has_images else np.nan, scope=scope)

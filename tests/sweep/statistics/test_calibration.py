@@ -1,0 +1,47 @@
+"""The verdict rule against known truth, by simulation (balancelab.sweep.statistics.calibration): its
+false-positive rate at the nominal level, including the sweep issue 19 fabricated (the same images fixed and
+broken in every seed), and its power against the seed t-test's. docs/statistics.md reports the full run
+(scripts/calibrate_verdicts.py); these are smaller, with their Monte-Carlo error in the bound."""
+
+import pytest
+
+from balancelab.sweep.statistics.calibration import (EFFECT_ARMS, MNIST_LT_TEST, NO_EFFECT_ARMS, Arm,
+                                                     Scenario, run_scenario)
+
+ALPHA = 0.05
+
+
+def by_kind(rows):
+    return {(r["kind"], r["size"]): r for r in rows}
+
+
+@pytest.mark.parametrize("seeds", [2, 3])
+def test_without_an_effect_the_rule_rejects_at_most_at_the_nominal_level(seeds):
+    rows = by_kind(run_scenario(Scenario("no effect", NO_EFFECT_ARMS, seeds=seeds), n_sweeps=30, seed=seeds,
+                                n_resamples=500))
+    null, fluke = rows[("null", 0.0)], rows[("fluke", 0.06)]
+    for row in (null, fluke):
+        assert row["rejection_rate"] <= ALPHA + 2 * row["rejection_rate_se"] + 0.01, row
+        assert row["better_rate"] == 0 and row["worse_rate"] <= 0.01, row   # after Holm over 15 comparisons
+    # the seed t-test alone calls the fixed-and-broken images a consistent effect
+    assert fluke["t_test_rejection_rate"] > 0.5
+    for size in (2.0, 4.0):  # a technique less stable than its family is never called better after Holm
+        assert rows[("unstable", size)]["better_rate"] <= 0.05
+
+
+def test_one_seed_cannot_tell_a_technique_from_its_training_luck_and_says_so():
+    """With one seed the verdict is about one trained model per side on this test set: two models of the same
+    technique differ by more than test-set noise, so as a claim about the technique it rejects too often."""
+    rows = by_kind(run_scenario(Scenario("one seed", tuple([Arm("null")] * 15), seeds=1, training_noise=0.15),
+                                n_sweeps=20, seed=1, n_resamples=500))
+    assert rows[("null", 0.0)]["rejection_rate"] > ALPHA
+
+
+def test_real_effects_are_found_more_often_than_by_the_seed_t_test():
+    rows = by_kind(run_scenario(Scenario("effects", EFFECT_ARMS, seeds=3, test_per_class=MNIST_LT_TEST), n_sweeps=15,
+                                seed=2, n_resamples=500))
+    large, small = rows[("effect", 0.5)], rows[("effect", 0.15)]
+    assert large["mean_gain"] > 0.04 and large["better_rate"] >= 0.8          # after Holm over 15 comparisons
+    assert large["rejection_rate"] > large["t_test_rejection_rate"]
+    assert small["better_rate"] <= large["better_rate"]
+    assert rows[("null", 0.0)]["better_rate"] == 0

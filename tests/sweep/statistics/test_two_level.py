@@ -1,0 +1,120 @@
+"""The decisive test's arithmetic: the generalized p-value against scipy in its limits, its interval's duality,
+its monotonicity, and the family prior (Smyth 2004)."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import special, stats
+
+from balancelab.sweep.statistics import two_level as tl
+
+
+@pytest.mark.parametrize("df", [1, 2, 3, 7.5, 40])
+def test_without_image_variance_it_is_the_t_test(df):
+    for t in (0.5, 2.0, 4.3, 12.0, 60.0):
+        assert tl.generalized_p(t * 0.01, 0.01 ** 2, 0.0, df) == pytest.approx(2 * stats.t.sf(t, df), rel=1e-9)
+        # and the quadrature, forced by a vanishing image part, agrees to 4 significant digits
+        assert tl.generalized_p(t * 0.01, 0.01 ** 2, 1e-30, df) == pytest.approx(2 * stats.t.sf(t, df), rel=1e-4)
+
+
+def test_without_seed_variance_it_is_the_normal_test_of_the_image_bootstrap():
+    for z in (0.3, 1.96, 3.5, 8.0):
+        assert tl.generalized_p(z * 0.02, 0.0, 0.02 ** 2, 2) == pytest.approx(2 * stats.norm.sf(z), rel=1e-12)
+        assert tl.generalized_p(z * 0.02, 0.0004, 0.0, math.inf) == pytest.approx(2 * stats.norm.sf(z), rel=1e-12)
+
+
+def test_the_interval_excludes_zero_exactly_when_p_is_below_its_level():
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        a, v = rng.choice([0.0, 1.0]) * rng.uniform(1e-6, 1e-3), rng.choice([0.0, 1.0]) * rng.uniform(1e-6, 1e-3)
+        if a == v == 0:
+            continue
+        df, level = float(rng.choice([1, 2, 4, 9.3, np.inf])), float(rng.choice([0.05, 0.01, 0.05 / 15]))
+        c = tl.generalized_half_width(a, v, df, level)
+        assert tl.generalized_p(c, a, v, df) == pytest.approx(level, rel=1e-6)
+        d = float(rng.normal(0, 0.05))
+        assert (abs(d) > c) == (tl.generalized_p(d, a, v, df) < level) or abs(abs(d) - c) < 1e-9
+
+
+def test_more_agreement_never_weakens_a_verdict():
+    """p grows with the spread of the per-seed differences and with the image variance, whatever the number
+    of seeds, and identical differences (no spread) are the limit of agreeing ones, not a switch to another
+    test (issue 19: 3 seeds each fixing 3 images gave p = 0.106 by one test, one more image 0.012 by another)."""
+    mean, v = 0.01, 0.004 ** 2
+    for n in (2, 3, 5):
+        previous = 0.0
+        for spread in (0.0, 1e-6, 1e-4, 0.002, 0.005, 0.01, 0.03):
+            d = mean + spread * np.linspace(-1, 1, n)
+            p = tl.two_level_test(d, v, 0.0).p_value
+            assert p >= previous - 1e-12
+            previous = p
+        tie = tl.two_level_test(np.full(n, mean), v, 0.0).p_value
+        nearly = tl.two_level_test(mean + 1e-7 * np.linspace(-1, 1, n), v, 0.0).p_value
+        assert nearly == pytest.approx(tie, rel=1e-3)
+    p = [tl.two_level_test([0.01, 0.01, 0.01], v2, 0.0).p_value for v2 in (1e-6, 1e-5, 1e-4, 1e-3)]
+    assert p == sorted(p)
+
+
+def test_prior_from_homogeneous_variances_pools_them():
+    rng = np.random.default_rng(1)
+    s2 = 0.02 ** 2 * rng.chisquare(2, 400) / 2  # 400 comparisons, 3 seeds each, one common variance
+    prior = tl.estimate_prior(s2, np.full(400, 2))
+    assert prior.df > 30 and prior.variance == pytest.approx(0.02 ** 2, rel=0.15)
+    assert prior.pooled_df == 800 and prior.pooled_variance == pytest.approx(np.mean(s2))
+
+
+def test_prior_from_scattered_variances_has_few_degrees_of_freedom():
+    rng = np.random.default_rng(2)
+    # the limma model: sigma_i^2 ~ s0^2 d0 / chi2_d0 with d0 = 4, then s_i^2 ~ sigma_i^2 chi2_2 / 2
+    sigma2 = 0.02 ** 2 * 4 / rng.chisquare(4, 4000)
+    prior = tl.estimate_prior(sigma2 * rng.chisquare(2, 4000) / 2, np.full(4000, 2))
+    assert 2.5 < prior.df < 6.5 and prior.variance == pytest.approx(0.02 ** 2, rel=0.25)
+
+
+def test_trigamma_inverse():
+    for y in (0.05, 0.7, 3.0, 40.0, 2000.0):
+        assert tl._trigamma_inverse(float(special.polygamma(1, y))) == pytest.approx(y, rel=1e-6)
+
+
+def test_too_few_or_zero_variances_give_no_prior():
+    assert not tl.estimate_prior([0.01, 0.02], [2, 2]).moderates
+    prior = tl.estimate_prior([0.0, 0.0, 0.0, 0.01], [2, 2, 2, 2])
+    assert not prior.moderates and prior.pooled_variance == pytest.approx(0.0025) and prior.pooled_df == 8
+    assert tl.estimate_prior([np.nan, np.nan], [0, 0]).pooled_df == 0
+
+
+def test_a_comparison_is_never_credited_with_its_familys_stability():
+    prior = tl.SeedVariancePrior(df=10.0, variance=0.01 ** 2, pooled_variance=0.01 ** 2, pooled_df=30.0,
+                                 n_comparisons=15)
+    stable = tl.two_level_test([0.050, 0.051, 0.052], 1e-5, 0.0, prior)
+    assert stable.seed_variance_source == tl.MODERATED and stable.seed_df == 12
+    assert stable.seed_variance == pytest.approx((10 * 0.01 ** 2 + 2 * 1e-6) / 12)
+    unstable = tl.two_level_test([0.0, 0.05, 0.10], 1e-5, 0.0, prior)  # s = 0.05, far above the family's 0.01
+    assert unstable.seed_variance_source == tl.OWN and unstable.seed_df == 2
+    assert unstable.seed_variance == pytest.approx(0.05 ** 2)
+
+
+def test_one_seed_borrows_the_familys_training_variance_or_says_it_is_about_one_model():
+    prior = tl.SeedVariancePrior(df=math.inf, variance=0.01 ** 2, pooled_variance=0.011 ** 2, pooled_df=30.0,
+                                 n_comparisons=15)
+    borrowed = tl.two_level_test([0.04], 1e-4, 0.0, prior)
+    assert borrowed.seed_variance_source == tl.BORROWED and borrowed.seed_df == 30 and borrowed.scope == ""
+    alone = tl.two_level_test([0.04], 1e-4, 0.0)
+    assert alone.seed_variance_source == tl.IMAGES_ONLY and alone.scope == tl.ONE_MODEL_SCOPE
+    assert alone.p_value == pytest.approx(2 * stats.norm.sf(0.04 / 0.01))
+
+
+def test_nothing_to_weigh_a_difference_against_is_no_test():
+    assert np.isnan(tl.two_level_test([0.04]).p_value)                     # one seed, no predictions
+    assert np.isnan(tl.two_level_test([0.04, 0.04, 0.04]).p_value)         # identical, no predictions
+    assert tl.two_level_test([0.0, 0.0]).p_value == 1.0                    # nothing to test: no difference
+    assert tl.two_level_test([0.0, 0.0]).interval(0.05) == (0.0, 0.0)
+
+
+def test_the_monte_carlo_error_of_p_follows_the_image_variances_error():
+    test = tl.two_level_test([0.03, 0.03, 0.03], 0.01 ** 2, 0.01 ** 2 * 0.03)
+    low = tl.generalized_p(0.03, 0.0, 0.01 ** 2 * 0.97, math.inf)
+    high = tl.generalized_p(0.03, 0.0, 0.01 ** 2 * 1.03, math.inf)
+    assert test.p_error == pytest.approx((high - low) / 2)
+    assert tl.two_level_test([0.03, 0.02], 0.01 ** 2, 0.0).p_error == 0.0
