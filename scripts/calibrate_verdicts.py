@@ -23,9 +23,10 @@ def main() -> None:
     parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples per sweep (default 1000)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--alpha", type=float, default=0.05)
+    parser.add_argument("--only", default="", help="run only the scenarios whose name contains this text")
     args = parser.parse_args()
     rows = []
-    for scenario in standard_scenarios():
+    for scenario in [s for s in standard_scenarios() if args.only in s.name]:
         start = time.time()
         rows += run_scenario(scenario, args.sweeps, args.seed, args.alpha, args.resamples)
         print(f"# {scenario.name}: {time.time() - start:.0f} s", flush=True)

@@ -45,9 +45,9 @@ def test_image_folder_without_root_and_bce_on_ten_classes_are_rejected():
 
 def test_defaults_match_the_documented_ones():
     cfg = validate(compose())
-    # The 8 x 8 digits choose small_cnn at 16 px (their native size, doubled); other data the global default.
+    # The embedded long-tailed MNIST digits choose small_cnn at 16 px; other data the global default.
     assert cfg["model"]["name"] == "small_cnn" and cfg["model"]["input_size"] == 16
-    assert cfg["dataset"]["name"] == "digits_lt" and cfg["dataset"]["input_size"] == 16
+    assert cfg["dataset"]["name"] == "mnist_lt" and cfg["dataset"]["input_size"] == 16
     assert cfg["balancing"]["name"] == "none" and cfg["loss"]["name"] == "ce"
     assert cfg["optimizer"]["name"] == "adam" and cfg["optimizer"]["lr"] == pytest.approx(5e-4)
     assert cfg["optimizer"]["weight_decay"] == pytest.approx(1e-4) and cfg["scheduler"]["name"] == "step"
@@ -117,7 +117,7 @@ def test_run_name_is_readable_and_ends_in_the_identity_hash():
     cfg = compose(["balancing=random_oversampling", "loss=focal", "seed=3"])
     name = OmegaConf.to_container(cfg, resolve=True)["run_name"]
     prefix, digest = name.rsplit("_", 1)
-    assert prefix == "small_cnn_balance_random_oversampling_focal_digits_lt_seed3"
+    assert prefix == "small_cnn_balance_random_oversampling_focal_mnist_lt_seed3"
     assert digest == identity_hash(resolved_without_name(cfg)) and len(digest) == 8
 
 
@@ -138,13 +138,13 @@ def test_presentation_only_settings_keep_the_run_name(override):
 
 
 @pytest.mark.parametrize("override,key", [
-    ("dataset.val_fraction=0.6", "val_fraction + dataset.test_fraction"),
+    ("dataset=digits_lt dataset.val_fraction=0.6", "val_fraction + dataset.test_fraction"),
     ("balancing=smote", None), ("model=shufflenet_v2 model.width=0.7", "model.width"), ("loss=focal", None),
     ("dataset.online_augmentation.max_shift=0.9", "dataset.online_augmentation.max_shift"),
     ("lock_stale_after_s=0", "lock_stale_after_s"), ("optimizer.lr=0", "optimizer.lr"),
 ])
 def test_field_rules_come_from_the_schema(override, key):
-    overrides = [override, "dataset.test_fraction=0.5"] if "val_fraction" in override else override.split()
+    overrides = [*override.split(), "dataset.test_fraction=0.5"] if "val_fraction" in override else override.split()
     if key is None:
         validate(compose(overrides))
         return

@@ -102,6 +102,32 @@ class DigitsLT(FractionSplit):
 
 
 @dataclass
+class MnistLT(DatasetBase):
+    _target_: str = "balancelab.data.mnist_lt.load_mnist_lt"
+    name: str = "mnist_lt"
+
+    @staticmethod
+    def known_num_classes(node) -> Optional[int]:
+        return 10
+    val_per_class: int = option(50, "balanced validation set: images of each class (of its 500)", ge=1)
+    test_per_class: int = option(150, "balanced test set: images of each class (of its 500)", ge=1)
+    imbalance_ratio: float = option(100.0, "long-tail ratio n_max / n_min of the training split (1 = as it is)",
+                                    ge=1.0)
+    imbalance_profile: str = option("exponential", "long-tail shape: exponential, step or none", choices=PROFILES)
+    online_augmentation: OnlineAugmentation = field(
+        default_factory=lambda: OnlineAugmentation(max_shift=0.1, max_rotation=10.0, scale_range=0.1))
+
+    @classmethod
+    def cross_check(cls, node) -> List[str]:
+        problems = super().cross_check(node)
+        val, test = node.get("val_per_class"), node.get("test_per_class")
+        if isinstance(val, int) and isinstance(test, int) and val + test >= 500:
+            problems.append(f"dataset.val_per_class + dataset.test_per_class must leave training images of the 500 "
+                            f"each class of mnist_lt has; got {val} + {test}. Lower one of them.")
+        return problems
+
+
+@dataclass
 class DigitsBinary(FractionSplit):
     _target_: str = "balancelab.data.digits.load_digits_binary"
     name: str = "digits_binary"
@@ -251,5 +277,5 @@ def _group_problems(text: str, root, layout: str, listing, splits_here: bool) ->
     return [problem] if problem else []
 
 
-SCHEMAS = {"digits_lt": DigitsLT, "digits_binary": DigitsBinary, "image_folder": ImageFolder,
+SCHEMAS = {"mnist_lt": MnistLT, "digits_lt": DigitsLT, "digits_binary": DigitsBinary, "image_folder": ImageFolder,
            "torchvision": TorchvisionDataset}

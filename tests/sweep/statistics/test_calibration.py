@@ -15,14 +15,17 @@ def by_kind(rows):
     return {(r["kind"], r["size"]): r for r in rows}
 
 
-@pytest.mark.parametrize("seeds", [2, 3])
-def test_without_an_effect_the_rule_rejects_at_most_at_the_nominal_level(seeds):
-    rows = by_kind(run_scenario(Scenario("no effect", NO_EFFECT_ARMS, seeds=seeds), n_sweeps=30, seed=seeds,
-                                n_resamples=500))
+@pytest.mark.parametrize("seeds,per_class,luck,sweeps", [(2, (36,) * 10, 0.03, 30), (3, (36,) * 10, 0.03, 30),
+                                                         # seeds vary far more than test images: the family's
+                                                         # prior decides (it once let 7.9 % through)
+                                                         (3, MNIST_LT_TEST, 0.15, 60)])
+def test_without_an_effect_the_rule_rejects_at_most_at_the_nominal_level(seeds, per_class, luck, sweeps):
+    rows = by_kind(run_scenario(Scenario("no effect", NO_EFFECT_ARMS, seeds=seeds, test_per_class=per_class,
+                                         training_noise=luck), n_sweeps=sweeps, seed=seeds, n_resamples=500))
     null, fluke = rows[("null", 0.0)], rows[("fluke", 0.06)]
     for row in (null, fluke):
         assert row["rejection_rate"] <= ALPHA + 2 * row["rejection_rate_se"] + 0.01, row
-        assert row["better_rate"] == 0 and row["worse_rate"] <= 0.01, row   # after Holm over 15 comparisons
+        assert row["better_rate"] <= 0.01 and row["worse_rate"] <= 0.01, row   # Holm: family-wise 5 % over 15
     # the seed t-test alone calls the fixed-and-broken images a consistent effect
     assert fluke["t_test_rejection_rate"] > 0.5
     for size in (2.0, 4.0):  # a technique less stable than its family is never called better after Holm

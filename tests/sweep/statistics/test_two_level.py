@@ -59,8 +59,8 @@ def test_more_agreement_never_weakens_a_verdict():
 def test_prior_from_homogeneous_variances_pools_them():
     rng = np.random.default_rng(1)
     s2 = 0.02 ** 2 * rng.chisquare(2, 400) / 2  # 400 comparisons, 3 seeds each, one common variance
-    prior = tl.estimate_prior(s2, np.full(400, 2))
-    assert prior.df > 30 and prior.variance == pytest.approx(0.02 ** 2, rel=0.15)
+    prior = tl.estimate_prior(s2, np.full(400, 2), shared_reference=False)
+    assert prior.df > 10 and prior.variance == pytest.approx(0.02 ** 2, rel=0.15)  # quartiles: d0 is rough
     assert prior.pooled_df == 800 and prior.pooled_variance == pytest.approx(np.mean(s2))
 
 
@@ -68,8 +68,30 @@ def test_prior_from_scattered_variances_has_few_degrees_of_freedom():
     rng = np.random.default_rng(2)
     # the limma model: sigma_i^2 ~ s0^2 d0 / chi2_d0 with d0 = 4, then s_i^2 ~ sigma_i^2 chi2_2 / 2
     sigma2 = 0.02 ** 2 * 4 / rng.chisquare(4, 4000)
-    prior = tl.estimate_prior(sigma2 * rng.chisquare(2, 4000) / 2, np.full(4000, 2))
+    prior = tl.estimate_prior(sigma2 * rng.chisquare(2, 4000) / 2, np.full(4000, 2), shared_reference=False)
     assert 2.5 < prior.df < 6.5 and prior.variance == pytest.approx(0.02 ** 2, rel=0.25)
+
+
+def test_a_shared_reference_caps_the_degrees_of_freedom_of_the_family():
+    # every comparison holds the same reference seeds: however many, the pool knows the reference only by its k df
+    rng = np.random.default_rng(3)
+    reference = rng.normal(0, 0.01, 3)
+    differences = rng.normal(0, 0.01, (400, 3)) - reference
+    prior = tl.estimate_prior(differences.var(axis=1, ddof=1), np.full(400, 2), differences)
+    assert prior.pooled_df <= 8.0 and prior.df + 2 <= 8.0 + 1e-9
+    assert tl.shared_reference_df(2, 15, 0.5) == pytest.approx(2 / (0.25 / 15 + 0.25))
+    assert tl.shared_reference_df(2, 15, 0.1) == tl.shared_reference_df(2, 15, np.nan)  # the floor
+    assert tl.shared_reference_df(2, 15, 1.0) == pytest.approx(2.0)  # the reference is all the noise
+
+
+def test_a_few_unstable_comparisons_do_not_shrink_the_stable_ones():
+    # 10 comparisons sharing one variance, 3 far less stable: the quartile fit keeps s0² at the stable variance
+    rng = np.random.default_rng(4)
+    stable = 0.01 ** 2 * rng.chisquare(2, (2000, 10)) / 2
+    unstable = 0.04 ** 2 * rng.chisquare(2, (2000, 3)) / 2
+    scales = [tl.estimate_prior(np.r_[a, b], np.full(13, 2), shared_reference=False).variance
+              for a, b in zip(stable, unstable)]
+    assert 0.95 * 0.01 ** 2 < np.median(scales) < 1.4 * 0.01 ** 2  # leans high, never shrinks the stable
 
 
 def test_trigamma_inverse():
@@ -79,7 +101,7 @@ def test_trigamma_inverse():
 
 def test_too_few_or_zero_variances_give_no_prior():
     assert not tl.estimate_prior([0.01, 0.02], [2, 2]).moderates
-    prior = tl.estimate_prior([0.0, 0.0, 0.0, 0.01], [2, 2, 2, 2])
+    prior = tl.estimate_prior([0.0, 0.0, 0.0, 0.01], [2, 2, 2, 2], shared_reference=False)
     assert not prior.moderates and prior.pooled_variance == pytest.approx(0.0025) and prior.pooled_df == 8
     assert tl.estimate_prior([np.nan, np.nan], [0, 0]).pooled_df == 0
 
