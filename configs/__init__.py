@@ -4,8 +4,8 @@ Hydra imports this package to read the configs, so the resolvers and the option 
 (``schema/<group>/<name>`` in the ConfigStore) they use are registered here.
 """
 
-from balancelab.config.resolvers import register_resolvers
-from balancelab.config.store import register_schemas
+from balancelab.options.resolvers import register_resolvers
+from balancelab.options.store import register_schemas
 
 register_resolvers()
 register_schemas()

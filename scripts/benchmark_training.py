@@ -45,7 +45,7 @@ class Setup:
         from omegaconf import OmegaConf
 
         from balancelab.balancing.apply import balance_training_set
-        from balancelab.config.build import build
+        from balancelab.options.build import build
         from balancelab.training.batches import OnlineAugmentation, channel_stats
         from balancelab.training.placement import keep_on_device, place
         from balancelab.training.runtime import amp_dtype
@@ -71,14 +71,14 @@ class Setup:
         self.amp = amp_dtype(device, cfg.trainer.amp)
 
     def model(self, channels_last: bool = False):
-        from balancelab.config.build import build
+        from balancelab.options.build import build
 
         model = build(self.plain["model"], "model", num_classes=len(self.names), in_channels=self.channels,
                       input_size=self.plain["model"]["input_size"]).to(self.device)
         return model.to(memory_format=torch.channels_last) if channels_last else model
 
     def optimisation(self, model):
-        from balancelab.config.build import build
+        from balancelab.options.build import build
 
         counts = [int(c) for c in self.counts]
         criterion = build(self.plain["loss"], "loss", num_classes=len(self.names), class_counts=counts,

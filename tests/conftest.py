@@ -87,7 +87,7 @@ def option_node(group, option, keys=None):
 
 def build_option(group, option, keys=None, **facts):
     """The component of ``group=option`` built as a run builds it, with the group's contract facts."""
-    from balancelab.config.build import build
+    from balancelab.options.build import build
 
     return build(option_node(group, option, keys), group, **facts)
 

@@ -82,7 +82,7 @@ def test_csv_schemas(finished_run):
 
 def test_best_model_reproduces_predictions(finished_run):
     from balancelab.checkpoint import load_checkpoint
-    from balancelab.config.build import build
+    from balancelab.options.build import build
     from balancelab.training.batches import DeviceImages
     from balancelab.training.loop import predict
 

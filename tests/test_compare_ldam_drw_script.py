@@ -89,7 +89,7 @@ def recipe_sweep(root, experiments, accuracy=0.70):
     """A sweep folder whose jobs hold the config the recipe composes for each experiment (with overrides)."""
     import yaml
 
-    from balancelab.config.validate import validate
+    from balancelab.options.validate import validate
     from balancelab.sweep.report import build_report
     from tests.conftest import compose
     from tests.sweep.test_report import make_job

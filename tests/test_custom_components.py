@@ -38,7 +38,7 @@ def _compose(project, overrides):
 
 
 def test_a_misspelt_key_of_a_user_component_is_refused_with_the_closest_name(user_project, monkeypatch):
-    from balancelab.config.validate import validate
+    from balancelab.options.validate import validate
     from balancelab.errors import ConfigError
 
     monkeypatch.syspath_prepend(str(user_project))

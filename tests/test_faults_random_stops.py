@@ -36,7 +36,7 @@ class SignalAt(StopSignals):
 
 
 def run(folder, stop=None):
-    from balancelab.config.validate import validate
+    from balancelab.options.validate import validate
     from balancelab.experiment import run_experiment
 
     cfg = validate(compose([*RUN, f"output_root={folder.parent}"]))
@@ -77,7 +77,7 @@ def test_a_signal_after_training_stops_before_evaluation_and_inside_crt_and_the_
     crt = ["trainer.crt_epochs=2"]
 
     def run_crt(folder, stop=None):
-        from balancelab.config.validate import validate
+        from balancelab.options.validate import validate
         from balancelab.experiment import run_experiment
 
         cfg = validate(compose([*RUN, *crt, f"output_root={folder.parent}"]))

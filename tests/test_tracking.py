@@ -75,7 +75,7 @@ def test_auto_mode_is_offline_without_credentials(monkeypatch, tmp_path):
 def test_every_mode_wandb_itself_accepts_in_wandb_mode_is_accepted(monkeypatch, env, mode):
     """WANDB_MODE wins over logger.mode; a value wandb accepts must not be refused by balancelab's check."""
     from balancelab import tracking
-    from balancelab.config.validate import validate
+    from balancelab.options.validate import validate
     from tests.conftest import compose
 
     monkeypatch.setenv("WANDB_MODE", env)

@@ -17,7 +17,7 @@ ARTIFACTS = ["config.yaml", "identity.json", "class_mapping.json", "balancing_an
 
 def run_into(tmp_path, extra=()):
     from balancelab.experiment import run_experiment
-    from balancelab.config.validate import validate
+    from balancelab.options.validate import validate
 
     cfg = validate(compose([*TINY, "trainer.epochs=1", "balancing=smote", f"output_root={tmp_path}", *extra]))
     run_dir = tmp_path / "run"

@@ -21,7 +21,7 @@ def load_checkpoint(path: str | Path) -> Tuple[torch.nn.Module, dict]:
     The model is built from the config node the run used (its ``_target_``), never from pretrained
     files: the state dict holds every weight.
     """
-    from balancelab.config.build import build
+    from balancelab.options.build import build
 
     payload = torch.load(path, map_location="cpu", weights_only=True)
     meta = payload["metadata"]
@@ -42,8 +42,8 @@ def with_target(model_node: dict) -> dict:
         return model_node
     import dataclasses
 
-    from balancelab.config.build import accepted_parameters, component_arguments, target_of
-    from balancelab.config.models import SCHEMAS
+    from balancelab.options.build import accepted_parameters, component_arguments, target_of
+    from balancelab.options.models import SCHEMAS
 
     name = str(model_node.get("name", ""))
     schema = SCHEMAS.get(name) or SCHEMAS.get(name.split("_x")[0])

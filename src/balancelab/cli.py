@@ -16,11 +16,11 @@ def run() -> None:
         if code:
             sys.exit(code)
         return
-    from balancelab.config.preflight import preflight
+    from balancelab.options.preflight import preflight
     from balancelab.errors import EXIT_OUTPUT_ERROR, EXIT_USER_ERROR
     from balancelab.output.roots import unwritable_folder
 
-    from balancelab.config.imports import importable_working_directory
+    from balancelab.options.imports import importable_working_directory
 
     importable_working_directory()
 

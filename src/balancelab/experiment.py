@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 from balancelab.balancing.apply import balance_training_set
-from balancelab.config.build import build
+from balancelab.options.build import build
 from balancelab.evaluation.best_model import classifier_retraining, evaluate_best_model
 from balancelab.evaluation.run_report import write_run_report
 from balancelab.identity import PRESENTATION_KEYS

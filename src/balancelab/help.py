@@ -10,8 +10,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Optional, Sequence
 
-from balancelab.config.fields import rule_text
-from balancelab.config.searchpath import option_file, options_in, search_folders
+from balancelab.options.fields import rule_text
+from balancelab.options.searchpath import option_file, options_in, search_folders
 
 GROUP_HELP = {
     "model": "network (torchvision or small CNN)",
@@ -60,7 +60,7 @@ def option_keys(group: str, option: str, folders: Sequence[Path] = ()) -> list:
 
     import yaml
 
-    from balancelab.config.store import GROUPS, SETTINGS
+    from balancelab.options.store import GROUPS, SETTINGS
 
     data = _option_data(group, option, folders)
     schema = SETTINGS.get(group)
@@ -150,7 +150,7 @@ def render_group_help(group: str, program: str = "balance-run", overrides: Optio
 def _top_level_help(program: str) -> str:
     import dataclasses
 
-    from balancelab.config.run import TopLevel
+    from balancelab.options.run import TopLevel
 
     lines = ["Top-level keys (no group):"]
     for f in dataclasses.fields(TopLevel):

@@ -140,7 +140,7 @@ def weighting_counts(weights_from: str, original: Sequence[int], trained: Sequen
 
 
 # The loss options' factories (configs/loss/*.yaml name them as _target_). Each takes its own keys and the
-# run facts of the loss contract (balancelab/config/losses.py); class weights follow ``weights_from``.
+# run facts of the loss contract (balancelab/options/losses.py); class weights follow ``weights_from``.
 def cross_entropy(*, label_smoothing: float, drw_epoch: Optional[int] = None, drw_beta: float = 0.9999,
                   class_counts: Sequence[int] = (), balanced_batches: bool = False) -> nn.Module:
     """CE; with ``drw_epoch``, deferred re-weighting (class-balanced weights from that epoch on)."""

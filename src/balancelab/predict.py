@@ -183,7 +183,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                              "(default: the threshold the run chose on validation)")
     args = parser.parse_args(argv)
     setup_logging()
-    from balancelab.config.imports import importable_working_directory
+    from balancelab.options.imports import importable_working_directory
 
     importable_working_directory()  # a run's own model (_target_: my_project.nets.TinyNet) imports from here
     try:

@@ -60,7 +60,7 @@ def _job(cfg) -> dict:
     from balancelab.identity import identity_hash, resolved_without_name
     from balancelab.output.atomic import ensure_writable
     from balancelab.output.lock import FolderLock
-    from balancelab.config.validate import validate
+    from balancelab.options.validate import validate
 
     setup_logging()
     hydra_cfg = HydraConfig.get()

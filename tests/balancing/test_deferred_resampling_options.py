@@ -4,7 +4,7 @@ not take effect is refused."""
 import pytest
 
 from balancelab.balancing.apply import batch_sampling
-from balancelab.config.validate import validate
+from balancelab.options.validate import validate
 from balancelab.errors import ConfigError
 from tests.conftest import compose
 

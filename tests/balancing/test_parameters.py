@@ -83,7 +83,7 @@ def test_resample_to_target_offers_exactly_its_oversamplers_and_passes_them_its_
     from dataclasses import fields
 
     from balancelab.balancing.undersampling import OVERSAMPLERS
-    from balancelab.config.balancing import ResampleToTarget
+    from balancelab.options.balancing import ResampleToTarget
 
     (choices,) = [f.metadata["choices"] for f in fields(ResampleToTarget) if f.name == "oversampler"]
     assert set(choices) == set(OVERSAMPLERS)

@@ -31,7 +31,7 @@ def test_bad_ratio():
 
 
 def test_the_schema_offers_exactly_the_profiles_the_loader_has():
-    from balancelab.config.datasets import PROFILES
+    from balancelab.options.datasets import PROFILES
     from balancelab.data.longtail import PROFILE_SHAPES
 
     assert set(PROFILES) == set(PROFILE_SHAPES)

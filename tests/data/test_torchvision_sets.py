@@ -11,7 +11,7 @@ import pytest
 from balancelab.data.longtail import ldam_drw_long_tailed, long_tail_counts
 from balancelab.data.torchvision_sets import load_torchvision
 from balancelab.errors import ConfigError, DataError
-from balancelab.config.validate import validate
+from balancelab.options.validate import validate
 
 
 def write_mnist(root, folder="MNIST", per_class=20, size=28, test_per_class=5):

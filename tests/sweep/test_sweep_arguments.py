@@ -113,7 +113,7 @@ def test_a_key_of_the_options_the_grids_experiments_choose_is_accepted(tmp_path,
 
 
 def test_a_key_that_only_some_jobs_have_names_the_job_it_does_not_fit():
-    from balancelab.config.preflight import preflight
+    from balancelab.options.preflight import preflight
 
     error = preflight(["-m", "loss=ce,focal", "loss.gamma=1"])
     assert error.startswith("In the job loss=ce (one of 2)") and "loss.gamma" in error

@@ -40,7 +40,7 @@ def technique_params(balancing_node: dict, class_names: Sequence[str]) -> dict:
 def balance_training_set(X: np.ndarray, y: np.ndarray, balancing_node: dict, class_names: Sequence[str],
                          seed: int, cache_dir: Optional[str], device: str = "cpu") -> BalancedTrainingSet:
     """Balance (X, y) with the technique of ``balancing_node`` (a plain config dict with ``_target_``)."""
-    from balancelab.config.build import build
+    from balancelab.options.build import build
 
     name = balancing_node["name"]
     params = technique_params(balancing_node, class_names)
@@ -79,7 +79,7 @@ def batch_sampling(balancing_node: dict, seed: int) -> tuple:
     """(class-balanced batches every epoch?, an epoch -> order schedule or None) that the technique asks of the
     trainer: ``balanced_batches = True`` on its class (weighted_sampler), or a ``batch_order()`` method
     (deferred_resampling)."""
-    from balancelab.config.build import build, target_of
+    from balancelab.options.build import build, target_of
 
     cls = target_of(balancing_node, "balancing")
     if getattr(cls, "balanced_batches", False):

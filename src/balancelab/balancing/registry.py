@@ -1,5 +1,5 @@
 """``make_balancer(name, **params)``: a built-in balancing technique by its option name (for code and tests;
-runs build theirs from the config node with ``balancelab.config.build``)."""
+runs build theirs from the config node with ``balancelab.options.build``)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from balancelab.errors import BalancingError
 
 
 def _techniques() -> dict:
-    """{option name: class}, from the balancing options' schemas (one source: balancelab/config/balancing.py)."""
+    """{option name: class}, from the balancing options' schemas (one source: balancelab/options/balancing.py)."""
     from hydra.utils import get_object
 
-    from balancelab.config.balancing import SCHEMAS
+    from balancelab.options.balancing import SCHEMAS
 
     return {name: get_object(schema._target_) for name, schema in SCHEMAS.items()}
 

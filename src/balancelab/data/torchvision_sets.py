@@ -24,7 +24,7 @@ from balancelab.data.longtail import ldam_drw_long_tailed
 from balancelab.data.resize import resize_images
 from balancelab.errors import DataError
 
-from balancelab.config.datasets import TORCHVISION_SOURCES as SOURCES  # noqa: E402  (one table)
+from balancelab.options.datasets import TORCHVISION_SOURCES as SOURCES  # noqa: E402  (one table)
 
 
 def _open(name: str, root: Path, train: bool, download: bool):

@@ -39,7 +39,7 @@ GLOBAL_GROUPS = ("experiment", "recipe")
 def folders_written(argv: Sequence[str]) -> List[tuple]:
     """(setting, folder) for each distinct output_root and cache_dir the jobs of ``argv`` write."""
     from hydra import initialize_config_module
-    from balancelab.config.preflight import jobs_of, parse_hydra_arguments
+    from balancelab.options.preflight import jobs_of, parse_hydra_arguments
 
     args = parse_hydra_arguments(argv)
     if args is None:

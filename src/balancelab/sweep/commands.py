@@ -90,7 +90,7 @@ def sweep() -> None:
     """``balance-sweep``: the experiment grid as one Hydra multirun, then its comparison report."""
     from balancelab.sweep.grid import select
 
-    from balancelab.config.imports import importable_working_directory
+    from balancelab.options.imports import importable_working_directory
 
     setup_logging()
     importable_working_directory()
@@ -133,7 +133,7 @@ def sweep() -> None:
     try:
         cfg = _grid_config(experiments, passthrough)
     except Exception as exc:
-        from balancelab.config.preflight import explain_composition_error
+        from balancelab.options.preflight import explain_composition_error
 
         log.error("%s", explain_composition_error(exc, passthrough))
         sys.exit(EXIT_USER_ERROR)
@@ -145,7 +145,7 @@ def sweep() -> None:
         argv.append(f"seed={','.join(seeds)}")
     if launcher:
         argv.append(f"hydra/launcher={launcher}")
-    from balancelab.config.preflight import preflight
+    from balancelab.options.preflight import preflight
     from balancelab.output.roots import unwritable_folder
 
     error = preflight(argv[1:])  # every job of the grid checked before the first one starts (--cfg too)

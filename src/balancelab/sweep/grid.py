@@ -20,7 +20,7 @@ BASELINE = "baseline"
 def experiments(overrides: Optional[Sequence[str]] = None) -> Dict[str, str]:
     """{experiment name: group}, in grid order (baseline first). ``overrides`` (default: the command line)
     may add folders with ``hydra.searchpath=[file://...]``."""
-    from balancelab.config.searchpath import option_file, search_folders
+    from balancelab.options.searchpath import option_file, search_folders
     from balancelab.help import config_groups
 
     folders = search_folders(overrides)

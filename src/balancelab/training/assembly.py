@@ -1,7 +1,7 @@
 """A run's training objects from its config: loss, model, optimiser, scheduler, batches and settings.
 
 Every component is built from its config node (``_target_``) with the facts of its group's contract
-(:mod:`balancelab.config.store`); this module decides only what each one is given.
+(:mod:`balancelab.options.store`); this module decides only what each one is given.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from balancelab.balancing.apply import batch_sampling
-from balancelab.config.build import build
+from balancelab.options.build import build
 from balancelab.training.batches import OnlineAugmentation, input_normalization
 from balancelab.training.loop import TrainSettings, training_budget
 from balancelab.training.mixing import make_mix

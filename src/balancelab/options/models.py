@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import List, Optional
 
-from balancelab.config.fields import field_default, option
+from balancelab.options.fields import field_default, option
 
 SMALL_INPUT = ("auto", "true", "false")
 

@@ -8,7 +8,7 @@ from typing import Any, List, Optional
 
 from omegaconf import MISSING
 
-from balancelab.config.fields import option
+from balancelab.options.fields import option
 
 
 @dataclass
@@ -133,7 +133,7 @@ class Mixing:
             return [f"'augmentation.mixup.method' must be none, mixup, remix or the dotted path of a mix class "
                     f"(package.module.Class); got {method!r}. Fix it with augmentation.mixup.method=mixup."]
         if "." in method:
-            from balancelab.config.build import target_of
+            from balancelab.options.build import target_of
             from balancelab.errors import ConfigError
 
             try:
@@ -149,7 +149,7 @@ class Mixing:
         method = str(node.get("method"))
         takes = BUILT_IN_MIX_SETTINGS.get(method)
         if takes is None:  # a user's class, named by its dotted path: what its signature takes
-            from balancelab.config.build import accepted_parameters, target_of
+            from balancelab.options.build import accepted_parameters, target_of
 
             names, takes_any = accepted_parameters(target_of({"_target_": method}, "augmentation.mixup.method"))
             takes = ("alpha", "kappa", "tau") if takes_any else tuple(n for n in ("alpha", "kappa", "tau") if n in names)

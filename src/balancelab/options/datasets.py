@@ -12,7 +12,7 @@ from typing import List, Optional
 
 from omegaconf import MISSING
 
-from balancelab.config.fields import field_default, option
+from balancelab.options.fields import field_default, option
 
 PROFILES = ("exponential", "step", "none")
 # torchvision datasets balancelab reads: source -> (torchvision class, the files expected under dataset.root).

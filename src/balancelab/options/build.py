@@ -1,7 +1,7 @@
 """Config node -> object, through ``hydra.utils.instantiate``.
 
 The node's own keys (minus the runner's keys of its group) are the component's arguments; the run facts
-of the group's contract (see :mod:`balancelab.config.store`) are passed only where the component's
+of the group's contract (see :mod:`balancelab.options.store`) are passed only where the component's
 signature takes them, so a user's model need not accept ``input_size`` to be usable.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable, Dict, Mapping
 
-from balancelab.config.store import GROUPS
+from balancelab.options.store import GROUPS
 from balancelab.errors import ConfigError
 
 

@@ -17,8 +17,8 @@ from typing import Any, Dict, List, Mapping, Optional
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
-from balancelab.config.fields import rule_text, violates
-from balancelab.config.store import GROUPS, SETTINGS
+from balancelab.options.fields import rule_text, violates
+from balancelab.options.store import GROUPS, SETTINGS
 from balancelab.errors import ConfigError
 
 
@@ -140,8 +140,8 @@ def check_user_component(group: str, node: Dict[str, Any], schema: Optional[type
     """A component checked against its ``_target_``: its keys must be parameters of the target, its values
     must fit the target's annotations, and its required parameters must be given (by the node or by the
     group's contract). ``schema``: the built-in schema the option extends, whose keys the target must take."""
-    from balancelab.config.annotations import expected_type, parameter_annotations
-    from balancelab.config.build import accepted_parameters, component_arguments, target_of
+    from balancelab.options.annotations import expected_type, parameter_annotations
+    from balancelab.options.build import accepted_parameters, component_arguments, target_of
 
     try:
         target = target_of(node, group)
@@ -263,7 +263,7 @@ def _one_output(loss_schema, loss: Dict[str, Any]) -> bool:
     option says so on its schema; a user's loss on its class (imported only then)."""
     if dataclasses.is_dataclass(loss_schema) and loss.get("_target_") == getattr(loss_schema, "_target_", None):
         return getattr(loss_schema, "output_units", None) == 1
-    from balancelab.config.build import target_of
+    from balancelab.options.build import target_of
 
     try:
         return getattr(target_of(loss, "loss"), "output_units", None) == 1

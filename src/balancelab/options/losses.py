@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, List, Optional
 
-from balancelab.config.fields import option
+from balancelab.options.fields import option
 
 WEIGHTS_FROM_HELP = ("class counts the weights come from: original (the training split before balancing) or "
                      "trained (the distribution the batches have after balancing)")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
-from balancelab.config.fields import option
+from balancelab.options.fields import option
 
 KNN_BACKENDS = ("auto", "sklearn", "torch")
 STRATEGY_HELP = ("auto (every class up to the largest), {class: target count}, or a ratio minority/majority "

@@ -5,7 +5,7 @@ from omegaconf import OmegaConf
 
 from balancelab.errors import ConfigError
 from balancelab.help import config_groups
-from balancelab.config.validate import validate
+from balancelab.options.validate import validate
 from tests.conftest import compose
 
 
@@ -200,7 +200,7 @@ def test_online_crop_padding_is_a_dataset_key_with_default_zero_and_a_lower_boun
 
 
 def test_every_torchvision_source_knows_its_class_count_before_loading():
-    from balancelab.config.datasets import TORCHVISION_CLASS_COUNTS, TORCHVISION_SOURCES, TorchvisionDataset
+    from balancelab.options.datasets import TORCHVISION_CLASS_COUNTS, TORCHVISION_SOURCES, TorchvisionDataset
 
     assert set(TORCHVISION_CLASS_COUNTS) == set(TORCHVISION_SOURCES)
     assert {s: TorchvisionDataset.known_num_classes({"source": s}) for s in TORCHVISION_SOURCES} == {
@@ -324,7 +324,7 @@ def test_a_torchvision_architecture_is_checked_before_anything_runs():
 
 @pytest.mark.parametrize("value", ["", "offlin"])
 def test_a_wandb_mode_in_the_environment_that_wandb_cannot_take_is_refused_up_front(composed, monkeypatch, value):
-    from balancelab.config.validate import validate
+    from balancelab.options.validate import validate
     from balancelab.errors import ConfigError
 
     monkeypatch.setenv("WANDB_MODE", value)

@@ -108,7 +108,7 @@ OPTIONAL_GROUPS = ("experiment", "recipe")  # optional in the defaults list: Hyd
 
 def check_optional_groups(overrides: Sequence[str]) -> None:
     """``experiment=smote_focla`` must fail, not run the baseline: Hydra skips a missing optional option."""
-    from balancelab.config.searchpath import search_folders
+    from balancelab.options.searchpath import search_folders
     from balancelab.help import config_groups
 
     for override in overrides:
@@ -139,7 +139,7 @@ def _check_one_of(jobs: List[List[str]], overrides: List[str]):
 def check_job(overrides: List[str]):
     """Raises ConfigError for a mistake; returns (the settings this job would not use (see preflight), the job's
     identity hash)."""
-    from balancelab.config.validate import validate
+    from balancelab.options.validate import validate
 
     check_optional_groups(overrides)
     try:
@@ -153,7 +153,7 @@ def check_job(overrides: List[str]):
     validate(cfg, choices)
     from balancelab.identity import identity_hash, resolved_without_name
 
-    from balancelab.config.run import Mixing
+    from balancelab.options.run import Mixing
 
     unused = unused_preset_settings(overrides, cfg) + unused_input_size(overrides, cfg)
     return unused + Mixing.unused_settings(_plain(cfg.augmentation.mixup)), \
@@ -252,8 +252,8 @@ def _wrong_type(message: str, overrides: Sequence[str]) -> Optional[str]:
     rule = _TYPE_WORDS.get(kind, f"of type {kind}")
     field = _schema_field(key, [o for o in overrides if o.split("=", 1)[0].lstrip("+~") != key])
     if field is not None:
-        from balancelab.config.fields import rule_text
-        from balancelab.config.validate import show, valid_example
+        from balancelab.options.fields import rule_text
+        from balancelab.options.validate import show, valid_example
 
         bounds = rule_text(field.metadata)
         help_text = field.metadata.get("help")
@@ -289,7 +289,7 @@ def _schema_field(key: str, overrides: Sequence[str]):
 
 
 def _closest_option(group: str, wrong: str, overrides: Sequence[str] = ()) -> str:
-    from balancelab.config.searchpath import search_folders
+    from balancelab.options.searchpath import search_folders
     from balancelab.help import config_groups
 
     close = difflib.get_close_matches(wrong, config_groups(search_folders(overrides)).get(group, []), n=1)
@@ -308,7 +308,7 @@ def _bad_key(text: str) -> Optional[str]:
 def _hint_for_key(group: str, leaf: str, overrides: Sequence[str], text: str = "") -> str:
     """'Did you mean' among the chosen option's keys (a user component's: also its target's parameters), or,
     for a built-in option, which other option of the group has the key; then the option's keys."""
-    from balancelab.config.store import GROUPS
+    from balancelab.options.store import GROUPS
 
     chosen = _chosen_option(group, overrides)
     if chosen is None:
@@ -339,8 +339,8 @@ def _hint_for_key(group: str, leaf: str, overrides: Sequence[str], text: str = "
 def _hint_for_component(group: str, top: str, label: str, target: str, keys: List[str],
                         overrides: Sequence[str]) -> str:
     """A component that is not a built-in option's: its keys and its target's parameters are the vocabulary."""
-    from balancelab.config.build import accepted_parameters, target_of
-    from balancelab.config.store import GROUPS
+    from balancelab.options.build import accepted_parameters, target_of
+    from balancelab.options.store import GROUPS
 
     try:
         names, _ = accepted_parameters(target_of({"_target_": target}, group))

@@ -1,6 +1,6 @@
 """The folders of hydra.searchpath, as the command line and as a multirun's expanded jobs write them."""
 
-from balancelab.config.searchpath import option_file, options_in, search_folders
+from balancelab.options.searchpath import option_file, options_in, search_folders
 
 
 def test_search_folders_reads_plain_quoted_relative_and_escaped_entries(tmp_path, monkeypatch):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import List
 
-from balancelab.config.fields import option
+from balancelab.options.fields import option
 
 
 @dataclass

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, Tuple
 
-from balancelab.config import balancing, datasets, losses, models, optim, run
+from balancelab.options import balancing, datasets, losses, models, optim, run
 
 
 @dataclass(frozen=True)

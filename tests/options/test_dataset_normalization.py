@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from balancelab.config.validate import validate
+from balancelab.options.validate import validate
 from balancelab.errors import ConfigError
 from balancelab.training.batches import input_normalization
 

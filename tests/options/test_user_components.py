@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from balancelab.config.preflight import preflight
-from balancelab.config.validate import validate
+from balancelab.options.preflight import preflight
+from balancelab.options.validate import validate
 from balancelab.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "custom_components"
@@ -95,7 +95,7 @@ def test_a_user_target_under_a_built_in_schema_is_checked_against_the_schemas_ke
 
 
 def test_a_built_in_option_keeps_its_own_target_unchecked_by_import():
-    """A built-in option's keys are its target's parameters (tests/config/test_schemas_match_targets.py):
+    """A built-in option's keys are its target's parameters (tests/options/test_schemas_match_targets.py):
     validating it imports no component, so the check stays fast and torch-free."""
     import subprocess
     import textwrap
@@ -103,7 +103,7 @@ def test_a_built_in_option_keeps_its_own_target_unchecked_by_import():
     code = textwrap.dedent("""
         import sys
         from hydra import compose, initialize_config_module
-        from balancelab.config.validate import validate
+        from balancelab.options.validate import validate
 
         with initialize_config_module(config_module="balancelab.configs", version_base="1.3"):
             cfg = compose("config", overrides=["balancing=smote", "loss=focal", "model=resnet18"])
@@ -208,7 +208,7 @@ def test_a_user_models_input_size_follows_the_models_rule(tmp_path, monkeypatch)
     """input_size is read by balancelab itself (images are resized to it): a user's model must have one >= 8."""
     import shutil
 
-    from balancelab.config.preflight import preflight
+    from balancelab.options.preflight import preflight
 
     example = Path(__file__).resolve().parents[2] / "examples" / "custom_components"
     shutil.copytree(example, tmp_path / "ex")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from balancelab.config.validate import validate
+from balancelab.options.validate import validate
 from balancelab.errors import ConfigError
 from tests.conftest import compose
 from tests.data.video_frames import CLIP_RULE, write_clips
@@ -77,7 +77,7 @@ def test_a_rule_that_misses_a_file_is_refused_without_importing_the_loaders_libr
 
     (clips / "dog" / "cover.png").write_bytes(b"")
     argv = ["dataset=image_folder", f"dataset.root={clips}", f"dataset.group='{CLIP_RULE}'"]
-    code = ("import sys; from balancelab.config.preflight import preflight; "
+    code = ("import sys; from balancelab.options.preflight import preflight; "
             f"m = preflight({argv!r}); "
             "assert m and 'does not match 1 of' in m, m; "
             "heavy = [n for n in ('torch', 'cv2', 'sklearn', 'pandas', 'scipy') if n in sys.modules]; "

@@ -2,7 +2,7 @@
 
 import pytest
 
-from balancelab.config.validate import validate
+from balancelab.options.validate import validate
 from balancelab.errors import ConfigError
 from tests.conftest import compose
 

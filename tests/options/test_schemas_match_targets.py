@@ -6,8 +6,8 @@ import inspect
 
 import pytest
 
-from balancelab.config.build import accepted_parameters, target_of
-from balancelab.config.store import GROUPS
+from balancelab.options.build import accepted_parameters, target_of
+from balancelab.options.store import GROUPS
 
 
 SCHEMAS = [(group, name, schema) for group, spec in GROUPS.items() for name, schema in spec.schemas.items()]

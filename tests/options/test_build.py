@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from balancelab.config.build import build
+from balancelab.options.build import build
 from tests.conftest import build_option, options_of
 
 
