@@ -11,7 +11,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_smote_run_reuses_the_cache_and_shows_its_samples(tmp_path):
-    args = [*TINY, "trainer.epochs=1", "balancing=smote", f"output_root={tmp_path}"]
+    args = [*TINY, "dataset=digits_lt", "trainer.epochs=1", "balancing=smote", f"output_root={tmp_path}"]
     first = run_cli(args, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     run = run_folder(tmp_path, "small_cnn_balance_smote_ce_digits_lt_seed42")

@@ -14,7 +14,7 @@ SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "benchmark_training.p
 def test_quick_benchmark_writes_its_figures_and_the_machine(tmp_path):
     out = tmp_path / "bench.json"
     proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--threads", "1", "--out", str(out),
-                           "model=small_cnn", "model.input_size=8", "trainer.batch_size=64"],
+                           "model=small_cnn", "dataset=digits_lt", "model.input_size=8", "trainer.batch_size=64"],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(out.read_text())

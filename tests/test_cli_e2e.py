@@ -26,7 +26,7 @@ RUN_NAME = "small_cnn_balance_random_oversampling_ce_digits_lt_seed0"
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
-    result = run_cli([*TINY, "balancing=random_oversampling", "seed=0", f"output_root={root}"], cwd=root)
+    result = run_cli([*TINY, "dataset=digits_lt", "balancing=random_oversampling", "seed=0", f"output_root={root}"], cwd=root)
     assert result.returncode == 0, result.stderr
     return root, run_folder(root, RUN_NAME), result
 
@@ -104,7 +104,7 @@ def test_best_model_reproduces_predictions(finished_run):
 def test_rerun_into_finished_folder_is_refused(finished_run):
     root, run, _ = finished_run
     before = (run / "experiment_summary.json").read_bytes()
-    result = run_cli([*TINY, "balancing=random_oversampling", "seed=0", f"output_root={root}"], cwd=root)
+    result = run_cli([*TINY, "dataset=digits_lt", "balancing=random_oversampling", "seed=0", f"output_root={root}"], cwd=root)
     assert result.returncode == 2
     assert "overwrite=true" in result.stderr
     assert (run / "experiment_summary.json").read_bytes() == before
@@ -175,4 +175,4 @@ def test_plain_pip_install_ships_the_configs(tmp_path):
     code = "import balancelab, sys; print(balancelab.__file__); sys.argv=['balance-run', '--cfg', 'job']; from balancelab.cli import run; run()"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
-    assert "digits_lt" in result.stdout and str(target) in result.stdout
+    assert "mnist_lt" in result.stdout and str(target) in result.stdout
