@@ -105,10 +105,6 @@ class DigitsLT(FractionSplit):
 class MnistLT(DatasetBase):
     _target_: str = "balancelab.data.mnist_lt.load_mnist_lt"
     name: str = "mnist_lt"
-
-    @staticmethod
-    def known_num_classes(node) -> Optional[int]:
-        return 10
     val_per_class: int = option(50, "balanced validation set: images of each class (of its 500)", ge=1)
     test_per_class: int = option(150, "balanced test set: images of each class (of its 500)", ge=1)
     imbalance_ratio: float = option(100.0, "long-tail ratio n_max / n_min of the training split (1 = as it is)",
@@ -116,6 +112,10 @@ class MnistLT(DatasetBase):
     imbalance_profile: str = option("exponential", "long-tail shape: exponential, step or none", choices=PROFILES)
     online_augmentation: OnlineAugmentation = field(
         default_factory=lambda: OnlineAugmentation(max_shift=0.1, max_rotation=10.0, scale_range=0.1))
+
+    @staticmethod
+    def known_num_classes(node) -> Optional[int]:
+        return 10
 
     @classmethod
     def cross_check(cls, node) -> List[str]:

@@ -88,7 +88,7 @@ def generalized_half_width(seed_part: float, image_part: float, df: float, level
 
 
 # ---------------------------------------------------------------------------------------------------
-# The family's prior for the seed variance (Smyth 2004, the moment estimator of limma's fitFDist)
+# The family's prior for the seed variance (Smyth 2004's model, fitted by quartiles)
 # ---------------------------------------------------------------------------------------------------
 
 def _trigamma_inverse(x: float) -> float:
@@ -203,7 +203,7 @@ def estimate_prior(variances: Sequence[float], dfs: Sequence[float],
     ``shared_reference=False`` for independent variances, as in the literature's model).
     """
     s2, k = np.asarray(variances, float), np.asarray(dfs, float)
-    used = np.isfinite(s2) & (k >= 1)
+    used = _has_variance(s2, k)
     if not used.any():
         return SeedVariancePrior()
     cap = (shared_reference_df(float(np.median(k[used])), int(used.sum()), shared_fraction(aligned_differences))
