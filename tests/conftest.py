@@ -73,7 +73,7 @@ def run_folder(root, prefix):
 
 def options_of(group):
     """The shipped options of a config group (the registry tests follow: a new option is tested unedited)."""
-    from balancelab.help import config_groups
+    from balancelab.options.catalog import config_groups
 
     return config_groups()[group]
 

@@ -172,7 +172,7 @@ def test_plain_pip_install_ships_the_configs(tmp_path):
     assert build.returncode == 0, build.stderr
     assert (target / "balancelab" / "configs" / "model" / "shufflenet_v2.yaml").is_file()
     env = {**os.environ, "PYTHONPATH": str(target)}
-    code = "import balancelab, sys; print(balancelab.__file__); sys.argv=['balance-run', '--cfg', 'job']; from balancelab.cli import run; run()"
+    code = "import balancelab, sys; print(balancelab.__file__); sys.argv=['balance-run', '--cfg', 'job']; from balancelab.cli.run_command import run; run()"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env)
     assert result.returncode == 0, result.stderr
     assert "mnist_lt" in result.stdout and str(target) in result.stdout

@@ -137,7 +137,7 @@ def full_disk(obj, f, *a, **k):
     return real_save(obj, f, *a, **k)
 torch.save = full_disk
 sys.argv = ["balance-run", *sys.argv[1:]]
-from balancelab.cli import run
+from balancelab.cli.run_command import run
 run()
 """
 
@@ -221,7 +221,7 @@ def slow_save(self, snapshot):
     print(f"state saved ({len(saves)})", file=sys.stderr, flush=True)
 state.TrainingStateStore.save = slow_save
 sys.argv = ["balance-run", *sys.argv[1:]]
-from balancelab.cli import run
+from balancelab.cli.run_command import run
 run()
 """
 

@@ -79,8 +79,8 @@ def mkdir(path, *a, **k):
     return real_mkdir(path, *a, **k)
 os.replace, os.mkdir = replace, mkdir
 sys.argv = [sys.argv[1], *sys.argv[2:]]
-from balancelab.cli import run
-from balancelab.sweep.commands import sweep
+from balancelab.cli.run_command import run
+from balancelab.cli.sweep_command import sweep
 {"balance-run": run, "balance-sweep": sweep}[sys.argv[0]]()
 """
 

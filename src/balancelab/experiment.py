@@ -2,7 +2,7 @@
 
 Takes the validated config as a plain dict and a run folder decided by the caller. Every component
 is built from its config node (``_target_``) with the run facts of its group's contract; the files
-are written by :mod:`balancelab.output.artifacts`.
+are written by :mod:`balancelab.pipeline.artifacts`.
 """
 
 from __future__ import annotations
@@ -12,10 +12,12 @@ from pathlib import Path
 
 from balancelab.balancing.apply import balance_training_set
 from balancelab.options.build import build
-from balancelab.evaluation.best_model import classifier_retraining, evaluate_best_model
+from balancelab.pipeline.best_model import classifier_retraining, evaluate_best_model
 from balancelab.evaluation.run_report import write_run_report
 from balancelab.identity import PRESENTATION_KEYS
-from balancelab.output import artifacts, atomic
+from balancelab.output import atomic
+from balancelab.output.contract import SUMMARY_FILE
+from balancelab.pipeline import artifacts
 from balancelab.provenance import run_facts
 from balancelab.training.assembly import assemble, describe_training
 from balancelab.training.batch_prior import trained_prior
@@ -106,7 +108,7 @@ def _run(cfg: dict, run_dir: Path, identity: str, tracker, launcher, stop: StopC
                    stage_seconds=timer.rounded(), balancing_from_cache=balanced.from_cache, cpu_threads=threads,
                    **run_facts(run_dir, launcher))
     tracker.log_summary(summary, run_dir)
-    atomic.write_json(run_dir / artifacts.SUMMARY_FILE, summary)  # last: its presence marks the run finished
+    atomic.write_json(run_dir / SUMMARY_FILE, summary)  # last: its presence marks the run finished
     store.clear()
     write_run_report(run_dir)  # report.html, a view of the files above; logs (never raises) on error
     return summary

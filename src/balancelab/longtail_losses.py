@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from balancelab.errors import ConfigError
-from balancelab.losses import FocalLoss, effective_number_weights
+from balancelab.loss_terms import FocalLoss, effective_number_weights
 
 log = logging.getLogger("balancelab")
 

@@ -39,7 +39,7 @@ def objective(outcome: dict):
     """
     import json
 
-    from balancelab.output.artifacts import SUMMARY_FILE
+    from balancelab.output.contract import SUMMARY_FILE
 
     summary = outcome
     if outcome.get("status") == "skipped":  # finished before with this config: its summary is on disk
@@ -178,7 +178,7 @@ def record_failure(run_dir: Path, exc: BaseException, cfg=None) -> dict:
     from omegaconf import OmegaConf
 
     from balancelab.output.atomic import write_json, write_text
-    from balancelab.output.artifacts import CONFIG_FILE, FAILURE_FILE
+    from balancelab.output.contract import CONFIG_FILE, FAILURE_FILE
 
     info = {"status": "failed", "error_type": type(exc).__name__, "error": str(exc),
             "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))}

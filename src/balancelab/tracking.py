@@ -20,6 +20,7 @@ from typing import Optional
 import numpy as np
 
 from balancelab.logs import quiet_on_write_failure
+from balancelab.options.rules import WANDB_MODES
 
 log = logging.getLogger("balancelab")
 
@@ -34,10 +35,6 @@ def has_wandb_credentials() -> bool:
         return False
 
 
-# The values of WANDB_MODE wandb itself accepts, as the mode balancelab then uses ("dryrun" and "run" are
-# wandb's old names of offline and online; "shared" is online with several writers to one run).
-WANDB_MODES = {"online": "online", "offline": "offline", "disabled": "disabled", "dryrun": "offline",
-               "run": "online", "shared": "shared"}
 
 
 def resolve_mode(mode: str) -> str:

@@ -11,7 +11,7 @@ EVAL = {"many_shot_min": 100, "few_shot_max": 20, "calibration_bins": 10, "thres
 @pytest.fixture
 def thresholded_run(tmp_path):
     from balancelab.evaluation.decision import DecisionRule
-    from balancelab.output.artifacts import write_test
+    from balancelab.pipeline.artifacts import write_test
 
     rng = np.random.default_rng(0)
     y = np.array([0] * 80 + [1] * 20)

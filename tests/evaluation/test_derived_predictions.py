@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from balancelab.evaluation import derived
-from balancelab.evaluation.best_model import classifier_retraining, posthoc_corrections
+from balancelab.pipeline.best_model import classifier_retraining, posthoc_corrections
 from balancelab.sweep.statistics import metric_value
 from balancelab.training.batches import DeviceImages, OnlineAugmentation
 

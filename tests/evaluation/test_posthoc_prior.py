@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from balancelab.evaluation import derived
-from balancelab.evaluation.best_model import posthoc_corrections
+from balancelab.pipeline.best_model import posthoc_corrections
 from balancelab.evaluation.posthoc import model_outputs, posthoc_logit_adjustment
 from tests.evaluation.test_derived_predictions import EVALUATION, run  # noqa: F401  (fixture)
 

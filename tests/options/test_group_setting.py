@@ -63,7 +63,7 @@ def test_the_rule_is_part_of_the_run_identity(clips):
 
 
 def test_help_shows_the_key():
-    from balancelab.help import render_group_help
+    from balancelab.cli.help import render_group_help
 
     text = render_group_help("dataset", overrides=[])
     line = next(l for l in text.splitlines() if "dataset.group=" in l)
@@ -77,7 +77,7 @@ def test_a_rule_that_misses_a_file_is_refused_without_importing_the_loaders_libr
 
     (clips / "dog" / "cover.png").write_bytes(b"")
     argv = ["dataset=image_folder", f"dataset.root={clips}", f"dataset.group='{CLIP_RULE}'"]
-    code = ("import sys; from balancelab.options.preflight import preflight; "
+    code = ("import sys; from balancelab.cli.preflight import preflight; "
             f"m = preflight({argv!r}); "
             "assert m and 'does not match 1 of' in m, m; "
             "heavy = [n for n in ('torch', 'cv2', 'sklearn', 'pandas', 'scipy') if n in sys.modules]; "

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from balancelab.options.preflight import preflight
+from balancelab.cli.preflight import preflight
 from balancelab.options.validate import validate
 from balancelab.errors import ConfigError
 
@@ -193,7 +193,7 @@ def test_a_copied_experiment_that_keeps_the_originals_experiment_name_is_refused
 
 
 def test_every_shipped_option_is_named_by_its_file_name():
-    from balancelab.help import config_groups
+    from balancelab.options.catalog import config_groups
 
     for group, options in config_groups().items():
         if group in ("model", "dataset", "balancing", "loss", "optimizer", "scheduler", "logger", "experiment"):
@@ -208,7 +208,7 @@ def test_a_user_models_input_size_follows_the_models_rule(tmp_path, monkeypatch)
     """input_size is read by balancelab itself (images are resized to it): a user's model must have one >= 8."""
     import shutil
 
-    from balancelab.options.preflight import preflight
+    from balancelab.cli.preflight import preflight
 
     example = Path(__file__).resolve().parents[2] / "examples" / "custom_components"
     shutil.copytree(example, tmp_path / "ex")

@@ -4,7 +4,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from balancelab.errors import ConfigError
-from balancelab.help import config_groups
+from balancelab.options.catalog import config_groups
 from balancelab.options.validate import validate
 from tests.conftest import compose
 

@@ -9,7 +9,7 @@ import torch
 
 from balancelab.errors import OutputFolderError, OutputWriteError
 from balancelab.output import atomic
-from balancelab.output.artifacts import write_config
+from balancelab.pipeline.artifacts import write_config
 from balancelab.output.run_folder import prepare_run_folder
 
 ID = "1234abcd"

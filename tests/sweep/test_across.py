@@ -8,7 +8,7 @@ from scipy import stats
 
 from balancelab.errors import DataError
 from balancelab.sweep.across import write_ranks
-from balancelab.sweep.commands import report
+from balancelab.cli.sweep_command import report
 from tests.sweep.test_report import make_job
 
 SCORES = {"d1": {"baseline": 0.6, "smote": 0.7, "focal": 0.8, "only_here": 0.9},
@@ -71,7 +71,7 @@ def test_one_shared_experiment_is_not_enough(tmp_path):
 
 
 def test_list_values_of_dataset_and_model_are_split_into_sweeps():
-    from balancelab.sweep.commands import _list_overrides
+    from balancelab.cli.sweep_command import _list_overrides
 
     found = _list_overrides(["dataset=[digits_lt,digits_binary]", "model=small_cnn", "dataset.root=x", "seed=1"])
     assert found == {"dataset": ["digits_lt", "digits_binary"], "model": ["small_cnn"]}

@@ -6,7 +6,7 @@ import pandas as pd
 from scipy import stats
 
 from balancelab.evaluation.plots import comparison_bars, difference_dotplot, difference_intervals, row_mark
-from balancelab.sweep.report import mean_interval
+from balancelab.sweep.aggregate import mean_interval
 
 
 def table():

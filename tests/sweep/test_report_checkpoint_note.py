@@ -6,7 +6,8 @@ import json
 import pandas as pd
 import yaml
 
-from balancelab.sweep.report import build_report, jobs_table
+from balancelab.sweep.jobs import jobs_table
+from balancelab.sweep.report import build_report
 from tests.sweep.test_report import make_job
 
 

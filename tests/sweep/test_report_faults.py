@@ -9,7 +9,7 @@ import os
 import pytest
 
 from balancelab.output.lock import FolderLock
-from balancelab.sweep import commands
+from balancelab.cli import sweep_command as commands
 from tests.sweep.test_report import make_job
 
 REPORT_FILES = ["comparison.csv", "statistics.csv", "comparison.md", "per_class_delta.csv", "comparison.png",
@@ -134,7 +134,8 @@ def test_a_job_file_that_does_not_parse_is_a_row_that_says_so_not_a_traceback(tm
     make_job(tmp_path, "smote", 0, 0.90)
     make_job(tmp_path, "smote", 1, 0.80, status="failed" if name == "failure.json" else "completed")
     (tmp_path / "smote_seed1" / name).write_text(text)
-    from balancelab.sweep.report import build_report, jobs_table
+    from balancelab.sweep.jobs import jobs_table
+    from balancelab.sweep.report import build_report
     jobs = jobs_table(tmp_path).set_index("job")
     row = jobs.loc["smote_seed1"]
     assert row["status"] == ("incomplete" if name != "failure.json" else "failed")

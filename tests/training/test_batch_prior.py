@@ -8,7 +8,7 @@ from torch import nn
 from balancelab.longtail_losses import BalancedSoftmaxLoss, CrossEntropyDRW, LogitAdjustedLoss
 from balancelab.losses import effective_number_weights
 from balancelab.training.batch_prior import trained_prior
-from balancelab.training.deferred_sampling import DeferredResampling
+from balancelab.balancing.deferred_sampling import DeferredResampling
 from balancelab.training.loop import TrainSettings
 
 BEFORE = [80, 15, 5]

@@ -1,7 +1,8 @@
 import numpy as np
 import torch
 
-from balancelab.training.batches import DeviceImages, OnlineAugmentation, channel_stats, epoch_order, random_affine
+from balancelab.balancing.sample_order import epoch_order
+from balancelab.training.batches import DeviceImages, OnlineAugmentation, channel_stats, random_affine
 
 
 def test_batches_are_normalised_from_uint8():

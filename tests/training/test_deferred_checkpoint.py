@@ -11,7 +11,7 @@ from torch import nn
 import balancelab.training.loop as loop
 from balancelab.longtail_losses import CrossEntropyDRW
 from balancelab.training.batches import DeviceImages
-from balancelab.training.deferred_sampling import DeferredResampling
+from balancelab.balancing.deferred_sampling import DeferredResampling
 from balancelab.training.loop import Interrupted, TrainSettings, fit
 from balancelab.training.state import TrainingStateStore
 from tests.training.test_loop import _data

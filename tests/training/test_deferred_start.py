@@ -9,7 +9,7 @@ from torch import nn
 
 from balancelab.longtail_losses import CrossEntropyDRW
 from balancelab.training.batches import DeviceImages
-from balancelab.training.deferred_sampling import DeferredResampling
+from balancelab.balancing.deferred_sampling import DeferredResampling
 from balancelab.training.loop import TrainSettings, fit
 from tests.training.test_loop import _data
 

@@ -7,7 +7,7 @@ from torch import nn
 
 from balancelab.longtail_losses import CrossEntropyDRW, LDAMLoss
 from balancelab.training.batches import DeviceImages, OnlineAugmentation
-from balancelab.training.deferred_sampling import DeferredResampling
+from balancelab.balancing.deferred_sampling import DeferredResampling
 from balancelab.training.loop import Interrupted, TrainSettings, fit
 from balancelab.training.mixing import MixedTargets, Mixup, Remix
 from balancelab.training.state import TrainingStateStore

@@ -79,7 +79,8 @@ def batch_sampling(balancing_node: dict, seed: int) -> tuple:
     """(class-balanced batches every epoch?, an epoch -> order schedule or None) that the technique asks of the
     trainer: ``balanced_batches = True`` on its class (weighted_sampler), or a ``batch_order()`` method
     (deferred_resampling)."""
-    from balancelab.options.build import build, target_of
+    from balancelab.options.build import build
+    from balancelab.options.targets import target_of
 
     cls = target_of(balancing_node, "balancing")
     if getattr(cls, "balanced_batches", False):

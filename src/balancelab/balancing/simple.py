@@ -50,7 +50,7 @@ class RandomOversampling(Balancer):
 
 class DeferredResamplingBalancing(NoBalancing):
     """Not a resampler: plain shuffled batches for ``start_epoch`` epochs, then re-balanced batches
-    (deferred re-sampling, Cao et al. 2019; ``weighting`` and ``beta``: see training.deferred_sampling).
+    (deferred re-sampling, Cao et al. 2019; ``weighting`` and ``beta``: see balancing.deferred_sampling).
     The trainer asks for the schedule through ``batch_order()``."""
 
     name = "deferred_resampling"
@@ -61,7 +61,7 @@ class DeferredResamplingBalancing(NoBalancing):
         self.start_epoch, self.weighting, self.beta = start_epoch, weighting, beta
 
     def batch_order(self):
-        from balancelab.training.deferred_sampling import DeferredResampling
+        from balancelab.balancing.deferred_sampling import DeferredResampling
 
         return DeferredResampling(start_epoch=self.start_epoch, weighting=self.weighting, beta=self.beta)
 

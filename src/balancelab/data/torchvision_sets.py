@@ -22,9 +22,8 @@ from balancelab.data.channels import convert_channels
 from balancelab.data.dataset import DataSplits, ImageSet
 from balancelab.data.longtail import ldam_drw_long_tailed
 from balancelab.data.resize import resize_images
+from balancelab.data.sources import TORCHVISION_SOURCES as SOURCES
 from balancelab.errors import DataError
-
-from balancelab.options.datasets import TORCHVISION_SOURCES as SOURCES  # noqa: E402  (one table)
 
 
 def _open(name: str, root: Path, train: bool, download: bool):

@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from balancelab.output.artifacts import PREDICTIONS_FILE, TEST_METRICS_FILE
+from balancelab.output.contract import PREDICTIONS_FILE, TEST_METRICS_FILE
 
 
 @dataclass(frozen=True)

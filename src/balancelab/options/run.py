@@ -54,7 +54,7 @@ class Trainer:
     def cross_check(node) -> List[str]:
         import re
 
-        from balancelab.training.budget import steps_below_epochs_message
+        from balancelab.options.rules import steps_below_epochs_message
 
         problems = []
         steps, epochs = node.get("steps"), node.get("epochs")
@@ -133,7 +133,7 @@ class Mixing:
             return [f"'augmentation.mixup.method' must be none, mixup, remix or the dotted path of a mix class "
                     f"(package.module.Class); got {method!r}. Fix it with augmentation.mixup.method=mixup."]
         if "." in method:
-            from balancelab.options.build import target_of
+            from balancelab.options.targets import target_of
             from balancelab.errors import ConfigError
 
             try:
@@ -149,7 +149,7 @@ class Mixing:
         method = str(node.get("method"))
         takes = BUILT_IN_MIX_SETTINGS.get(method)
         if takes is None:  # a user's class, named by its dotted path: what its signature takes
-            from balancelab.options.build import accepted_parameters, target_of
+            from balancelab.options.targets import accepted_parameters, target_of
 
             names, takes_any = accepted_parameters(target_of({"_target_": method}, "augmentation.mixup.method"))
             takes = ("alpha", "kappa", "tau") if takes_any else tuple(n for n in ("alpha", "kappa", "tau") if n in names)
@@ -216,7 +216,7 @@ class Wandb(LoggerBase):
     def cross_check(node) -> List[str]:
         import os
 
-        from balancelab.tracking import WANDB_MODES
+        from balancelab.options.rules import WANDB_MODES
 
         env = os.environ.get("WANDB_MODE")  # wins over logger.mode (tracking.resolve_mode); wandb reads it too
         if env is not None and env not in WANDB_MODES:

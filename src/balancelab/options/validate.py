@@ -263,7 +263,7 @@ def _one_output(loss_schema, loss: Dict[str, Any]) -> bool:
     option says so on its schema; a user's loss on its class (imported only then)."""
     if dataclasses.is_dataclass(loss_schema) and loss.get("_target_") == getattr(loss_schema, "_target_", None):
         return getattr(loss_schema, "output_units", None) == 1
-    from balancelab.options.build import target_of
+    from balancelab.options.targets import target_of
 
     try:
         return getattr(target_of(loss, "loss"), "output_units", None) == 1

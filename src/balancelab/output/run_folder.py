@@ -17,8 +17,8 @@ from pathlib import Path
 from balancelab.errors import OutputFolderError
 from balancelab.output.atomic import is_temporary
 from balancelab.output.lock import LOCK_FILE
-from balancelab.output.artifacts import (FAILURE_FILE, IDENTITY_FILE, PREVIOUS_STATE_FILE, STATE_FILE,  # noqa: F401
-                                        SUMMARY_FILE)
+from balancelab.output.contract import (FAILED_STATUSES, FAILURE_FILE, IDENTITY_FILE, PREVIOUS_STATE_FILE,  # noqa: F401
+                                       STATE_FILE, SUMMARY_FILE)
 # Entries that belong to the process running the job, not to the run: never removed on restart.
 KEEP_ON_RESTART = {LOCK_FILE, ".submitit"}
 
@@ -27,7 +27,6 @@ def belongs_to_the_process(name: str) -> bool:
     """The lock and its helpers (``.lock.takeover``, a staged ``.lock.new-*`` a crash left), submitit's files."""
     return name in KEEP_ON_RESTART or name.startswith(LOCK_FILE + ".")
 log = logging.getLogger("balancelab")
-FAILED_STATUSES = ("diverged",)  # a summary with one of these counts as a failed job
 
 
 UNREADABLE_SUMMARY_PREFIX = "experiment_summary.unreadable-"

@@ -56,7 +56,8 @@ def test_set_of(sweep_dir: Path, jobs: pd.DataFrame) -> str:
 def score_table(sweep_dirs: Sequence[Path], metric: str = "macro_f1", test_sets: Dict[str, str] = None) -> pd.DataFrame:
     """Rows = sweeps, columns = trained experiments, values = mean test ``metric`` over finished seeds;
     ``test_sets`` (when given) is filled with each row's test-set fingerprint."""
-    from balancelab.sweep.report import comparison_table, jobs_table, trained_jobs
+    from balancelab.sweep.aggregate import comparison_table
+    from balancelab.sweep.jobs import jobs_table, trained_jobs
 
     rows = {}
     for sweep_dir in sweep_dirs:

@@ -20,7 +20,7 @@ def _steps_text(steps: int) -> str:
 def budget_facts(jobs: pd.DataFrame) -> Dict[str, object]:
     """{kind, epochs, steps_per_experiment, same_steps, stopped_before_their_budget, text} from the trained rows of
     a jobs table (columns ``budget``, ``epochs``, ``planned_steps``, ``steps_done``; see
-    balancelab.sweep.report.jobs_table). Steps are the optimiser steps each job made."""
+    balancelab.sweep.jobs.jobs_table). Steps are the optimiser steps each job made."""
     trained = jobs[jobs["row_kind"] == "trained"] if "row_kind" in jobs else jobs
     kinds = sorted({str(k) for k in trained.get("budget", pd.Series(dtype=object)).dropna()})
     epochs = sorted({int(e) for e in trained.get("epochs", pd.Series(dtype=float)).dropna()})

@@ -21,7 +21,7 @@ def experiments(overrides: Optional[Sequence[str]] = None) -> Dict[str, str]:
     """{experiment name: group}, in grid order (baseline first). ``overrides`` (default: the command line)
     may add folders with ``hydra.searchpath=[file://...]``."""
     from balancelab.options.searchpath import option_file, search_folders
-    from balancelab.help import config_groups
+    from balancelab.options.catalog import config_groups
 
     folders = search_folders(overrides)
     roots = (_packaged(), *folders)

@@ -24,7 +24,7 @@ METRIC_LABELS = {"macro_f1": "macro-F1", "balanced_accuracy": "balanced acc.", "
 
 def best_seed_jobs(jobs: pd.DataFrame) -> Dict[str, str]:
     """{trained experiment: job folder name} of its finished job with the highest validation macro-F1."""
-    from balancelab.sweep.report import trained_jobs
+    from balancelab.sweep.jobs import trained_jobs
 
     done = trained_jobs(jobs)
     done = done[done["status"].isin(FINISHED)]
@@ -46,7 +46,8 @@ def _verdict_class(value) -> str:
 def comparison_frame(table: pd.DataFrame) -> pd.DataFrame:
     """The trained experiments: rank, mean, and each metric's corrected difference to baseline and verdict."""
     from balancelab.evaluation.plots import row_mark
-    from balancelab.sweep.report import TRAINED, difference_cell
+    from balancelab.sweep.columns import TRAINED
+    from balancelab.sweep.render import difference_cell
 
     rows = []
     for _, r in table[table.get("row_kind", pd.Series(TRAINED, index=table.index)) == TRAINED].iterrows():
@@ -65,7 +66,8 @@ def comparison_frame(table: pd.DataFrame) -> pd.DataFrame:
 def derived_frame(table: pd.DataFrame) -> pd.DataFrame:
     """The derived rows (post-hoc corrections, cRT): against baseline and against their own trained model."""
     from balancelab.evaluation.plots import row_mark
-    from balancelab.sweep.report import DERIVED, difference_cell
+    from balancelab.sweep.columns import DERIVED
+    from balancelab.sweep.render import difference_cell
 
     rows = []
     for _, r in table[table.get("row_kind", pd.Series(dtype=object)) == DERIVED].iterrows():
@@ -115,7 +117,7 @@ def statistics_frame(long: pd.DataFrame) -> pd.DataFrame:
 
 
 def jobs_frame(sweep_dir: Path, jobs: pd.DataFrame) -> pd.DataFrame:
-    from balancelab.sweep.report import trained_jobs
+    from balancelab.sweep.jobs import trained_jobs
 
     rows = []
     for _, j in trained_jobs(jobs).iterrows():
@@ -155,8 +157,8 @@ def _confusions(sweep_dir: Path, best: Dict[str, str]):
     return matrices, names or []
 
 
-def _best(table: pd.DataFrame, kind: str) -> str:
-    from balancelab.sweep.report import _best as best_row
+def best_row(table: pd.DataFrame, kind: str) -> str:
+    from balancelab.sweep.render import best_row
 
     return best_row(table, kind) or "—"
 
@@ -166,7 +168,9 @@ def sweep_report_html(sweep_dir: Path, jobs: pd.DataFrame, table: pd.DataFrame, 
                       bootstrap_seed: int = 0, answer: str = "") -> str:
     from balancelab.evaluation import plots
     from balancelab.sweep.budget import budget_facts
-    from balancelab.sweep.report import DERIVED, DERIVED_EXPLAINED, STATISTICS_EXPLAINED, TRAINED, trained_jobs
+    from balancelab.sweep.columns import DERIVED, TRAINED
+    from balancelab.sweep.jobs import trained_jobs
+    from balancelab.sweep.render import DERIVED_EXPLAINED, STATISTICS_EXPLAINED
 
     sweep_dir = Path(sweep_dir)
     budget = budget or budget_facts(jobs)
@@ -179,11 +183,11 @@ def sweep_report_html(sweep_dir: Path, jobs: pd.DataFrame, table: pd.DataFrame, 
     facts = [("folder", str(sweep_dir.resolve())), ("dataset", datasets), ("model", models),
              ("jobs", ", ".join(f"{v} {k}" for k, v in counts.items())),
              ("trained experiments", int((kinds == TRAINED).sum())),
-             ("best trained experiment (macro-F1)", _best(table, TRAINED)),
+             ("best trained experiment (macro-F1)", best_row(table, TRAINED)),
              ("training budget", budget["text"])]
     if (kinds == DERIVED).any():
         facts += [("derived rows (post-hoc, cRT)", int((kinds == DERIVED).sum())),
-                  ("best derived row (macro-F1)", _best(table, DERIVED))]
+                  ("best derived row (macro-F1)", best_row(table, DERIVED))]
     n_resamples = int(long["n_resamples"].max()) if len(long) and long["n_resamples"].notna().any() else 0
     parts = [f"<h1>Sweep {html.escape(sweep_dir.name)}</h1>"]
     if answer:

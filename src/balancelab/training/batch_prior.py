@@ -5,7 +5,7 @@ was trained under, which is not always the dataset's:
 - shuffled batches of the training set: its counts (after balancing: the resampled set's counts);
 - class-balanced draws (``balancing=weighted_sampler``): uniform over the classes present;
 - deferred re-sampling: the training split's counts up to ``start_epoch``, its re-balanced draws after it,
-  as at the checkpoint's epoch (training/deferred_sampling.py).
+  as at the checkpoint's epoch (balancing/deferred_sampling.py).
 
 Re-weighting losses (weighted CE, DRW, class-balanced focal) leave the batches as they are: the prior is the
 batches'. Losses that add the log-prior to the logits in training (``logit_adjusted``, ``balanced_softmax``)

@@ -14,7 +14,6 @@ from typing import Iterator, Optional, Sequence, Tuple
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import WeightedRandomSampler
 
 from balancelab.data import rows
 from balancelab.training.crop import random_crop, random_flips
@@ -217,15 +216,3 @@ def augment_images(x: torch.Tensor, aug: OnlineAugmentation, generator: Optional
     if aug.warps or aug.hflip or aug.vflip:
         x = random_affine(x, aug, generator)
     return x
-
-
-def epoch_order(labels: np.ndarray, weighted: bool, generator: torch.Generator) -> torch.Tensor:
-    """Sample order for one epoch: a shuffle, or class-balanced draws with replacement."""
-    n = len(labels)
-    if not weighted:
-        return torch.randperm(n, generator=generator)
-    counts = np.bincount(labels)
-    weights = 1.0 / counts[labels]
-    sampler = WeightedRandomSampler(torch.as_tensor(weights, dtype=torch.double), n, replacement=True,
-                                    generator=generator)
-    return torch.as_tensor(list(sampler), dtype=torch.long)

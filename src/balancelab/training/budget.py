@@ -4,6 +4,7 @@ the same rule before anything is loaded."""
 from __future__ import annotations
 
 from balancelab.errors import ConfigError
+from balancelab.options.rules import steps_below_epochs_message
 
 
 def training_budget(trainer: dict, original_size: int, trained_size: int) -> dict:
@@ -38,10 +39,3 @@ def steps_per_pass(size: int, batch_size: int) -> int:
     (it breaks batch norm), unless that image is the whole set."""
     full, rest = divmod(size, batch_size)
     return full + int(rest >= 2 or size == 1)
-
-
-def steps_below_epochs_message(steps: int, epochs: int) -> str:
-    """The rule of trainer.steps against trainer.epochs, in words (also the config check's message)."""
-    return (f"trainer.steps={steps} is fewer than trainer.epochs={epochs}: with trainer.budget=steps every epoch "
-            f"takes at least one optimiser step, so trainer.steps must be >= trainer.epochs. Raise trainer.steps "
-            f"to at least {epochs} or lower trainer.epochs to at most {steps}.")

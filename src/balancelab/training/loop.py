@@ -21,7 +21,8 @@ import torch
 import torch.nn.functional as F
 
 from balancelab.evaluation.metrics import split_scores
-from balancelab.training.batches import DeviceImages, OnlineAugmentation, epoch_order
+from balancelab.balancing.sample_order import epoch_order
+from balancelab.training.batches import DeviceImages, OnlineAugmentation
 from balancelab.training.budget import training_budget  # noqa: F401  (the run's budget, next to the loop it drives)
 from balancelab.training.mixing import MixedTargets, mixed_loss
 from balancelab.training.precise_bn import recompute_batch_norm_statistics

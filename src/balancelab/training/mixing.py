@@ -200,7 +200,7 @@ def mix_class(method: str):
         if cls.method == method:
             return cls
     if "." in method:
-        from balancelab.options.build import target_of
+        from balancelab.options.targets import target_of
 
         return target_of({"_target_": method}, "augmentation.mixup.method")
     raise ConfigError(f"augmentation.mixup.method must be none, {', '.join(c.method for c in BUILT_IN)}, or the "
@@ -212,7 +212,7 @@ def make_mix(*, method: str, alpha: float, kappa: float, tau: float, class_count
     settings its signature takes (a user's CutMix(alpha) gets alpha only)."""
     if method == "none":
         return None
-    from balancelab.options.build import accepted_parameters
+    from balancelab.options.targets import accepted_parameters
 
     cls = mix_class(method)
     names, takes_any = accepted_parameters(cls)

@@ -12,7 +12,7 @@ def predictions_frame(ids, y, pred):
 
 
 def jobs_frame(values, metric="macro_f1", failed=()):
-    """values: {experiment: {seed: value}} -> a jobs table like report.jobs_table's."""
+    """values: {experiment: {seed: value}} -> a jobs table like sweep.jobs.jobs_table's."""
     rows = [{"job": f"{e}_seed{s}", "experiment": e, "seed": s, "status": "completed", metric: v}
             for e, per_seed in values.items() for s, v in per_seed.items()]
     rows += [{"job": f"{e}_seed{s}", "experiment": e, "seed": s, "status": "failed", metric: np.nan} for e, s in failed]

@@ -44,15 +44,16 @@ import numpy as np
 import pandas as pd
 
 from balancelab.errors import DataError
+from balancelab.sweep.grid import BASELINE
 from balancelab.sweep.statistics.bootstrap import (N_RESAMPLES, REFINED_RESAMPLES, ImageResamples, bootstrap_p,
                                                    percentile_interval, score_resamples, variance_with_error)
 from balancelab.sweep.statistics.metrics import METRICS, PRIMARY_METRIC
 from balancelab.sweep.statistics.multiple import holm, holm_levels
 from balancelab.sweep.statistics.predictions import align_predictions
-from balancelab.sweep.statistics.seeds import FINISHED, all_equal, finished_values, paired_seeds, row_of, seed_tests
+from balancelab.output.contract import FINISHED
+from balancelab.sweep.statistics.seeds import all_equal, finished_values, paired_seeds, row_of, seed_tests
 from balancelab.sweep.statistics.two_level import TwoLevelTest, family_prior, two_level_test
 
-BASELINE = "baseline"
 BETTER, WORSE, NO_DIFFERENCE, NOT_AVAILABLE = "better", "worse", "no detectable difference", "not available"
 UNSTABLE = "unstable"
 TWO_LEVEL = "two-level"
@@ -117,7 +118,7 @@ def hypotheses(jobs: pd.DataFrame, baseline: str = BASELINE) -> List[Hypothesis]
         if kind == "derived":
             if not isinstance(source, str):
                 raise DataError(f"The derived row {experiment!r} names no source_experiment; build the jobs table "
-                                "with balancelab.sweep.report.jobs_table.")
+                                "with balancelab.sweep.jobs.jobs_table.")
             derived.setdefault(experiment, source)
         elif experiment != baseline and experiment not in trained:
             trained.append(experiment)

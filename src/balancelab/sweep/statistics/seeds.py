@@ -11,8 +11,8 @@ import pandas as pd
 from scipy import stats
 
 from balancelab.errors import DataError
+from balancelab.output.contract import FINISHED
 
-FINISHED = ("completed", "early_stopped")
 # Below 6 pairs the smallest two-sided Wilcoxon p, 2 / 2^n, cannot reach 0.05: not reported.
 MIN_PAIRS_WILCOXON = 6
 
@@ -48,7 +48,7 @@ def finished_values(jobs: pd.DataFrame, metric: str) -> pd.DataFrame:
     for column in ("experiment", "seed", "status", metric):
         if column not in jobs:
             raise DataError(f"The jobs table has no column {column!r} (has {list(jobs.columns)}); build it "
-                            "with balancelab.sweep.report.jobs_table.")
+                            "with balancelab.sweep.jobs.jobs_table.")
     done = jobs[jobs["status"].isin(FINISHED)]
     duplicated = done[done.duplicated(["experiment", "seed"], keep=False)]
     if len(duplicated):

@@ -24,7 +24,7 @@ import torch
 from torch.utils.data import WeightedRandomSampler
 
 from balancelab.errors import ConfigError
-from balancelab.training.batches import epoch_order
+from balancelab.balancing.sample_order import epoch_order
 
 WEIGHTINGS = ("effective_number", "inverse_frequency")
 DEFAULT_BETA = 0.9999  # the LDAM-DRW code's resampler

@@ -15,7 +15,8 @@ from balancelab.evaluation.binary import choose_threshold
 from balancelab.evaluation.decision import DecisionRule
 from balancelab.evaluation.derived import BY_POSTHOC_METHOD, CRT, predictions_table
 from balancelab.evaluation.metrics import split_scores
-from balancelab.output import artifacts
+from balancelab.output.contract import CHECKPOINT_FILE
+from balancelab.pipeline import artifacts
 from balancelab.training.batches import DeviceImages
 from balancelab.training.loop import predict
 
@@ -38,7 +39,7 @@ def evaluate_best_model(run_dir: Path, model, best_state: dict, splits, val_data
         threshold = choose_threshold(splits.val.y, val_probs[:, 1], metric)
         metadata["threshold"] = {"value": threshold, "metric": metric, "chosen_on": "validation",
                                  "positive_class": names[1], "positive_index": 1}
-    save_checkpoint(run_dir / artifacts.CHECKPOINT_FILE, best_state, metadata)
+    save_checkpoint(run_dir / CHECKPOINT_FILE, best_state, metadata)
     rule = DecisionRule(threshold)
     test_data = (images(splits.test.X, splits.test.y) if images is not None
                  else DeviceImages(splits.test.X, splits.test.y, device, normalization["mean"], normalization["std"]))

@@ -4,7 +4,7 @@ import torch
 
 from balancelab.errors import ConfigError
 from balancelab.losses import effective_number_weights
-from balancelab.training.deferred_sampling import DeferredResampling
+from balancelab.balancing.deferred_sampling import DeferredResampling
 
 
 def test_shuffles_until_start_epoch_then_balances():

@@ -1,5 +1,4 @@
-"""The run folder's files: their names (one constant each, used by the report, the tracker and the tests)
-and the functions that write them from a run's results.
+"""The run folder's files written from a run's results (their names: output.contract).
 
 Every write goes through :mod:`balancelab.output.atomic` (temporary file, then rename), so a reader never
 sees half a file and a full disk is reported as such.
@@ -14,36 +13,7 @@ import numpy as np
 import pandas as pd
 
 from balancelab.output import atomic
-
-CONFIG_FILE = "config.yaml"
-IDENTITY_FILE = "identity.json"
-CLASS_MAPPING_FILE = "class_mapping.json"
-DATASET_STATISTICS_FILE = "dataset_statistics.json"
-SPLIT_MANIFEST_FILE = "split_manifest.csv"
-SKIPPED_FILES_FILE = "skipped_files.txt"
-BALANCING_ANALYSIS_FILE = "balancing_analysis.json"
-SYNTHETIC_PROVENANCE_FILE = "synthetic_provenance.csv"
-SYNTHETIC_SAMPLES_FILE = "synthetic_samples.png"
-HISTORY_FILE = "history.csv"
-TRAINING_CURVES_FILE = "training_curves.png"
-CHECKPOINT_FILE = "best_model.pt"
-PREDICTIONS_FILE = "predictions.csv"
-TEST_METRICS_FILE = "test_metrics.csv"
-CONFUSION_MATRIX_FILE = "confusion_matrix.csv"
-CONFUSION_MATRIX_PLOT = "confusion_matrix.png"
-CONFIDENCE_ANALYSIS_FILE = "confidence_analysis.csv"
-CONFIDENCE_PLOT = "confidence_distribution.png"
-THRESHOLD_ANALYSIS_FILE = "threshold_analysis.csv"
-ROC_CURVE_FILE = "roc_curve.png"
-PR_CURVE_FILE = "pr_curve.png"
-SUMMARY_FILE = "experiment_summary.json"  # written last: its presence marks the run finished
-FAILURE_FILE = "failure.json"
-# Saved while a run trains (two generations), removed when it finishes.
-STATE_FILE = "training_state.pt"
-PREVIOUS_STATE_FILE = "training_state.prev.pt"
-HISTORY_COLUMNS = ["epoch", "lr", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_macro_f1",
-                   "val_balanced_accuracy", "seconds"]
-
+from balancelab.output.contract import (CONFIG_FILE, IDENTITY_FILE, CLASS_MAPPING_FILE, DATASET_STATISTICS_FILE, SPLIT_MANIFEST_FILE, SKIPPED_FILES_FILE, BALANCING_ANALYSIS_FILE, SYNTHETIC_PROVENANCE_FILE, SYNTHETIC_SAMPLES_FILE, HISTORY_FILE, TRAINING_CURVES_FILE, PREDICTIONS_FILE, TEST_METRICS_FILE, CONFUSION_MATRIX_FILE, CONFUSION_MATRIX_PLOT, CONFIDENCE_ANALYSIS_FILE, CONFIDENCE_PLOT, THRESHOLD_ANALYSIS_FILE, ROC_CURVE_FILE, PR_CURVE_FILE, HISTORY_COLUMNS)
 
 def imbalance_ratio(counts) -> Optional[float]:
     present = [c for c in counts if c > 0]

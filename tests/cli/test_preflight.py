@@ -2,8 +2,9 @@
 
 import pytest
 
-from balancelab.options.preflight import jobs_of, preflight
-from balancelab.help import render_group_help
+from balancelab.cli.compose import jobs_of
+from balancelab.cli.preflight import preflight
+from balancelab.cli.help import render_group_help
 
 
 @pytest.mark.parametrize("argv,expected", [
@@ -51,7 +52,7 @@ def test_help_shows_the_effective_values_of_an_option():
 
 
 def test_an_augmentation_preset_setting_that_no_job_uses_is_refused():
-    from balancelab.options.preflight import preflight
+    from balancelab.cli.preflight import preflight
 
     for argv in (["augmentation.rotate.p=0.5"], ["augmentation=default"], ["-m", "balancing=none,smote",
                                                                              "augmentation.hflip.p=0.5"]):
@@ -64,7 +65,7 @@ def test_an_augmentation_preset_setting_that_no_job_uses_is_refused():
 
 
 def test_batch_mixing_settings_that_could_not_take_effect_are_refused():
-    from balancelab.options.preflight import preflight
+    from balancelab.cli.preflight import preflight
 
     assert "must be none, mixup, remix" in preflight(["augmentation.mixup.method=cutmix"])
     assert "not used by augmentation.mixup.method=mixup" in preflight(["augmentation.mixup.method=mixup",
@@ -78,7 +79,7 @@ def test_batch_mixing_settings_that_could_not_take_effect_are_refused():
 
 
 def test_a_users_mix_class_is_judged_by_its_signature(tmp_path, monkeypatch):
-    from balancelab.options.preflight import preflight
+    from balancelab.cli.preflight import preflight
 
     (tmp_path / "mymix.py").write_text(
         "class MyRemix:\n    def __init__(self, *, alpha, kappa, tau, class_counts): pass\n"
@@ -90,7 +91,7 @@ def test_a_users_mix_class_is_judged_by_its_signature(tmp_path, monkeypatch):
 
 
 def test_two_jobs_that_are_the_same_run_are_refused_before_either_runs():
-    from balancelab.options.preflight import preflight
+    from balancelab.cli.preflight import preflight
 
     # The crt experiment is baseline plus trainer.crt_epochs: with that set for every job, the two are one run.
     message = preflight(["-m", "experiment=baseline,crt", "trainer.crt_epochs=1"])
@@ -104,7 +105,7 @@ def test_two_jobs_that_are_the_same_run_are_refused_before_either_runs():
 def test_a_multirun_with_cfg_and_slurm_without_sbatch_get_one_message(monkeypatch):
     import shutil
 
-    from balancelab.options.preflight import preflight
+    from balancelab.cli.preflight import preflight
 
     assert "cannot be combined with -m" in preflight(["-m", "balancing=none,smote", "--cfg", "job"])
     real_which = shutil.which
@@ -114,7 +115,7 @@ def test_a_multirun_with_cfg_and_slurm_without_sbatch_get_one_message(monkeypatc
 
 
 def test_dataset_input_size_that_the_models_own_config_overrides_is_refused():
-    from balancelab.options.preflight import preflight
+    from balancelab.cli.preflight import preflight
 
     assert "would be ignored" in preflight(["dataset.input_size=24", "model.input_size=32"])
     assert "the model's own config gives 32" in preflight(["recipe=ldam_drw_cifar10_lt", "dataset.root=/tmp",
@@ -144,7 +145,7 @@ def test_an_unusable_image_folder_is_refused_without_importing_the_loaders_libra
     import subprocess
     import sys
 
-    code = ("import sys; from balancelab.options.preflight import preflight; "
+    code = ("import sys; from balancelab.cli.preflight import preflight; "
             f"m = preflight(['dataset=image_folder', 'dataset.root={tmp_path}']); "
             "assert m and 'no class sub-folders' in m, m; "
             "heavy = [n for n in ('torch', 'cv2', 'sklearn', 'pandas', 'scipy') if n in sys.modules]; "

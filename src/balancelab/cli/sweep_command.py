@@ -8,18 +8,12 @@ from pathlib import Path
 
 from balancelab.errors import (EXIT_LOCKED, EXIT_OUTPUT_ERROR, EXIT_USER_ERROR, BalancelabError, OutputWriteError,
                                RunLockedError)
+from balancelab.cli.compose import compose_job
+from balancelab.cli.launchers import LAUNCHERS, install_hint, missing_launcher_plugin
 from balancelab.logs import setup_logging
 from balancelab.task import CONFIG_PATH, run_job
 
 log = logging.getLogger("balancelab")
-
-# Short names for Hydra launcher configs (configs/hydra/launcher/) and the plugin each needs.
-LAUNCHERS = {"basic": None, "parallel": "parallel", "joblib": "parallel", "slurm": "slurm", "submitit_slurm": "slurm",
-             "local": "local", "submitit_local": "local"}
-LAUNCHER_PLUGINS = {"parallel": ("hydra_plugins.hydra_joblib_launcher", "joblib"),
-                    "slurm": ("hydra_plugins.hydra_submitit_launcher", "slurm"),
-                    "local": ("hydra_plugins.hydra_submitit_launcher", "slurm")}
-
 
 def _parse_list(value: str) -> list:
     return [v.strip() for v in value.strip("[]").split(",") if v.strip()]
@@ -43,29 +37,6 @@ def sweep_help() -> str:
               "Output: <output_root>/sweeps/<name>_<hash of the shared overrides>/ with one folder per job and",
               "comparison.csv/.md/.png; a rerun skips finished jobs. --cfg job prints the first job's config."]
     return "\n".join(lines)
-
-
-def install_hint(extra: str) -> str:
-    return f'pip install "balancelab[{extra}]" (in a clone: pip install -e ".[{extra}]")'
-
-
-def missing_launcher_plugin(launcher: str) -> str | None:
-    """The message for a launcher whose Hydra plugin is not installed (None when it is, or needs none)."""
-    import importlib.util
-
-    if launcher not in LAUNCHER_PLUGINS:
-        return None
-    module, extra = LAUNCHER_PLUGINS[launcher]
-    if importlib.util.find_spec(module) is None:
-        return f"launcher={launcher} needs its Hydra plugin: {install_hint(extra)}."
-    if launcher == "slurm":
-        import shutil
-
-        if shutil.which("sbatch") is None:  # submitit submits with sbatch; without it every job would fail
-            return ("launcher=slurm submits jobs with SLURM's sbatch, which is not on this machine's PATH: run it on "
-                    "a SLURM login node, or use launcher=local (submitit's local executor: the same protocol, here) "
-                    "or launcher=parallel.")
-    return None
 
 
 def _split_arguments(argv: list) -> tuple[dict, list, list]:
@@ -133,7 +104,7 @@ def sweep() -> None:
     try:
         cfg = _grid_config(experiments, passthrough)
     except Exception as exc:
-        from balancelab.options.preflight import explain_composition_error
+        from balancelab.cli.preflight import explain_composition_error
 
         log.error("%s", explain_composition_error(exc, passthrough))
         sys.exit(EXIT_USER_ERROR)
@@ -145,8 +116,8 @@ def sweep() -> None:
         argv.append(f"seed={','.join(seeds)}")
     if launcher:
         argv.append(f"hydra/launcher={launcher}")
-    from balancelab.options.preflight import preflight
-    from balancelab.output.roots import unwritable_folder
+    from balancelab.cli.preflight import preflight
+    from balancelab.cli.roots import unwritable_folder
 
     error = preflight(argv[1:])  # every job of the grid checked before the first one starts (--cfg too)
     if flags:  # --cfg / --info answer for the grid's first job (Hydra allows them without -m only)
@@ -207,7 +178,7 @@ def _sweep_each_combination(own: dict, passthrough: list, lists: dict, flags: li
         name = "_".join([own["name"], *values]) if own.get("name") else None
         args = [*own_args, *([f"name={name}"] if name else []), *shared, *chosen, *flags]
         log.info("Sweep %d: %s", len(codes) + 1, " ".join(chosen))
-        code = subprocess.call([sys.executable, "-m", "balancelab.sweep.commands", *args])
+        code = subprocess.call([sys.executable, "-m", "balancelab.cli.sweep_command", *args])
         codes.append(code)
         if code in (0, 1):  # 1: finished with failed jobs; its folder still holds a comparison
             folders.append(_sweep_dir(own, [*shared, *chosen], name))
@@ -243,7 +214,7 @@ def _grid_config(experiments: list, passthrough: list):
     first_error = None
     for experiment in experiments:
         try:
-            return _compose([f"experiment={experiment}", *composable(passthrough)])
+            return compose_job([f"experiment={experiment}", *composable(passthrough)])
         except Exception as exc:  # noqa: BLE001 - Hydra's composition errors have no common base
             first_error = first_error or exc
     raise first_error if first_error is not None else ValueError("the sweep has no experiment")
@@ -295,13 +266,6 @@ def composable(overrides: list) -> list:
     """The overrides the primary config can be composed with: Hydra's own settings and flags left out, but
     not ``hydra.searchpath`` (the user's own options, e.g. model=mynet, are found through it)."""
     return [a for a in overrides if not a.startswith(("hydra", "-")) or a.startswith("hydra.searchpath")]
-
-
-def _compose(overrides: list):
-    from hydra import compose, initialize_config_module
-
-    with initialize_config_module(config_module="balancelab.configs", version_base="1.3"):
-        return compose("config", overrides=overrides)
 
 
 REPORT_ADVICE = "wait for it to finish (its comparison is then up to date), or run balance-report again after it"

@@ -13,6 +13,8 @@ import difflib
 import re
 from typing import List, Optional, Sequence
 
+from balancelab.cli.compose import Job, compose_job, compose_jobs
+from balancelab.cli.hydra_private import parse_hydra_arguments
 from balancelab.errors import ConfigError
 
 # Hydra flags that neither run jobs nor print the job's config: leave them to Hydra. (`--cfg` is checked:
@@ -32,36 +34,21 @@ def preflight(argv: Sequence[str]) -> Optional[str]:
                 "setting (balance-run balancing=smote --cfg job); every job of the multirun is checked when it runs.")
     launcher = next((o.split("=", 1)[1] for o in args.overrides if o.split("=", 1)[0] == "hydra/launcher"), None)
     if launcher:
-        from balancelab.sweep.commands import LAUNCHERS, missing_launcher_plugin
+        from balancelab.cli.launchers import LAUNCHERS, missing_launcher_plugin
 
         missing = missing_launcher_plugin(LAUNCHERS.get(launcher, launcher) or "")
         if missing:
             return missing
     try:
-        jobs = jobs_of(args.overrides, args.multirun)
-        checked = [_check_one_of(jobs, overrides) for overrides in jobs]
+        jobs = compose_jobs(argv)
+        checked = [_check_one_of([job.overrides for job in jobs], job) for job in jobs]
     except ConfigError as exc:
         return str(exc)
     # A setting shared by the jobs of a multirun or grid must take effect in at least one of them.
     unused = [problems for problems, _ in checked]
     if unused and all(unused):
         return unused[0][0]
-    return same_run_twice(jobs, [identity for _, identity in checked])
-
-
-def parse_hydra_arguments(argv: Sequence[str]):
-    """Hydra's command line parsed as Hydra will parse it, or None when it does not parse. Silent: argparse
-    prints usage and error itself, and Hydra prints them again when it runs (the message must appear once)."""
-    import contextlib
-    import io
-
-    from hydra._internal.utils import get_args_parser
-
-    try:
-        with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
-            return get_args_parser().parse_args(list(argv))
-    except SystemExit:
-        return None
+    return same_run_twice([job.overrides for job in jobs], [identity for _, identity in checked])
 
 
 def same_run_twice(jobs: List[List[str]], identities: List[str]) -> Optional[str]:
@@ -85,31 +72,13 @@ def _differing(a: List[str], b: List[str], side: int) -> List[str]:
     return [o for o in own if o not in other]
 
 
-def jobs_of(overrides: List[str], multirun: bool) -> List[List[str]]:
-    """The override list of each job (one job without ``-m``; the basic sweeper's expansion with it)."""
-    if not multirun:
-        return [overrides]
-    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    try:
-        parsed = OverridesParser.create().parse_overrides(overrides)
-    except Exception as exc:
-        raise ConfigError(_first_line(exc)) from None
-    if any(o.get_key_element() == "hydra/sweeper" for o in parsed):
-        # Another sweeper (e.g. Optuna) chooses the values itself: check the command without its search space.
-        return [[o.input_line for o in parsed if not o.is_sweep_override()]]
-    batches = BasicSweeper.split_arguments(parsed, None)
-    return [list(job) for batch in batches for job in batch]
-
-
 OPTIONAL_GROUPS = ("experiment", "recipe")  # optional in the defaults list: Hydra would ignore a misspelt one
 
 
 def check_optional_groups(overrides: Sequence[str]) -> None:
     """``experiment=smote_focla`` must fail, not run the baseline: Hydra skips a missing optional option."""
     from balancelab.options.searchpath import search_folders
-    from balancelab.help import config_groups
+    from balancelab.options.catalog import config_groups
 
     for override in overrides:
         key, _, value = override.partition("=")
@@ -125,10 +94,11 @@ def check_optional_groups(overrides: Sequence[str]) -> None:
                               else "") + f". Known: {', '.join(sorted(known)) or 'none'}.")
 
 
-def _check_one_of(jobs: List[List[str]], overrides: List[str]):
+def _check_one_of(jobs: List[List[str]], job: Job):
     """check_job, its message naming the job when the command has several (what sets it apart from the rest)."""
+    overrides = job.overrides
     try:
-        return check_job(overrides)
+        return check_job(overrides, job)
     except ConfigError as exc:
         own = [o for o in overrides if not all(o in other for other in jobs)]
         if len(jobs) > 1 and own:
@@ -136,16 +106,21 @@ def _check_one_of(jobs: List[List[str]], overrides: List[str]):
         raise
 
 
-def check_job(overrides: List[str]):
+def check_job(overrides: List[str], job: Optional[Job] = None):
     """Raises ConfigError for a mistake; returns (the settings this job would not use (see preflight), the job's
-    identity hash)."""
+    identity hash). ``job``: the job already composed by compose_jobs (else it is composed here)."""
     from balancelab.options.validate import validate
 
     check_optional_groups(overrides)
-    try:
-        cfg, choices = compose_with_choices(overrides)
-    except Exception as exc:
-        raise ConfigError(explain_composition_error(exc, overrides)) from None
+    job = job or Job(list(overrides))
+    if job.cfg is None and job.error is None:
+        try:
+            job.cfg, job.choices = compose_job(overrides, with_choices=True)
+        except Exception as exc:
+            job.error = exc
+    if job.error is not None:
+        raise ConfigError(explain_composition_error(job.error, overrides)) from None
+    cfg, choices = job.cfg, job.choices
     # A name or experiment_name typed on the command line is the user's label, not a copied file's.
     typed = {o.split("=", 1)[0].lstrip("+~") for o in overrides}
     choices = {g: c for g, c in choices.items() if f"{g}.name" not in typed
@@ -194,20 +169,6 @@ def unused_input_size(overrides: Sequence[str], cfg) -> List[str]:
     return [f"'dataset.input_size={wanted}' sets the side models are given on this dataset when the model does not "
             f"set its own; here {source} gives {used}, so it would be ignored. Set model.input_size={wanted} "
             f"instead, or remove dataset.input_size."]
-
-
-def compose_with_choices(overrides: Sequence[str]):
-    """(the job's config without Hydra's node, {group: option file name} as Hydra chose them)."""
-    from hydra import compose, initialize_config_module
-    from omegaconf import OmegaConf, open_dict
-
-    with initialize_config_module(config_module="balancelab.configs", version_base="1.3"):
-        cfg = compose("config", overrides=list(overrides), return_hydra_config=True)
-    choices = {k: v for k, v in OmegaConf.to_container(cfg.hydra.runtime.choices).items()
-               if v is not None and "/" not in k and not k.startswith("hydra")}
-    with open_dict(cfg):
-        del cfg["hydra"]
-    return cfg, choices
 
 
 def explain_composition_error(exc: Exception, overrides: Sequence[str]) -> str:
@@ -269,7 +230,7 @@ def _schema_field(key: str, overrides: Sequence[str]):
     from omegaconf import OmegaConf
 
     try:
-        cfg, _ = compose_with_choices(list(overrides))
+        cfg = compose_job(list(overrides))
     except Exception:  # noqa: BLE001 - another mistake: the plain message will do
         return None
     parts = key.split(".")
@@ -290,7 +251,7 @@ def _schema_field(key: str, overrides: Sequence[str]):
 
 def _closest_option(group: str, wrong: str, overrides: Sequence[str] = ()) -> str:
     from balancelab.options.searchpath import search_folders
-    from balancelab.help import config_groups
+    from balancelab.options.catalog import config_groups
 
     close = difflib.get_close_matches(wrong, config_groups(search_folders(overrides)).get(group, []), n=1)
     return f"Did you mean {group}={close[0]}?" if close else ""
@@ -339,7 +300,7 @@ def _hint_for_key(group: str, leaf: str, overrides: Sequence[str], text: str = "
 def _hint_for_component(group: str, top: str, label: str, target: str, keys: List[str],
                         overrides: Sequence[str]) -> str:
     """A component that is not a built-in option's: its keys and its target's parameters are the vocabulary."""
-    from balancelab.options.build import accepted_parameters, target_of
+    from balancelab.options.targets import accepted_parameters, target_of
     from balancelab.options.store import GROUPS
 
     try:
@@ -369,12 +330,9 @@ def _chosen_option(group: str, overrides: Sequence[str]):
 
     kept = [o for o in overrides if not o.split("=", 1)[0].lstrip("+~").startswith(f"{group}.")]
     try:
-        cfg, choices = compose_with_choices(kept)
+        cfg, choices = compose_job(kept, with_choices=True)
         node = cfg[group]
         return choices.get(group), OmegaConf.to_container(node, resolve=False), OmegaConf.get_type(node)
     except Exception:  # noqa: BLE001 - another mistake in the command: no hint beyond Hydra's message
         return None
 
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -5,7 +5,7 @@ import errno
 import pytest
 
 from balancelab.errors import OutputWriteError
-from balancelab.output import roots
+from balancelab.cli import roots
 
 
 @pytest.fixture

@@ -55,7 +55,7 @@ def test_cfg_of_a_sweep_checks_the_whole_grid(tmp_path, monkeypatch, capsys):
     """--cfg job prints the first job, but a setting used by a later job of the grid is not refused."""
     import pytest
 
-    from balancelab.sweep import commands
+    from balancelab.cli import sweep_command as commands
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr("sys.argv", ["balance-sweep", "augmentation.rotate.p=0.5", "logger=none", "--cfg", "job"])
@@ -69,7 +69,7 @@ def test_cfg_of_a_sweep_checks_the_whole_grid(tmp_path, monkeypatch, capsys):
 def test_the_sweep_folder_hash_follows_the_shared_settings_and_the_config_search_path():
     """Other shared settings, or another folder of the user's own configs (hydra.searchpath: the same
     `model=mynet` may mean another network), make another sweep; presentation keys and order do not."""
-    from balancelab.sweep.commands import shared_overrides_hash as h
+    from balancelab.cli.sweep_command import shared_overrides_hash as h
 
     base = h(["trainer.epochs=30", "loss=focal"])
     assert h(["loss=focal", "trainer.epochs=30"]) == base
@@ -84,13 +84,13 @@ def test_the_sweep_folder_hash_follows_the_shared_settings_and_the_config_search
 def test_an_override_that_sets_another_key_by_interpolation_makes_another_sweep():
     """dataset.input_size is out of the run identity (model.input_size records the side), but overriding it
     trains at another side: another sweep folder, not a folder shared by two input sizes."""
-    from balancelab.sweep.commands import shared_overrides_hash as h
+    from balancelab.cli.sweep_command import shared_overrides_hash as h
 
     assert h(["dataset.input_size=12"]) != h([])
 
 
 def test_the_sweep_composes_with_the_users_config_folder():
-    from balancelab.sweep.commands import composable
+    from balancelab.cli.sweep_command import composable
 
     args = ["model=mynet", "hydra.searchpath=[file:///x]", "hydra.verbose=true", "--multirun"]
     assert composable(args) == ["model=mynet", "hydra.searchpath=[file:///x]"]
@@ -101,7 +101,7 @@ def test_the_sweep_composes_with_the_users_config_folder():
 def test_a_key_of_the_options_the_grids_experiments_choose_is_accepted(tmp_path, monkeypatch, capsys, args, key):
     """balance-run experiment=focal_loss loss.gamma=1.5 works, so the sweep of that experiment must too: the
     sweep's folder is named from a config composed with its experiments, not with the default options."""
-    from balancelab.sweep import commands
+    from balancelab.cli import sweep_command as commands
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr("sys.argv", ["balance-sweep", *args, "logger=none", "--cfg", "job"])
@@ -113,7 +113,7 @@ def test_a_key_of_the_options_the_grids_experiments_choose_is_accepted(tmp_path,
 
 
 def test_a_key_that_only_some_jobs_have_names_the_job_it_does_not_fit():
-    from balancelab.options.preflight import preflight
+    from balancelab.cli.preflight import preflight
 
     error = preflight(["-m", "loss=ce,focal", "loss.gamma=1"])
     assert error.startswith("In the job loss=ce (one of 2)") and "loss.gamma" in error

@@ -13,13 +13,13 @@ def test_help_lists_groups_and_options(tmp_path):
 
 
 def test_help_does_not_import_torch():
-    code = ("import sys; sys.argv=['balance-run','--help']; from balancelab.cli import run; run(); "
+    code = ("import sys; sys.argv=['balance-run','--help']; from balancelab.cli.run_command import run; run(); "
             "assert 'torch' not in sys.modules, 'torch imported'")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
 
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "custom_components"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "custom_components"
 
 
 def test_help_lists_the_options_of_the_search_path_on_the_command_line(tmp_path):
@@ -40,6 +40,6 @@ def test_help_lists_the_options_of_the_search_path_on_the_command_line(tmp_path)
 
 def test_help_with_a_search_path_does_not_import_torch():
     code = (f"import sys; sys.argv=['balance-run','hydra.searchpath=[file://{EXAMPLE / 'my_configs'}]','--help',"
-            f"'model']; from balancelab.cli import run; run(); assert 'torch' not in sys.modules, 'torch imported'")
+            f"'model']; from balancelab.cli.run_command import run; run(); assert 'torch' not in sys.modules, 'torch imported'")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0 and "tiny_net" in result.stdout, result.stderr

@@ -16,9 +16,9 @@ def run() -> None:
         if code:
             sys.exit(code)
         return
-    from balancelab.options.preflight import preflight
+    from balancelab.cli.preflight import preflight
     from balancelab.errors import EXIT_OUTPUT_ERROR, EXIT_USER_ERROR
-    from balancelab.output.roots import unwritable_folder
+    from balancelab.cli.roots import unwritable_folder
 
     from balancelab.options.imports import importable_working_directory
 
@@ -61,7 +61,7 @@ def _exit_codes_folder(args: list):
     import os
     import tempfile
 
-    from balancelab.output.roots import folders_written
+    from balancelab.cli.roots import folders_written
     from balancelab.task import EXIT_CODES_ENV
 
     if not any(arg in ("-m", "--multirun") for arg in args):
@@ -81,7 +81,8 @@ def _exit_codes_folder(args: list):
 
 def show_help(args: list) -> int:
     """``balance-run --help [GROUP]``; the exit code: 2 for a group that does not exist (its message says so)."""
-    from balancelab.help import config_groups, render_group_help, render_help
+    from balancelab.cli.help import render_group_help, render_help
+    from balancelab.options.catalog import config_groups
 
     at = next(i for i, a in enumerate(args) if a in ("-h", "--help"))
     topic = args[at + 1] if at + 1 < len(args) and "=" not in args[at + 1] else None

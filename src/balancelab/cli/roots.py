@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import List, Optional, Sequence
 
+from balancelab.cli.compose import compose_job, job_overrides
+from balancelab.cli.hydra_private import parse_hydra_arguments
 from balancelab.errors import OutputWriteError
 from balancelab.output.atomic import ensure_writable
 
@@ -38,9 +40,6 @@ GLOBAL_GROUPS = ("experiment", "recipe")
 
 def folders_written(argv: Sequence[str]) -> List[tuple]:
     """(setting, folder) for each distinct output_root and cache_dir the jobs of ``argv`` write."""
-    from hydra import initialize_config_module
-    from balancelab.options.preflight import jobs_of, parse_hydra_arguments
-
     args = parse_hydra_arguments(argv)
     if args is None:
         return []
@@ -48,36 +47,35 @@ def folders_written(argv: Sequence[str]) -> List[tuple]:
         return []
     found: List[tuple] = []
     try:
-        jobs = jobs_of(args.overrides, args.multirun)
-        with initialize_config_module(config_module="balancelab.configs", version_base="1.3"):
-            whole_job = set()  # deciding overrides whose folders interpolate other settings
-            seen = set()
-            for overrides in jobs:
-                deciding = tuple(o for o in overrides if _key(o) in PATH_KEYS + GLOBAL_GROUPS)
-                key = tuple(overrides) if deciding in whole_job else deciding
-                if key in seen:
-                    continue
-                seen.add(key)
-                folders, needs_whole_job = _folders_of(deciding, overrides)
-                if needs_whole_job:
-                    whole_job.add(deciding)
-                    seen.add(tuple(overrides))
-                found += [w for w in folders if w not in found]
+        _, jobs = job_overrides(argv)
+        whole_job = set()  # deciding overrides whose folders interpolate other settings
+        seen = set()
+        for overrides in jobs:
+            deciding = tuple(o for o in overrides if _key(o) in PATH_KEYS + GLOBAL_GROUPS)
+            key = tuple(overrides) if deciding in whole_job else deciding
+            if key in seen:
+                continue
+            seen.add(key)
+            folders, needs_whole_job = _folders_of(deciding, overrides)
+            if needs_whole_job:
+                whole_job.add(deciding)
+                seen.add(tuple(overrides))
+            found += [w for w in folders if w not in found]
     except Exception:  # a mistake in the command: the config checks name it
         return []
     return found
 
 
 def _folders_of(deciding: tuple, overrides: Sequence[str]) -> tuple:
-    """(the job's folders, whether they depend on more than the deciding overrides)."""
-    from hydra import compose
+    """(the job's folders, whether they depend on more than the deciding overrides): composed with the deciding
+    overrides only (output_root, cache_dir, experiment, recipe), so a grid of many jobs composes a few times."""
     from omegaconf import OmegaConf
 
-    cfg = compose("config", overrides=list(deciding))
+    cfg = compose_job(list(deciding))
     raw = OmegaConf.to_container(cfg, resolve=False)
     whole_job = any(_interpolates_more_than_output_root(raw.get(k)) for k in ("output_root", "cache_dir"))
     if whole_job:
-        cfg = compose("config", overrides=list(overrides))  # e.g. output_root=/data/${dataset.name}: the whole job
+        cfg = compose_job(list(overrides))  # e.g. output_root=/data/${dataset.name}: the whole job
     wanted = [("output_root", str(cfg.output_root))]
     if cfg.use_cache:
         wanted.append(("cache_dir", str(cfg.cache_dir)))
