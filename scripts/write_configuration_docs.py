@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 
 # The one place this script imports --help's source (if help.py moves, this line is the fix).
-from balancelab.help import GROUP_HELP, config_groups, default_choices, option_keys, render_group_help, render_help
+from balancelab.cli.help import GROUP_HELP, render_group_help, render_help
+from balancelab.options.catalog import config_groups, default_choices, option_keys
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "configuration.md"
