@@ -7,6 +7,8 @@ from typing import Tuple
 
 import torch
 
+from balancelab.errors import ConfigError
+from balancelab.options.models import SCHEMAS
 from balancelab.output.atomic import write_with
 
 
@@ -43,13 +45,10 @@ def with_target(model_node: dict) -> dict:
     import dataclasses
 
     from balancelab.options.build import accepted_parameters, component_arguments, target_of
-    from balancelab.options.models import SCHEMAS
 
     name = str(model_node.get("name", ""))
     schema = SCHEMAS.get(name) or SCHEMAS.get(name.split("_x")[0])
     if schema is None:
-        from balancelab.errors import ConfigError
-
         raise ConfigError(f"This checkpoint's model {name!r} is not a built-in model and has no _target_; rebuild it "
                           f"with the code of the run that wrote it.")
     defaults = {f.name: f.default for f in dataclasses.fields(schema) if f.default is not dataclasses.MISSING}

@@ -23,6 +23,10 @@ import pandas as pd
 
 from balancelab.errors import (EXIT_OUTPUT_ERROR, EXIT_USER_ERROR, BalancelabError, ConfigError, DataError,
                                OutputWriteError)
+from balancelab.evaluation.decision import DecisionRule
+from balancelab.logs import setup_logging
+from balancelab.options.imports import importable_working_directory
+from balancelab.output import atomic
 
 log = logging.getLogger("balancelab")
 
@@ -120,7 +124,6 @@ def predict_files(checkpoint: str | Path, inputs: Sequence[str | Path], device: 
     import torch
 
     from balancelab.data.decode import decode_image
-    from balancelab.evaluation.decision import DecisionRule
     from balancelab.training.batches import DeviceImages
     from balancelab.training.loop import probabilities
     from balancelab.training.runtime import select_device
@@ -162,8 +165,6 @@ def predict_files(checkpoint: str | Path, inputs: Sequence[str | Path], device: 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     """``balance-predict CHECKPOINT INPUT... [--out FILE] [--device ...] [--batch-size N] [--threshold P]``"""
-    from balancelab.logs import setup_logging
-    from balancelab.output import atomic
 
     parser = argparse.ArgumentParser(
         prog="balance-predict",
@@ -183,7 +184,6 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                              "(default: the threshold the run chose on validation)")
     args = parser.parse_args(argv)
     setup_logging()
-    from balancelab.options.imports import importable_working_directory
 
     importable_working_directory()  # a run's own model (_target_: my_project.nets.TinyNet) imports from here
     try:

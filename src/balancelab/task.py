@@ -10,9 +10,14 @@ import logging
 import sys
 from pathlib import Path
 
-from balancelab.errors import (EXIT_DIVERGED, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OUTPUT_ERROR, EXIT_USER_ERROR,
-                               BalancelabError, OutputWriteError, RunLockedError)
+from balancelab.errors import (EXIT_DIVERGED, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OUTPUT_ERROR,
+                               EXIT_USER_ERROR, BalancelabError, OutputWriteError, RunLockedError)
+from balancelab.identity import identity_hash, resolved_without_name
 from balancelab.logs import setup_logging
+from balancelab.output.contract import CONFIG_FILE, FAILURE_FILE, SUMMARY_FILE
+from balancelab.output.lock import LOCK_FILE, FolderLock
+from balancelab.output.run_folder import folder_identity, prepare_run_folder
+from balancelab.training.signals import StopSignals
 
 log = logging.getLogger("balancelab")
 
@@ -39,8 +44,6 @@ def objective(outcome: dict):
     """
     import json
 
-    from balancelab.output.contract import SUMMARY_FILE
-
     summary = outcome
     if outcome.get("status") == "skipped":  # finished before with this config: its summary is on disk
         try:
@@ -57,10 +60,8 @@ def _job(cfg) -> dict:
     """One job. Inside a multirun a failing job is recorded and the others go on; alone, it exits."""
     from hydra.core.hydra_config import HydraConfig
 
-    from balancelab.identity import identity_hash, resolved_without_name
-    from balancelab.output.atomic import ensure_writable
-    from balancelab.output.lock import FolderLock
     from balancelab.options.validate import validate
+    from balancelab.output.atomic import ensure_writable
 
     setup_logging()
     hydra_cfg = HydraConfig.get()
@@ -73,8 +74,6 @@ def _job(cfg) -> dict:
         # failure.json makes the failed job a row of the sweep's report (and is retried), so it is written
         # for any failure, except into a folder that is not this job's: one another process holds (its lock
         # is there and not ours), or one that holds another run (prepare_run_folder refused it).
-        from balancelab.output.lock import LOCK_FILE
-        from balancelab.output.run_folder import folder_identity
 
         not_ours = not owned and ((lock is None and (run_dir / LOCK_FILE).exists())
                                   or folder_identity(run_dir) not in (None, identity))
@@ -120,9 +119,7 @@ def _job(cfg) -> dict:
 
 
 def _run_locked(cfg, run_dir: Path, identity: str, is_multirun: bool, launcher, owned: list) -> dict:
-    from balancelab.output.run_folder import prepare_run_folder
     from balancelab.training.loop import Interrupted
-    from balancelab.training.signals import StopSignals
 
     action = prepare_run_folder(run_dir, identity, cfg["overwrite"], skip_finished=is_multirun,
                                 retry_failed=cfg["retry_failed"])
@@ -178,7 +175,6 @@ def record_failure(run_dir: Path, exc: BaseException, cfg=None) -> dict:
     from omegaconf import OmegaConf
 
     from balancelab.output.atomic import write_json, write_text
-    from balancelab.output.contract import CONFIG_FILE, FAILURE_FILE
 
     info = {"status": "failed", "error_type": type(exc).__name__, "error": str(exc),
             "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))}

@@ -21,6 +21,7 @@ import numpy as np
 
 from balancelab.logs import quiet_on_write_failure
 from balancelab.options.rules import WANDB_MODES
+from balancelab.output.atomic import storage_reason, write_failure, write_json
 
 log = logging.getLogger("balancelab")
 
@@ -68,7 +69,6 @@ def wandb_run_id(run_dir: Path, identity: str) -> tuple[str, bool]:
     a restart (``overwrite=true``, a failed run retried) empties the folder and so starts a new one. The
     random suffix keeps those attempts apart. wandb ids may not contain ``:;,#?/'``; ours are hex.
     """
-    from balancelab.output.atomic import write_json
 
     path = Path(run_dir) / RUN_ID_FILE
     try:
@@ -196,8 +196,6 @@ def _quiet_log_files(run_dir: Path):
 
 
 def _storage_reason(exc: BaseException) -> Optional[str]:
-    from balancelab.output.atomic import storage_reason
-
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
@@ -215,7 +213,6 @@ def _first_line(exc: BaseException) -> str:
 
 def _storage_failure(path: Path, exc: BaseException):
     """A disk-full / read-only failure of wandb's files, as the same error every other write gives."""
-    from balancelab.output.atomic import write_failure
 
     cause = exc
     while cause is not None:

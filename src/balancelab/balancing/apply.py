@@ -12,6 +12,7 @@ import numpy as np
 from balancelab.balancing.cache import BalancedSetCache, cache_key, data_fingerprint
 from balancelab.balancing.strategy import resolve_class_keys
 from balancelab.data import rows
+from balancelab.options.targets import target_of
 
 log = logging.getLogger("balancelab")
 
@@ -80,7 +81,6 @@ def batch_sampling(balancing_node: dict, seed: int) -> tuple:
     trainer: ``balanced_batches = True`` on its class (weighted_sampler), or a ``batch_order()`` method
     (deferred_resampling)."""
     from balancelab.options.build import build
-    from balancelab.options.targets import target_of
 
     cls = target_of(balancing_node, "balancing")
     if getattr(cls, "balanced_batches", False):

@@ -8,13 +8,12 @@ from typing import Any
 
 from balancelab.balancing.base import Balancer
 from balancelab.errors import BalancingError
+from balancelab.options.balancing import SCHEMAS
 
 
 def _techniques() -> dict:
     """{option name: class}, from the balancing options' schemas (one source: balancelab/options/balancing.py)."""
     from hydra.utils import get_object
-
-    from balancelab.options.balancing import SCHEMAS
 
     return {name: get_object(schema._target_) for name, schema in SCHEMAS.items()}
 

@@ -15,7 +15,13 @@ from typing import List, Optional, Sequence
 
 from balancelab.cli.compose import Job, compose_job, compose_jobs
 from balancelab.cli.hydra_private import parse_hydra_arguments
+from balancelab.cli.launchers import LAUNCHERS, missing_launcher_plugin
 from balancelab.errors import ConfigError
+from balancelab.identity import identity_hash, resolved_without_name
+from balancelab.options.catalog import config_groups
+from balancelab.options.fields import rule_text
+from balancelab.options.searchpath import search_folders
+from balancelab.options.targets import accepted_parameters, target_of
 
 # Hydra flags that neither run jobs nor print the job's config: leave them to Hydra. (`--cfg` is checked:
 # printing a config that cannot run would pass a mistake off as valid.)
@@ -34,8 +40,6 @@ def preflight(argv: Sequence[str]) -> Optional[str]:
                 "setting (balance-run balancing=smote --cfg job); every job of the multirun is checked when it runs.")
     launcher = next((o.split("=", 1)[1] for o in args.overrides if o.split("=", 1)[0] == "hydra/launcher"), None)
     if launcher:
-        from balancelab.cli.launchers import LAUNCHERS, missing_launcher_plugin
-
         missing = missing_launcher_plugin(LAUNCHERS.get(launcher, launcher) or "")
         if missing:
             return missing
@@ -77,8 +81,6 @@ OPTIONAL_GROUPS = ("experiment", "recipe")  # optional in the defaults list: Hyd
 
 def check_optional_groups(overrides: Sequence[str]) -> None:
     """``experiment=smote_focla`` must fail, not run the baseline: Hydra skips a missing optional option."""
-    from balancelab.options.searchpath import search_folders
-    from balancelab.options.catalog import config_groups
 
     for override in overrides:
         key, _, value = override.partition("=")
@@ -126,7 +128,6 @@ def check_job(overrides: List[str], job: Optional[Job] = None):
     choices = {g: c for g, c in choices.items() if f"{g}.name" not in typed
                and not (g == "experiment" and "experiment_name" in typed)}
     validate(cfg, choices)
-    from balancelab.identity import identity_hash, resolved_without_name
 
     from balancelab.options.run import Mixing
 
@@ -213,7 +214,6 @@ def _wrong_type(message: str, overrides: Sequence[str]) -> Optional[str]:
     rule = _TYPE_WORDS.get(kind, f"of type {kind}")
     field = _schema_field(key, [o for o in overrides if o.split("=", 1)[0].lstrip("+~") != key])
     if field is not None:
-        from balancelab.options.fields import rule_text
         from balancelab.options.validate import show, valid_example
 
         bounds = rule_text(field.metadata)
@@ -250,9 +250,6 @@ def _schema_field(key: str, overrides: Sequence[str]):
 
 
 def _closest_option(group: str, wrong: str, overrides: Sequence[str] = ()) -> str:
-    from balancelab.options.searchpath import search_folders
-    from balancelab.options.catalog import config_groups
-
     close = difflib.get_close_matches(wrong, config_groups(search_folders(overrides)).get(group, []), n=1)
     return f"Did you mean {group}={close[0]}?" if close else ""
 
@@ -300,7 +297,6 @@ def _hint_for_key(group: str, leaf: str, overrides: Sequence[str], text: str = "
 def _hint_for_component(group: str, top: str, label: str, target: str, keys: List[str],
                         overrides: Sequence[str]) -> str:
     """A component that is not a built-in option's: its keys and its target's parameters are the vocabulary."""
-    from balancelab.options.targets import accepted_parameters, target_of
     from balancelab.options.store import GROUPS
 
     try:

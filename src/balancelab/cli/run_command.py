@@ -5,6 +5,15 @@ from __future__ import annotations
 import logging
 import sys
 
+from balancelab.balancing.cache import BalancedSetCache
+from balancelab.cli.help import render_group_help, render_help
+from balancelab.cli.preflight import preflight
+from balancelab.cli.roots import folders_written, unwritable_folder
+from balancelab.errors import EXIT_OUTPUT_ERROR, EXIT_USER_ERROR
+from balancelab.options.catalog import config_groups
+from balancelab.options.imports import importable_working_directory
+from balancelab.task import CONFIG_PATH, EXIT_CODES_ENV, run_job, single_run_exit_code
+
 log = logging.getLogger("balancelab")
 
 
@@ -16,11 +25,6 @@ def run() -> None:
         if code:
             sys.exit(code)
         return
-    from balancelab.cli.preflight import preflight
-    from balancelab.errors import EXIT_OUTPUT_ERROR, EXIT_USER_ERROR
-    from balancelab.cli.roots import unwritable_folder
-
-    from balancelab.options.imports import importable_working_directory
 
     importable_working_directory()
 
@@ -34,8 +38,6 @@ def run() -> None:
         sys.exit(EXIT_OUTPUT_ERROR)
     import hydra
 
-    from balancelab.task import CONFIG_PATH, run_job, single_run_exit_code
-
     import balancelab.configs  # noqa: F401 - registers the option schemas: --info defaults needs them first
 
     main = hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="config")(run_job)
@@ -48,8 +50,6 @@ def run() -> None:
             import os
             import shutil
 
-            from balancelab.task import EXIT_CODES_ENV
-
             shutil.rmtree(codes, ignore_errors=True)
             os.environ.pop(EXIT_CODES_ENV, None)
     sys.exit(code)
@@ -60,9 +60,6 @@ def _exit_codes_folder(args: list):
     output root, which the SLURM nodes share, else the system's temporary folder."""
     import os
     import tempfile
-
-    from balancelab.cli.roots import folders_written
-    from balancelab.task import EXIT_CODES_ENV
 
     if not any(arg in ("-m", "--multirun") for arg in args):
         return None
@@ -81,8 +78,6 @@ def _exit_codes_folder(args: list):
 
 def show_help(args: list) -> int:
     """``balance-run --help [GROUP]``; the exit code: 2 for a group that does not exist (its message says so)."""
-    from balancelab.cli.help import render_group_help, render_help
-    from balancelab.options.catalog import config_groups
 
     at = next(i for i, a in enumerate(args) if a in ("-h", "--help"))
     topic = args[at + 1] if at + 1 < len(args) and "=" not in args[at + 1] else None
@@ -104,7 +99,6 @@ def cache() -> None:
     parser.add_argument("action", choices=["info", "clear"])
     parser.add_argument("--dir", default="outputs/.cache", help="cache_dir of the runs (default: outputs/.cache)")
     args = parser.parse_args()
-    from balancelab.balancing.cache import BalancedSetCache
 
     from pathlib import Path
 

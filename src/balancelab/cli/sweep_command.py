@@ -6,11 +6,17 @@ import logging
 import sys
 from pathlib import Path
 
-from balancelab.errors import (EXIT_LOCKED, EXIT_OUTPUT_ERROR, EXIT_USER_ERROR, BalancelabError, OutputWriteError,
-                               RunLockedError)
 from balancelab.cli.compose import compose_job
 from balancelab.cli.launchers import LAUNCHERS, install_hint, missing_launcher_plugin
+from balancelab.cli.preflight import explain_composition_error, preflight
+from balancelab.cli.roots import unwritable_folder
+from balancelab.errors import (EXIT_LOCKED, EXIT_OUTPUT_ERROR, EXIT_USER_ERROR, BalancelabError, DataError,
+                               OutputWriteError, RunLockedError)
+from balancelab.identity import PRESENTATION_KEYS, RECORDED_ELSEWHERE
 from balancelab.logs import setup_logging
+from balancelab.options.imports import importable_working_directory
+from balancelab.output.lock import FolderLock
+from balancelab.sweep.grid import experiments, select
 from balancelab.task import CONFIG_PATH, run_job
 
 log = logging.getLogger("balancelab")
@@ -20,8 +26,6 @@ def _parse_list(value: str) -> list:
 
 
 def sweep_help() -> str:
-    from balancelab.sweep.grid import experiments
-
     grid = experiments()
     groups: dict = {}
     for name, group in grid.items():
@@ -59,9 +63,6 @@ def _split_arguments(argv: list) -> tuple[dict, list, list]:
 
 def sweep() -> None:
     """``balance-sweep``: the experiment grid as one Hydra multirun, then its comparison report."""
-    from balancelab.sweep.grid import select
-
-    from balancelab.options.imports import importable_working_directory
 
     setup_logging()
     importable_working_directory()
@@ -104,8 +105,6 @@ def sweep() -> None:
     try:
         cfg = _grid_config(experiments, passthrough)
     except Exception as exc:
-        from balancelab.cli.preflight import explain_composition_error
-
         log.error("%s", explain_composition_error(exc, passthrough))
         sys.exit(EXIT_USER_ERROR)
     sweep_dir = _sweep_dir(own, passthrough, cfg=cfg)
@@ -116,8 +115,6 @@ def sweep() -> None:
         argv.append(f"seed={','.join(seeds)}")
     if launcher:
         argv.append(f"hydra/launcher={launcher}")
-    from balancelab.cli.preflight import preflight
-    from balancelab.cli.roots import unwritable_folder
 
     error = preflight(argv[1:])  # every job of the grid checked before the first one starts (--cfg too)
     if flags:  # --cfg / --info answer for the grid's first job (Hydra allows them without -m only)
@@ -166,7 +163,6 @@ def _sweep_each_combination(own: dict, passthrough: list, lists: dict, flags: li
     import itertools
     import subprocess
 
-    from balancelab.errors import DataError
     from balancelab.sweep.across import write_ranks
 
     shared = [a for a in passthrough if a.partition("=")[0] not in lists]
@@ -185,8 +181,6 @@ def _sweep_each_combination(own: dict, passthrough: list, lists: dict, flags: li
     if flags:  # each combination printed its answer; nothing ran, so there is nothing to rank
         return max(codes)
     if len(folders) >= 2:
-        from balancelab.sweep.grid import select
-
         cfg = _grid_config(select(own.get("group"), _parse_list(own.get("experiments") or own.get("experiment") or "")
                                   or None), shared)
         out = Path(cfg.output_root) / "sweeps" / f"{own.get('name') or 'grid'}_across_{shared_overrides_hash(shared)}"
@@ -223,8 +217,6 @@ def _grid_config(experiments: list, passthrough: list):
 def _sweep_dir(own: dict, passthrough: list, name=None, cfg=None) -> Path:
     """The folder ``sweep`` gives these arguments (see its naming rule)."""
     if cfg is None:
-        from balancelab.sweep.grid import select
-
         names = _parse_list(own.get("experiments") or own.get("experiment") or "")
         cfg = _grid_config(select(own.get("group"), names or None), passthrough)
     base = name or own.get("name") or f"grid_{cfg.model.name}_{cfg.dataset.name}"
@@ -242,8 +234,6 @@ def shared_overrides_hash(overrides: list) -> str:
     import hashlib
 
     from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    from balancelab.identity import RECORDED_ELSEWHERE, PRESENTATION_KEYS
 
     # A key left out of the identity because another resolved key records its effect (dataset.input_size
     # sets model.input_size) still changes what is trained when it is overridden: it stays in the hash.
@@ -274,7 +264,6 @@ REPORT_ADVICE = "wait for it to finish (its comparison is then up to date), or r
 def _report_and_exit_code(sweep_dir: Path, stale_after_s: float = 600.0, bootstrap_seed: int = 0) -> int:
     """Build a sweep's comparison under its folder's lock: two reports at once would both write comparison.*
     and report.html. RunLockedError when another process is writing them now."""
-    from balancelab.output.lock import FolderLock
     from balancelab.sweep.report import build_report
 
     with FolderLock(sweep_dir, stale_after_s=stale_after_s, what="sweep report", advice=REPORT_ADVICE):
@@ -288,7 +277,6 @@ def _report_and_exit_code(sweep_dir: Path, stale_after_s: float = 600.0, bootstr
 
 
 def _write_ranks_locked(folders, out_dir: Path, metric: str, stale_after_s: float = 600.0) -> dict:
-    from balancelab.output.lock import FolderLock
     from balancelab.sweep.across import write_ranks
 
     with FolderLock(out_dir, stale_after_s=stale_after_s, what="ranks report", advice=REPORT_ADVICE):
@@ -325,8 +313,6 @@ def report(argv=None) -> None:
     job folders (no training); with several sweeps (same experiments, other datasets or models) also their
     average ranks, Friedman test and critical-difference diagram."""
     import argparse
-
-    from balancelab.errors import DataError
 
     parser = argparse.ArgumentParser(prog="balance-report", description=(report.__doc__ or "").replace("``", ""))
     parser.add_argument("paths", type=Path, nargs="+", help="sweep folders (each holding one sub-folder per job)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Mapping
 
+from balancelab.errors import BalancelabError
 from balancelab.options.store import GROUPS
 from balancelab.options.targets import accepted_parameters, target_of
 
@@ -30,8 +31,6 @@ def build(node: Mapping[str, Any], group: str, **offered: Any) -> Any:
     facts = {k: v for k, v in offered.items() if takes_any or k in names}
     from hydra.errors import InstantiationException
     from hydra.utils import instantiate
-
-    from balancelab.errors import BalancelabError
 
     try:
         # _convert_="all": components receive plain lists and dicts, never OmegaConf containers. The node's own

@@ -12,7 +12,11 @@ from typing import List, Optional
 
 from omegaconf import MISSING
 
+from balancelab.data.group_rule import (group_keys, group_rule_problem, groups_per_class, parse_group_rule, rule_paths,
+                                        too_few_groups_message, unmatched_message)
+from balancelab.data.listing import scan
 from balancelab.data.sources import TORCHVISION_CLASS_COUNTS, TORCHVISION_SOURCES
+from balancelab.errors import DataError
 from balancelab.options.fields import field_default, option
 
 PROFILES = ("exponential", "step", "none")
@@ -162,7 +166,6 @@ class ImageFolder(FractionSplit):
 
         problems = super().cross_check(node)
         root = Path(str(node.get("root"))).expanduser()
-        from balancelab.data.group_rule import group_rule_problem
 
         rule_problem = group_rule_problem(node.get("group"))
         problems += [rule_problem] if rule_problem else []
@@ -241,8 +244,6 @@ def _normalization_problems(node) -> List[str]:
 def _image_folder_listing(root):
     """(layout, listing, problems): the image_folder loader's own listing of ``root`` (class folders holding image
     files), without decoding a file or making a folder: an unusable root fails here, before anything runs."""
-    from balancelab.data.listing import scan
-    from balancelab.errors import DataError
 
     try:
         layout, listing = scan(root)
@@ -256,8 +257,6 @@ def _group_problems(text: str, root, layout: str, listing, splits_here: bool) ->
     """``dataset.group`` applied to the listing: files it gives no group, and (when balancelab makes the split)
     classes in fewer groups than train, val and test need. The loader checks both again after decoding (an
     unusable file can take a class's group away; groups sharing an identical file are merged)."""
-    from balancelab.data.group_rule import (group_keys, groups_per_class, parse_group_rule, rule_paths,
-                                            too_few_groups_message, unmatched_message)
 
     rule = parse_group_rule(text)
     entries = [entry for split in listing for entry in listing[split]]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from balancelab.identity import register_resolver
+
 
 def fraction_of_epochs(fraction, *, _root_) -> int:
     """``${fraction_of_epochs:0.8}``: that fraction of ``trainer.epochs``, rounded (e.g. the epoch at which
@@ -21,8 +23,6 @@ def dataset_input_size(default, *, _root_) -> int:
 
 def register_resolvers() -> None:
     from omegaconf import OmegaConf
-
-    from balancelab.identity import register_resolver
 
     register_resolver()
     if not OmegaConf.has_resolver("fraction_of_epochs"):

@@ -8,7 +8,10 @@ from typing import Any, List, Optional
 
 from omegaconf import MISSING
 
+from balancelab.errors import ConfigError
 from balancelab.options.fields import option
+from balancelab.options.rules import WANDB_MODES, steps_below_epochs_message
+from balancelab.options.targets import target_of
 
 
 @dataclass
@@ -53,8 +56,6 @@ class Trainer:
     @staticmethod
     def cross_check(node) -> List[str]:
         import re
-
-        from balancelab.options.rules import steps_below_epochs_message
 
         problems = []
         steps, epochs = node.get("steps"), node.get("epochs")
@@ -133,9 +134,6 @@ class Mixing:
             return [f"'augmentation.mixup.method' must be none, mixup, remix or the dotted path of a mix class "
                     f"(package.module.Class); got {method!r}. Fix it with augmentation.mixup.method=mixup."]
         if "." in method:
-            from balancelab.options.targets import target_of
-            from balancelab.errors import ConfigError
-
             try:
                 target_of({"_target_": method}, "augmentation.mixup.method")
             except ConfigError as exc:
@@ -215,8 +213,6 @@ class Wandb(LoggerBase):
     @staticmethod
     def cross_check(node) -> List[str]:
         import os
-
-        from balancelab.options.rules import WANDB_MODES
 
         env = os.environ.get("WANDB_MODE")  # wins over logger.mode (tracking.resolve_mode); wandb reads it too
         if env is not None and env not in WANDB_MODES:

@@ -17,9 +17,11 @@ from typing import Any, Dict, List, Mapping, Optional
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
+from balancelab.errors import ConfigError
+from balancelab.options.annotations import expected_type, parameter_annotations
 from balancelab.options.fields import rule_text, violates
 from balancelab.options.store import GROUPS, SETTINGS
-from balancelab.errors import ConfigError
+from balancelab.options.targets import target_of
 
 
 def validate(cfg: DictConfig, choices: Optional[Mapping[str, str]] = None) -> Dict[str, Any]:
@@ -140,7 +142,6 @@ def check_user_component(group: str, node: Dict[str, Any], schema: Optional[type
     """A component checked against its ``_target_``: its keys must be parameters of the target, its values
     must fit the target's annotations, and its required parameters must be given (by the node or by the
     group's contract). ``schema``: the built-in schema the option extends, whose keys the target must take."""
-    from balancelab.options.annotations import expected_type, parameter_annotations
     from balancelab.options.build import accepted_parameters, component_arguments, target_of
 
     try:
@@ -263,7 +264,6 @@ def _one_output(loss_schema, loss: Dict[str, Any]) -> bool:
     option says so on its schema; a user's loss on its class (imported only then)."""
     if dataclasses.is_dataclass(loss_schema) and loss.get("_target_") == getattr(loss_schema, "_target_", None):
         return getattr(loss_schema, "output_units", None) == 1
-    from balancelab.options.targets import target_of
 
     try:
         return getattr(target_of(loss, "loss"), "output_units", None) == 1

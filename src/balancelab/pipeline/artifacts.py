@@ -13,7 +13,14 @@ import numpy as np
 import pandas as pd
 
 from balancelab.output import atomic
-from balancelab.output.contract import (CONFIG_FILE, IDENTITY_FILE, CLASS_MAPPING_FILE, DATASET_STATISTICS_FILE, SPLIT_MANIFEST_FILE, SKIPPED_FILES_FILE, BALANCING_ANALYSIS_FILE, SYNTHETIC_PROVENANCE_FILE, SYNTHETIC_SAMPLES_FILE, HISTORY_FILE, TRAINING_CURVES_FILE, PREDICTIONS_FILE, TEST_METRICS_FILE, CONFUSION_MATRIX_FILE, CONFUSION_MATRIX_PLOT, CONFIDENCE_ANALYSIS_FILE, CONFIDENCE_PLOT, THRESHOLD_ANALYSIS_FILE, ROC_CURVE_FILE, PR_CURVE_FILE, HISTORY_COLUMNS)
+from balancelab.output.contract import (BALANCING_ANALYSIS_FILE, CLASS_MAPPING_FILE, CONFIDENCE_ANALYSIS_FILE,
+                                        CONFIDENCE_PLOT, CONFIG_FILE, CONFUSION_MATRIX_FILE, CONFUSION_MATRIX_PLOT,
+                                        DATASET_STATISTICS_FILE, HISTORY_COLUMNS, HISTORY_FILE, IDENTITY_FILE,
+                                        PR_CURVE_FILE, PREDICTIONS_FILE, ROC_CURVE_FILE, SKIPPED_FILES_FILE,
+                                        SPLIT_MANIFEST_FILE, SYNTHETIC_PROVENANCE_FILE, SYNTHETIC_SAMPLES_FILE,
+                                        TEST_METRICS_FILE, THRESHOLD_ANALYSIS_FILE, TRAINING_CURVES_FILE)
+from balancelab.training.budget import steps_taken
+
 
 def imbalance_ratio(counts) -> Optional[float]:
     present = [c for c in counts if c > 0]
@@ -107,7 +114,6 @@ def write_synthetic_provenance(run_dir: Path, report: dict, balanced, source_ids
 def run_summary(cfg: dict, result, training, batches: dict, device) -> dict:
     """experiment_summary.json's training part (the test and validation blocks are added by the evaluation)."""
     from balancelab.losses import describe_loss
-    from balancelab.training.budget import steps_taken
 
     return {
         "run_name": cfg["run_name"], "status": result.status, "message": result.message, "notes": list(result.notes),

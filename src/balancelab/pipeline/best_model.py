@@ -11,12 +11,15 @@ from pathlib import Path
 from typing import Optional
 
 from balancelab.checkpoint import save_checkpoint
+from balancelab.errors import ConfigError
 from balancelab.evaluation.binary import choose_threshold
 from balancelab.evaluation.decision import DecisionRule
 from balancelab.evaluation.derived import BY_POSTHOC_METHOD, CRT, predictions_table
 from balancelab.evaluation.metrics import split_scores
+from balancelab.output import atomic
 from balancelab.output.contract import CHECKPOINT_FILE
 from balancelab.pipeline import artifacts
+from balancelab.training.batch_prior import counts_prior
 from balancelab.training.batches import DeviceImages
 from balancelab.training.loop import predict
 
@@ -83,11 +86,8 @@ def posthoc_corrections(run_dir: Path, model, val_data: DeviceImages, test_data:
     Two-class runs are left out: their decision threshold, chosen on validation, already is the one free
     parameter such a correction would move.
     """
-    from balancelab.errors import ConfigError
     from balancelab.evaluation.metrics import headline_metrics, per_class_table
     from balancelab.evaluation.posthoc import final_linear, model_outputs, posthoc_logit_adjustment, tau_normalisation
-    from balancelab.output import atomic
-    from balancelab.training.batch_prior import counts_prior
 
     names = splits.class_names
     prior = prior or counts_prior(train_counts, "the training split's counts")
@@ -145,7 +145,6 @@ def classifier_retraining(run_dir: Path, model, train_data: DeviceImages, val_da
     from dataclasses import asdict
 
     from balancelab.evaluation.metrics import headline_metrics, per_class_table
-    from balancelab.output import atomic
     from balancelab.training.crt import IMAGES_PER_CLASS_VISIT, retrain_classifier
 
     result = retrain_classifier(copy.deepcopy(model), train_data, val_data, epochs=epochs, batch_size=batch_size,

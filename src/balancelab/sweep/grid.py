@@ -11,6 +11,9 @@ from typing import Dict, List, Optional, Sequence
 
 import yaml
 
+from balancelab.options.catalog import config_groups
+from balancelab.options.searchpath import option_file, search_folders
+
 GROUPS = ("baseline", "resampling", "augmentation", "loss_function", "combined", "longtail")
 # balance-sweep without group= or experiments=: the 8 experiments of the original grid (group=all adds longtail).
 DEFAULT_GROUPS = ("baseline", "resampling", "augmentation", "loss_function", "combined")
@@ -20,8 +23,6 @@ BASELINE = "baseline"
 def experiments(overrides: Optional[Sequence[str]] = None) -> Dict[str, str]:
     """{experiment name: group}, in grid order (baseline first). ``overrides`` (default: the command line)
     may add folders with ``hydra.searchpath=[file://...]``."""
-    from balancelab.options.searchpath import option_file, search_folders
-    from balancelab.options.catalog import config_groups
 
     folders = search_folders(overrides)
     roots = (_packaged(), *folders)

@@ -15,8 +15,11 @@ import numpy as np
 import pandas as pd
 
 from balancelab.output import html
+from balancelab.sweep.columns import DERIVED, TRAINED
 from balancelab.sweep.numbers import format_interval, format_mean, format_p, format_share
-from balancelab.sweep.statistics import FINISHED, METRICS as STAT_METRICS, PRIMARY_METRIC, is_decided
+from balancelab.sweep.statistics import FINISHED
+from balancelab.sweep.statistics import METRICS as STAT_METRICS
+from balancelab.sweep.statistics import PRIMARY_METRIC, is_decided
 
 REPORT_FILE = "report.html"
 METRIC_LABELS = {"macro_f1": "macro-F1", "balanced_accuracy": "balanced acc.", "minority_class_recall": "minority recall"}
@@ -46,7 +49,6 @@ def _verdict_class(value) -> str:
 def comparison_frame(table: pd.DataFrame) -> pd.DataFrame:
     """The trained experiments: rank, mean, and each metric's corrected difference to baseline and verdict."""
     from balancelab.evaluation.plots import row_mark
-    from balancelab.sweep.columns import TRAINED
     from balancelab.sweep.render import difference_cell
 
     rows = []
@@ -66,7 +68,6 @@ def comparison_frame(table: pd.DataFrame) -> pd.DataFrame:
 def derived_frame(table: pd.DataFrame) -> pd.DataFrame:
     """The derived rows (post-hoc corrections, cRT): against baseline and against their own trained model."""
     from balancelab.evaluation.plots import row_mark
-    from balancelab.sweep.columns import DERIVED
     from balancelab.sweep.render import difference_cell
 
     rows = []

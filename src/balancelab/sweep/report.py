@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from balancelab.errors import DataError
+from balancelab.errors import DataError, OutputWriteError
 from balancelab.output import atomic
 from balancelab.sweep.aggregate import attach_statistics, comparison_table, paired_statistics, per_class_tables
 from balancelab.sweep.answer import sweep_answer
@@ -98,7 +98,6 @@ def write_sweep_page(sweep_dir: Path, jobs, table, long, per_class, notes, budge
                      bootstrap_seed: int = BOOTSTRAP_SEED, answer: str = "") -> None:
     """report.html; the comparison files above are the results, so an error drawing the page is logged, not
     raised. A page that cannot be written (a full disk) is the storage error every other file gives."""
-    from balancelab.errors import OutputWriteError
     from balancelab.sweep.html_report import REPORT_FILE, sweep_report_html
 
     try:

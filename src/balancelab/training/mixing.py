@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from balancelab.errors import ConfigError, DataError
+from balancelab.options.targets import accepted_parameters, target_of
 
 
 @dataclass
@@ -200,8 +201,6 @@ def mix_class(method: str):
         if cls.method == method:
             return cls
     if "." in method:
-        from balancelab.options.targets import target_of
-
         return target_of({"_target_": method}, "augmentation.mixup.method")
     raise ConfigError(f"augmentation.mixup.method must be none, {', '.join(c.method for c in BUILT_IN)}, or the "
                       f"dotted path of your own mix class (e.g. my_project.mixing.CutMix); got {method!r}.")
@@ -212,7 +211,6 @@ def make_mix(*, method: str, alpha: float, kappa: float, tau: float, class_count
     settings its signature takes (a user's CutMix(alpha) gets alpha only)."""
     if method == "none":
         return None
-    from balancelab.options.targets import accepted_parameters
 
     cls = mix_class(method)
     names, takes_any = accepted_parameters(cls)

@@ -15,6 +15,8 @@ from typing import Callable, Dict, List, Optional, Sequence
 import torch
 import torch.nn.functional as F
 
+from balancelab.provenance import library_versions
+
 # Dense (no sparsity) peak tensor throughput in TFLOP/s, from the vendors' data sheets. Matched by
 # substring of torch.cuda.get_device_name, most specific first.
 PEAK_TFLOPS: Dict[str, Dict[str, float]] = {
@@ -141,7 +143,6 @@ def cpu_model() -> str:
 
 def machine_info(device: torch.device) -> dict:
     """The facts a throughput figure depends on: CPU, cores, threads, GPU, load and library versions."""
-    from balancelab.provenance import library_versions
 
     info = {
         "cpu_model": cpu_model(), "cpu_cores": os.cpu_count(),
