@@ -11,17 +11,17 @@ import logging
 from pathlib import Path
 
 from balancelab.balancing.apply import balance_training_set
-from balancelab.options.build import build
-from balancelab.pipeline.best_model import classifier_retraining, evaluate_best_model
 from balancelab.evaluation.run_report import write_run_report
 from balancelab.identity import PRESENTATION_KEYS
+from balancelab.options.build import build
 from balancelab.output import atomic
 from balancelab.output.contract import SUMMARY_FILE
 from balancelab.pipeline import artifacts
+from balancelab.pipeline.best_model import classifier_retraining, evaluate_best_model
 from balancelab.provenance import run_facts
 from balancelab.training.assembly import assemble, describe_training
 from balancelab.training.batch_prior import trained_prior
-from balancelab.training.loop import fit
+from balancelab.training.loop import Interrupted, fit
 from balancelab.training.runtime import StageTimer, seed_everything, select_device
 from balancelab.training.signals import StopCheck, no_stop
 from balancelab.training.state import TrainingStateStore
@@ -117,7 +117,6 @@ def _run(cfg: dict, run_dir: Path, identity: str, tracker, launcher, stop: StopC
 def stop_if_requested(stop: StopCheck, epoch: int = 0, stage: str = "training") -> None:
     """End the run now if a stop signal came: before training (nothing saved; it resumes from the caches),
     or after it (``stage``; the finished training state is saved and a rerun redoes the stage)."""
-    from balancelab.training.loop import Interrupted
 
     if stop() is not None:
         raise Interrupted(stop(), epoch=epoch, sample=0, saved=epoch > 0, stage=stage)

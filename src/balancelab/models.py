@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torchvision import models as tvm
 
+from balancelab.backbones.cifar_resnet import NormedLinear
 from balancelab.errors import ConfigError
 
 
@@ -69,8 +70,6 @@ def _replace_first_conv(conv: nn.Conv2d, in_channels: int, stride: int, notes: l
 def classifier(in_features: int, num_classes: int, normed: bool) -> nn.Module:
     """The final layer: linear, or the cosine classifier LDAM is meant for (logits in [-1, 1])."""
     if normed:
-        from balancelab.backbones.cifar_resnet import NormedLinear
-
         return NormedLinear(in_features, num_classes)
     return nn.Linear(in_features, num_classes)
 

@@ -74,7 +74,6 @@ def _job(cfg) -> dict:
         # failure.json makes the failed job a row of the sweep's report (and is retried), so it is written
         # for any failure, except into a folder that is not this job's: one another process holds (its lock
         # is there and not ours), or one that holds another run (prepare_run_folder refused it).
-
         not_ours = not owned and ((lock is None and (run_dir / LOCK_FILE).exists())
                                   or folder_identity(run_dir) not in (None, identity))
         if not_ours:

@@ -24,6 +24,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from balancelab.data import decode, resize
 from balancelab.data.decode import decode_image
 from balancelab.data.rows import DiskImages
 from balancelab.output import atomic
@@ -36,8 +37,6 @@ def decoder_version() -> str:
     """The decoding code and the libraries it calls: an edit or an upgrade gives new cache entries."""
     import cv2
     import PIL
-
-    from balancelab.data import decode, resize
 
     h = hashlib.sha256()
     for module in (decode, resize):

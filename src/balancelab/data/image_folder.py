@@ -7,27 +7,27 @@ reported; a folder that leaves a class without images is an error naming it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import functools
 import hashlib
 import json
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 import pandas as pd
 
+from balancelab.data import duplicates, group_rule, group_split, rows
+from balancelab.data import split as split_rules
 from balancelab.data.dataset import DataSplits, ImageSet
-from balancelab.data import rows
-from balancelab.data.listing import SPLITS, scan  # noqa: F401 - scan is this loader's listing
 from balancelab.data.decoded_cache import DecodedCache, decode_in_memory
 from balancelab.data.duplicates import cross_split_duplicates, file_digests, warn_cross_split_duplicates
 from balancelab.data.group_report import cross_split_groups, group_statistics, warn_cross_split_groups, warn_merges
 from balancelab.data.group_rule import GroupRule, group_keys, parse_group_rule, rule_paths, unmatched_message
 from balancelab.data.group_split import merge_identical_files, stratified_group_split
+from balancelab.data.listing import SPLITS, scan  # noqa: F401 - scan is this loader's listing
 from balancelab.data.longtail import make_long_tailed
 from balancelab.data.split import classes_not_in_every_split, name_incomplete_classes, stratified_split
 from balancelab.errors import DataError
@@ -167,10 +167,8 @@ def _load(cfg: ImageFolderSource, input_size: int, cache_dir: Optional[str]) -> 
 @functools.lru_cache(maxsize=None)
 def split_code_version() -> str:
     """The splitting code (an edit that could move a file to another split gives a new cached split)."""
-    from balancelab.data import duplicates, group_rule, group_split, split
-
     h = hashlib.sha256()
-    for module in (split, duplicates, group_rule, group_split):
+    for module in (split_rules, duplicates, group_rule, group_split):
         h.update(Path(module.__file__).read_bytes())
     h.update(Path(__file__).read_bytes())
     return h.hexdigest()[:16]

@@ -11,7 +11,7 @@ from omegaconf import MISSING
 from balancelab.errors import ConfigError
 from balancelab.options.fields import option
 from balancelab.options.rules import WANDB_MODES, steps_below_epochs_message
-from balancelab.options.targets import target_of
+from balancelab.options.targets import accepted_parameters, target_of
 
 
 @dataclass
@@ -147,8 +147,6 @@ class Mixing:
         method = str(node.get("method"))
         takes = BUILT_IN_MIX_SETTINGS.get(method)
         if takes is None:  # a user's class, named by its dotted path: what its signature takes
-            from balancelab.options.targets import accepted_parameters, target_of
-
             names, takes_any = accepted_parameters(target_of({"_target_": method}, "augmentation.mixup.method"))
             takes = ("alpha", "kappa", "tau") if takes_any else tuple(n for n in ("alpha", "kappa", "tau") if n in names)
         changed = [k for k in ("alpha", "kappa", "tau") if float(node.get(k)) != MIX_DEFAULTS[k]]

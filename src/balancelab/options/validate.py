@@ -21,7 +21,8 @@ from balancelab.errors import ConfigError
 from balancelab.options.annotations import expected_type, parameter_annotations
 from balancelab.options.fields import rule_text, violates
 from balancelab.options.store import GROUPS, SETTINGS
-from balancelab.options.targets import target_of
+from balancelab.options.build import component_arguments
+from balancelab.options.targets import accepted_parameters, target_of
 
 
 def validate(cfg: DictConfig, choices: Optional[Mapping[str, str]] = None) -> Dict[str, Any]:
@@ -142,7 +143,6 @@ def check_user_component(group: str, node: Dict[str, Any], schema: Optional[type
     """A component checked against its ``_target_``: its keys must be parameters of the target, its values
     must fit the target's annotations, and its required parameters must be given (by the node or by the
     group's contract). ``schema``: the built-in schema the option extends, whose keys the target must take."""
-    from balancelab.options.build import accepted_parameters, component_arguments, target_of
 
     try:
         target = target_of(node, group)

@@ -12,6 +12,7 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from balancelab.evaluation.calibration import confidence_table, expected_calibration_error
 from balancelab.output import atomic
 from balancelab.output.contract import (BALANCING_ANALYSIS_FILE, CLASS_MAPPING_FILE, CONFIDENCE_ANALYSIS_FILE,
                                         CONFIDENCE_PLOT, CONFIG_FILE, CONFUSION_MATRIX_FILE, CONFUSION_MATRIX_PLOT,
@@ -155,7 +156,6 @@ def write_history(run_dir: Path, history_rows) -> pd.DataFrame:
 def write_test(run_dir: Path, y_true, probs, source_ids, names, train_counts, evaluation, rule) -> dict:
     """Test-split artifacts, every one under the run's decision rule (see evaluation.decision); returns metrics."""
     from balancelab.evaluation import plots
-    from balancelab.evaluation.calibration import confidence_table, expected_calibration_error
     from balancelab.evaluation.metrics import confusion_table, headline_metrics, per_class_table
 
     pred, conf = rule.predict(probs)

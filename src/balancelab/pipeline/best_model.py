@@ -15,12 +15,14 @@ from balancelab.errors import ConfigError
 from balancelab.evaluation.binary import choose_threshold
 from balancelab.evaluation.decision import DecisionRule
 from balancelab.evaluation.derived import BY_POSTHOC_METHOD, CRT, predictions_table
-from balancelab.evaluation.metrics import split_scores
+from balancelab.evaluation.metrics import headline_metrics, per_class_table, split_scores
+from balancelab.evaluation.posthoc import final_linear, model_outputs, posthoc_logit_adjustment, tau_normalisation
 from balancelab.output import atomic
 from balancelab.output.contract import CHECKPOINT_FILE
 from balancelab.pipeline import artifacts
 from balancelab.training.batch_prior import counts_prior
 from balancelab.training.batches import DeviceImages
+from balancelab.training.crt import IMAGES_PER_CLASS_VISIT, retrain_classifier
 from balancelab.training.loop import predict
 
 
@@ -64,7 +66,6 @@ def evaluate_best_model(run_dir: Path, model, best_state: dict, splits, val_data
 
 def units_of(model, default: int) -> int:
     """Logits the model outputs (1 for a binary cross-entropy model)."""
-    from balancelab.evaluation.posthoc import final_linear
 
     try:
         return final_linear(model).out_features
@@ -86,8 +87,6 @@ def posthoc_corrections(run_dir: Path, model, val_data: DeviceImages, test_data:
     Two-class runs are left out: their decision threshold, chosen on validation, already is the one free
     parameter such a correction would move.
     """
-    from balancelab.evaluation.metrics import headline_metrics, per_class_table
-    from balancelab.evaluation.posthoc import final_linear, model_outputs, posthoc_logit_adjustment, tau_normalisation
 
     names = splits.class_names
     prior = prior or counts_prior(train_counts, "the training split's counts")
@@ -143,9 +142,6 @@ def classifier_retraining(run_dir: Path, model, train_data: DeviceImages, val_da
     train mode; the epoch best on validation is scored once on test, as its own result."""
     import copy
     from dataclasses import asdict
-
-    from balancelab.evaluation.metrics import headline_metrics, per_class_table
-    from balancelab.training.crt import IMAGES_PER_CLASS_VISIT, retrain_classifier
 
     result = retrain_classifier(copy.deepcopy(model), train_data, val_data, epochs=epochs, batch_size=batch_size,
                                 seed=seed, augment=augment, stop_requested=stop_requested)

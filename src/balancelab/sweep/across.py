@@ -25,6 +25,7 @@ import yaml
 
 from balancelab.errors import DataError
 from balancelab.output import atomic
+from balancelab.sweep.jobs import jobs_table, trained_jobs
 
 
 def block_label(sweep_dir: Path, table: pd.DataFrame, jobs: pd.DataFrame) -> str:
@@ -57,7 +58,6 @@ def score_table(sweep_dirs: Sequence[Path], metric: str = "macro_f1", test_sets:
     """Rows = sweeps, columns = trained experiments, values = mean test ``metric`` over finished seeds;
     ``test_sets`` (when given) is filled with each row's test-set fingerprint."""
     from balancelab.sweep.aggregate import comparison_table
-    from balancelab.sweep.jobs import jobs_table, trained_jobs
 
     rows = {}
     for sweep_dir in sweep_dirs:

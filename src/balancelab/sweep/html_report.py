@@ -15,8 +15,11 @@ import numpy as np
 import pandas as pd
 
 from balancelab.output import html
+from balancelab.sweep.budget import budget_facts
 from balancelab.sweep.columns import DERIVED, TRAINED
+from balancelab.sweep.jobs import trained_jobs
 from balancelab.sweep.numbers import format_interval, format_mean, format_p, format_share
+from balancelab.sweep.render import DERIVED_EXPLAINED, STATISTICS_EXPLAINED, best_row, difference_cell
 from balancelab.sweep.statistics import FINISHED
 from balancelab.sweep.statistics import METRICS as STAT_METRICS
 from balancelab.sweep.statistics import PRIMARY_METRIC, is_decided
@@ -27,7 +30,6 @@ METRIC_LABELS = {"macro_f1": "macro-F1", "balanced_accuracy": "balanced acc.", "
 
 def best_seed_jobs(jobs: pd.DataFrame) -> Dict[str, str]:
     """{trained experiment: job folder name} of its finished job with the highest validation macro-F1."""
-    from balancelab.sweep.jobs import trained_jobs
 
     done = trained_jobs(jobs)
     done = done[done["status"].isin(FINISHED)]
@@ -49,7 +51,6 @@ def _verdict_class(value) -> str:
 def comparison_frame(table: pd.DataFrame) -> pd.DataFrame:
     """The trained experiments: rank, mean, and each metric's corrected difference to baseline and verdict."""
     from balancelab.evaluation.plots import row_mark
-    from balancelab.sweep.render import difference_cell
 
     rows = []
     for _, r in table[table.get("row_kind", pd.Series(TRAINED, index=table.index)) == TRAINED].iterrows():
@@ -68,7 +69,6 @@ def comparison_frame(table: pd.DataFrame) -> pd.DataFrame:
 def derived_frame(table: pd.DataFrame) -> pd.DataFrame:
     """The derived rows (post-hoc corrections, cRT): against baseline and against their own trained model."""
     from balancelab.evaluation.plots import row_mark
-    from balancelab.sweep.render import difference_cell
 
     rows = []
     for _, r in table[table.get("row_kind", pd.Series(dtype=object)) == DERIVED].iterrows():
@@ -118,8 +118,6 @@ def statistics_frame(long: pd.DataFrame) -> pd.DataFrame:
 
 
 def jobs_frame(sweep_dir: Path, jobs: pd.DataFrame) -> pd.DataFrame:
-    from balancelab.sweep.jobs import trained_jobs
-
     rows = []
     for _, j in trained_jobs(jobs).iterrows():
         folder = html.escape(j["job"])
@@ -158,9 +156,7 @@ def _confusions(sweep_dir: Path, best: Dict[str, str]):
     return matrices, names or []
 
 
-def best_row(table: pd.DataFrame, kind: str) -> str:
-    from balancelab.sweep.render import best_row
-
+def _best_label(table: pd.DataFrame, kind: str) -> str:
     return best_row(table, kind) or "—"
 
 
@@ -168,10 +164,6 @@ def sweep_report_html(sweep_dir: Path, jobs: pd.DataFrame, table: pd.DataFrame, 
                       per_class: pd.DataFrame, notes: List[str], budget: Optional[dict] = None,
                       bootstrap_seed: int = 0, answer: str = "") -> str:
     from balancelab.evaluation import plots
-    from balancelab.sweep.budget import budget_facts
-    from balancelab.sweep.columns import DERIVED, TRAINED
-    from balancelab.sweep.jobs import trained_jobs
-    from balancelab.sweep.render import DERIVED_EXPLAINED, STATISTICS_EXPLAINED
 
     sweep_dir = Path(sweep_dir)
     budget = budget or budget_facts(jobs)
@@ -184,11 +176,11 @@ def sweep_report_html(sweep_dir: Path, jobs: pd.DataFrame, table: pd.DataFrame, 
     facts = [("folder", str(sweep_dir.resolve())), ("dataset", datasets), ("model", models),
              ("jobs", ", ".join(f"{v} {k}" for k, v in counts.items())),
              ("trained experiments", int((kinds == TRAINED).sum())),
-             ("best trained experiment (macro-F1)", best_row(table, TRAINED)),
+             ("best trained experiment (macro-F1)", _best_label(table, TRAINED)),
              ("training budget", budget["text"])]
     if (kinds == DERIVED).any():
         facts += [("derived rows (post-hoc, cRT)", int((kinds == DERIVED).sum())),
-                  ("best derived row (macro-F1)", best_row(table, DERIVED))]
+                  ("best derived row (macro-F1)", _best_label(table, DERIVED))]
     n_resamples = int(long["n_resamples"].max()) if len(long) and long["n_resamples"].notna().any() else 0
     parts = [f"<h1>Sweep {html.escape(sweep_dir.name)}</h1>"]
     if answer:

@@ -26,7 +26,9 @@ from balancelab.errors import DataError, OutputWriteError
 from balancelab.output import atomic
 from balancelab.sweep.aggregate import attach_statistics, comparison_table, paired_statistics, per_class_tables
 from balancelab.sweep.answer import sweep_answer
+from balancelab.sweep.budget import budget_facts
 from balancelab.sweep.columns import BOOTSTRAP_SEED, DERIVED, TRAINED, log
+from balancelab.sweep.html_report import REPORT_FILE, sweep_report_html
 from balancelab.sweep.jobs import jobs_table, trained_jobs
 from balancelab.sweep.render import best_row, derived_markdown, markdown, statistics_markdown
 from balancelab.sweep.statistics import FAMILIES, PRIMARY_METRIC
@@ -48,7 +50,6 @@ def build_report(sweep_dir: str | Path, bootstrap_seed: int = BOOTSTRAP_SEED) ->
     """Write comparison.csv/.md/.png, statistics.csv, per_class_recall.png, per_class_delta.csv/.png,
     sweep_summary.json and report.html."""
     from balancelab.evaluation import plots
-    from balancelab.sweep.budget import budget_facts
 
     sweep_dir = Path(sweep_dir)
     jobs = jobs_table(sweep_dir)
@@ -98,7 +99,6 @@ def write_sweep_page(sweep_dir: Path, jobs, table, long, per_class, notes, budge
                      bootstrap_seed: int = BOOTSTRAP_SEED, answer: str = "") -> None:
     """report.html; the comparison files above are the results, so an error drawing the page is logged, not
     raised. A page that cannot be written (a full disk) is the storage error every other file gives."""
-    from balancelab.sweep.html_report import REPORT_FILE, sweep_report_html
 
     try:
         atomic.write_text(sweep_dir / REPORT_FILE, sweep_report_html(sweep_dir, jobs, table, long, per_class, notes,

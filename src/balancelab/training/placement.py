@@ -15,7 +15,8 @@ from typing import Optional, Sequence
 
 import torch
 
-from balancelab.data import rows
+from balancelab.training.batches import DeviceImages, device_bytes
+from balancelab.training.streamed import StreamedImages
 
 log = logging.getLogger("balancelab")
 FREE_MEMORY_SHARE = 0.5  # of the device's free memory the images may take: the model and activations need the rest
@@ -88,7 +89,6 @@ def keep_on_device(setting, image_sets: Sequence, device: torch.device) -> bool:
         return setting
     if str(setting).lower() in ("true", "false"):
         return str(setting).lower() == "true"
-    from balancelab.training.batches import device_bytes
 
     total = sum(device_bytes(X) for X in image_sets)
     free = available_bytes(device)
@@ -103,9 +103,6 @@ def keep_on_device(setting, image_sets: Sequence, device: torch.device) -> bool:
 def place(X, y, device: torch.device, mean, std, on_device: bool):
     """DeviceImages or StreamedImages for one split."""
     if on_device:
-        from balancelab.training.batches import DeviceImages
-
         return DeviceImages(X, y, device, mean, std)
-    from balancelab.training.streamed import StreamedImages
 
     return StreamedImages(X, y, device, mean, std)

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from balancelab.errors import DataError
+from balancelab.evaluation.derived import job_file
 from balancelab.sweep.statistics.seeds import FINISHED
 
 Predictions = Dict[str, Dict[Hashable, np.ndarray]]  # experiment -> seed -> predicted class index per test sample
@@ -62,7 +63,6 @@ def align_predictions(frames: Mapping[Tuple[str, Hashable], pd.DataFrame]) -> Tu
 def read_predictions(sweep_dir: str | Path, jobs: pd.DataFrame) -> Dict[Tuple[str, Hashable], pd.DataFrame]:
     """{(experiment, seed): predictions} for the finished rows that wrote them: predictions.csv of a job,
     predictions_<derived>.csv of a derived row (job ``<folder>#<label>``)."""
-    from balancelab.evaluation.derived import job_file
 
     frames = {}
     for _, job in jobs[jobs["status"].isin(FINISHED)].iterrows():
