@@ -126,7 +126,7 @@ STATISTICS_EXPLAINED = (
     "two-level interval at the confidence at which Holm's step-down tested the comparison (1 − 0.05/m for the "
     "smallest p, 1 − 0.05/(m − 1) for the next while they are rejected, then the level of the first one kept). "
     "Verdict: `better`/`worse` when the corrected CI lies above/below 0 (exactly Holm-adjusted p < 0.05), "
-    "otherwise `no detectable difference`; a side with failed seeds cannot win (`unstable`). macro-F1 is the "
+    "otherwise `no detectable difference`; a side with failed seeds cannot win (`unstable`), nor one with seeds without a result (`incomplete`). macro-F1 is the "
     "primary metric; the others are secondary. Informative only: the paired t-test over seeds (training "
     "randomness on this test set alone), the percentile bootstrap over test images (test-set noise alone), "
     "Wilcoxon from 6 seeds on. \"seeds\" in the variance split is the share of Var(Δ) from training "

@@ -90,6 +90,15 @@ class ImageResamples:
         observed = float((self.observed[metric][a] - self.observed[metric][b]).mean())
         return observed, (self.replicates[metric][:, a] - self.replicates[metric][:, b]).mean(1)
 
+    def within_seed_variance(self, metric: str, mine: Sequence[Key], theirs: Sequence[Key]) -> float:
+        """The mean over the paired seeds of each seed's own bootstrap variance of its difference: what test-image
+        sampling does to one seed's difference (the two-level test needs it apart from that of the mean)."""
+        a = [self._column[k] for k in mine]
+        b = [self._column[k] for k in theirs]
+        per_seed = self.replicates[metric][:, a] - self.replicates[metric][:, b]
+        per_seed = per_seed[np.isfinite(per_seed).all(axis=1)]
+        return float(per_seed.var(axis=0, ddof=1).mean()) if len(per_seed) > 1 else np.nan
+
     def per_seed_differences(self, metric: str, mine: Sequence[Key], theirs: Sequence[Key]) -> np.ndarray:
         a = [self._column[k] for k in mine]
         b = [self._column[k] for k in theirs]

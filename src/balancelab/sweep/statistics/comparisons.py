@@ -27,7 +27,9 @@ when it lies above / below 0, else ``no detectable difference``: exactly Holm-ad
   without its deferred part: the row is marked and gets no verdict, and it leaves its Holm families.
 * A side with failed or diverged seeds cannot win: an experiment that failed seeds is never ``better`` (the
   verdict names them: ``unstable: 2 of 5 seeds failed``), and one whose reference failed seeds is never
-  ``worse`` (its survivors are all that was compared).
+  ``worse`` (its survivors are all that was compared). Seeds with no result at all (a job killed without
+  failure.json, still running, never launched: ``missing_seeds``) count alike: ``incomplete: 2 of 5 seeds
+  without a result``.
 * With one seed on every comparison of a family nothing measures training randomness: the verdict is about
   one trained model per side on this test set, and its ``scope`` says so.
 * The image bootstrap starts with N_RESAMPLES resamples; when a comparison's p lies within three Monte-Carlo
@@ -56,6 +58,7 @@ from balancelab.sweep.statistics.two_level import TwoLevelTest, family_prior, tw
 
 BETTER, WORSE, NO_DIFFERENCE, NOT_AVAILABLE = "better", "worse", "no detectable difference", "not available"
 UNSTABLE = "unstable"
+INCOMPLETE = "incomplete"  # a side has seeds with no result: no verdict in its favour
 TWO_LEVEL = "two-level"
 TRAINED_FAMILY = "trained vs baseline"
 DERIVED_VS_BASELINE_FAMILY = "derived vs baseline"
@@ -168,6 +171,7 @@ class _Material:
     differences: np.ndarray          # per paired seed: the decisive source (predictions when every seed has them)
     image_variance: float = np.nan
     image_variance_error: float = np.nan
+    within_seed_image_variance: float = np.nan  # mean of each seed's own bootstrap variance (two_level_test)
 
 
 def _material(h: Hypothesis, metric: str, values: pd.DataFrame, resamples: Optional[ImageResamples],
@@ -203,6 +207,7 @@ def _material(h: Hypothesis, metric: str, values: pd.DataFrame, resamples: Optio
             # every paired seed has predictions: the per-seed differences and their image variance come from them
             material.differences = resamples.per_seed_differences(metric, mine, theirs)
             material.image_variance, material.image_variance_error = variance_with_error(used)
+            material.within_seed_image_variance = resamples.within_seed_variance(metric, mine, theirs)
             if not np.allclose(material.differences, summary_x - summary_y, atol=1e-9, equal_nan=True):
                 row["boot_note"] = _join(row["boot_note"], "the predictions give another difference than the runs' "
                                          "metrics: check that they come from the same jobs and that minority_index "
@@ -245,8 +250,44 @@ def verdict(corrected_low: float, corrected_high: float) -> str:
     return _verdict_of(corrected_low, corrected_high)
 
 
-def _with_failures(decision: str, h: Hypothesis, failures: Mapping[str, Tuple[int, int]]) -> Tuple[str, str]:
-    """(verdict, note): a side with failed seeds cannot win (module docstring)."""
+def missing_seeds(jobs: pd.DataFrame) -> Dict[str, Tuple[int, int]]:
+    """{trained experiment: (seeds of the sweep with no result and no failure, the sweep's seeds)}: a job killed
+    without failure.json (out of memory, a time limit), one still running, or one never launched. The sweep's
+    seeds are those any trained experiment has a row for; a derived row has its trained experiment's."""
+    kinds = jobs["row_kind"] if "row_kind" in jobs else pd.Series("trained", index=jobs.index)
+    trained = jobs[kinds != "derived"]
+    seeds = set(trained["seed"].dropna().tolist())
+    out = {}
+    for experiment, group in trained.groupby("experiment", sort=False):
+        accounted = set(group.loc[group["status"].isin([*FINISHED, "failed"]), "seed"].tolist())
+        out[experiment] = (len(seeds - accounted), len(seeds))
+    if "source_experiment" in jobs:
+        for experiment, source in jobs.loc[kinds == "derived", ["experiment", "source_experiment"]].itertuples(
+                index=False):
+            out.setdefault(experiment, out.get(source, (0, 0)))
+    return out
+
+
+def _with_failures(decision: str, h: Hypothesis, failures: Mapping[str, Tuple[int, int]],
+                   missing: Mapping[str, Tuple[int, int]] = {}) -> Tuple[str, str]:
+    """(verdict, note): a side with failed seeds, or seeds without a result, cannot win (module docstring)."""
+    decision, note = _with_failed(decision, h, failures)
+    lost, theirs_lost = missing.get(h.experiment, (0, 0)), missing.get(h.reference, (0, 0))
+    if h.family == DERIVED_VS_SOURCE_FAMILY:  # one trained model on both sides: the same seeds are missing
+        return decision, note
+    if lost[0] and decision == BETTER:
+        decision = f"{INCOMPLETE}: {lost[0]} of {lost[1]} seeds without a result"
+    elif theirs_lost[0] and decision == WORSE:
+        decision = f"{INCOMPLETE}: {h.reference} has {theirs_lost[0]} of {theirs_lost[1]} seeds without a result"
+    notes = [note]
+    if lost[0] and not decision.startswith(INCOMPLETE):
+        notes.append(f"{lost[0]} of {lost[1]} seeds without a result")
+    if theirs_lost[0] and not decision.startswith(INCOMPLETE):
+        notes.append(f"{h.reference!r} has {theirs_lost[0]} of {theirs_lost[1]} seeds without a result")
+    return decision, _join(*notes)
+
+
+def _with_failed(decision: str, h: Hypothesis, failures: Mapping[str, Tuple[int, int]]) -> Tuple[str, str]:
     mine, theirs = failures.get(h.experiment, (0, 0)), failures.get(h.reference, (0, 0))
     if h.family == DERIVED_VS_SOURCE_FAMILY:  # one trained model on both sides: the same seeds failed
         return decision, (f"{mine[0]} of {mine[1]} seeds of {h.reference!r} failed" if mine[0] else "")
@@ -264,7 +305,8 @@ def _with_failures(decision: str, h: Hypothesis, failures: Mapping[str, Tuple[in
 
 
 def _decide(materials: List[_Material], alpha: float, failures: Mapping[str, Tuple[int, int]],
-            n_resamples: int, before_switch: Mapping[str, str]) -> pd.DataFrame:
+            n_resamples: int, before_switch: Mapping[str, str],
+            missing: Mapping[str, Tuple[int, int]] = {}) -> pd.DataFrame:
     for m in materials:  # a checkpoint before its switch is not the method: no test, out of the family
         note = before_switch.get(m.row["experiment"])
         if note and m.row["n_pairs"]:
@@ -285,7 +327,8 @@ def _decide(materials: List[_Material], alpha: float, failures: Mapping[str, Tup
                                [len(materials[i].differences) - 1 for i in members], aligned)
         for i in members:
             tests[i] = two_level_test(materials[i].differences, materials[i].image_variance,
-                                      materials[i].image_variance_error, prior)
+                                      materials[i].image_variance_error, prior,
+                                      within_seed_image_variance=materials[i].within_seed_image_variance)
     columns = {c: [] for c in ("test", "seed_variance", "seed_df", "seed_variance_source", "image_variance",
                                "seed_share", "standard_error", "p_value", "p_mc_error", "ci95_low", "ci95_high",
                                "scope")}
@@ -325,7 +368,7 @@ def _decide(materials: List[_Material], alpha: float, failures: Mapping[str, Tup
                                                                                     "family"]].to_dict("records")]
     for i, h in zip(frame.index, plan):
         decision, note = _with_failures(_verdict_of(frame.loc[i, "ci_corrected_low"], frame.loc[i, "ci_corrected_high"]),
-                                        h, failures)
+                                        h, failures, missing)
         if h.experiment in before_switch:
             decision = NOT_TESTED_BEFORE_SWITCH
         verdicts.append(decision)
@@ -370,7 +413,8 @@ def compare_to_baseline(jobs: pd.DataFrame, predictions: Optional[Mapping[Tuple[
                      if vectors and boot_metrics else None)
         materials = [_material(h, metric, values[metric], resamples, alpha, has_predictions_of)
                      for metric in metrics for h in plan]
-        return _decide(materials, alpha, failures, resample_count if resamples is not None else 0, before_switch)
+        return _decide(materials, alpha, failures, resample_count if resamples is not None else 0, before_switch,
+                       missing_seeds(jobs))
 
     frame = table(n_resamples)
     if refine and vectors and n_resamples < REFINED_RESAMPLES and _needs_refining(frame, alpha):

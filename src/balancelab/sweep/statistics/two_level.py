@@ -242,6 +242,9 @@ class TwoLevelTest:
     image_variance: float      # v (NaN without predictions)
     image_variance_error: float  # Monte-Carlo standard error of v
     scope: str = ""            # ONE_MODEL_SCOPE when nothing measures training randomness
+    # The part of v the seed part already holds (each seed's difference on the fixed test set carries that seed's
+    # own image-by-image noise, u_s; s²/S counts Var(u)/S and so does v): counted once, not twice.
+    overlap: float = 0.0
 
     @property
     def seed_part(self) -> float:
@@ -249,7 +252,9 @@ class TwoLevelTest:
 
     @property
     def image_part(self) -> float:
-        return 0.0 if not np.isfinite(self.image_variance) else self.image_variance
+        """v less the overlap: the test-image variance the seed part does not already hold (Var(c), the noise the
+        seeds share, when the overlap is measured)."""
+        return 0.0 if not np.isfinite(self.image_variance) else max(self.image_variance - self.overlap, 0.0)
 
     @property
     def standard_error(self) -> float:
@@ -257,9 +262,10 @@ class TwoLevelTest:
 
     @property
     def seed_share(self) -> float:
-        """The share of the variance of d̄ that training randomness accounts for (the rest: test images)."""
+        """The share of the variance of d̄ that training randomness accounts for (the rest: test images, the
+        overlap included)."""
         total = self.seed_part + self.image_part
-        return np.nan if total == 0 else self.seed_part / total
+        return np.nan if total == 0 else max(self.seed_part - self.overlap, 0.0) / total
 
     @property
     def testable(self) -> bool:
@@ -332,9 +338,16 @@ def _has_variance(s2: np.ndarray, k: np.ndarray) -> np.ndarray:
 
 def two_level_test(differences: Sequence[float], image_variance: float = np.nan, image_variance_error: float = np.nan,
                    prior: SeedVariancePrior = SeedVariancePrior(),
-                   outlier_tail: Optional[float] = None) -> TwoLevelTest:
+                   outlier_tail: Optional[float] = None,
+                   within_seed_image_variance: float = np.nan) -> TwoLevelTest:
     """The decisive test of a comparison from its per-seed differences and the bootstrap variance of their
-    mean over test images (NaN: no predictions), with the family's prior for the seed variance."""
+    mean over test images (NaN: no predictions), with the family's prior for the seed variance.
+
+    ``within_seed_image_variance`` (w̄, the mean of each seed's own bootstrap variance, on the same resamples)
+    separates the image noise the seeds share from each seed's own: with d_s = μ + a_s + c + u_s (training luck,
+    the shared and the seed's own test-image noise), s² estimates Var(a) + Var(u), v estimates Var(c) + Var(u)/S
+    and w̄ estimates Var(c) + Var(u), so Var(u)/S = (w̄ - v) / (S - 1) is in both s²/S and v. It is taken out of v
+    once (at most the seed part: Var(d̄) is never below v); without w̄ the test stays conservative."""
     d = np.asarray(differences, dtype=float)
     n = len(d)
     if n == 0:
@@ -358,7 +371,10 @@ def two_level_test(differences: Sequence[float], image_variance: float = np.nan,
         variance, df, source, scope = 0.0, math.inf, IMAGES_ONLY, ONE_MODEL_SCOPE
     if not has_images and source != IMAGES_ONLY:
         source = SEEDS_ONLY if source == OWN else f"{source}; {SEEDS_ONLY}"
-    return TwoLevelTest(difference=float(d.mean()), n_seeds=n, own_seed_variance=own, seed_variance=float(variance),
+    overlap = 0.0
+    if n > 1 and has_images and np.isfinite(within_seed_image_variance) and source in (OWN, MODERATED):
+        overlap = min(max(float(within_seed_image_variance) - float(image_variance), 0.0) / (n - 1), variance / n)
+    return TwoLevelTest(overlap=overlap, difference=float(d.mean()), n_seeds=n, own_seed_variance=own, seed_variance=float(variance),
                         seed_df=float(df), seed_variance_source=source,
                         image_variance=float(image_variance) if has_images else np.nan,
                         image_variance_error=float(image_variance_error) if has_images else np.nan, scope=scope)
