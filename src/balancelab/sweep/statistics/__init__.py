@@ -3,7 +3,8 @@
 * :mod:`metrics` - the compared metrics (macro-F1 primary), from per-class counts;
 * :mod:`bootstrap` - the paired bootstrap over test images (every row scored on the same resamples);
 * :mod:`seeds` - the per-seed metric table, the paired t-test and Wilcoxon over seeds (informative);
-* :mod:`two_level` - the decisive test: seeds and test images together, with the family's seed-variance prior;
+* :mod:`two_level` - the decisive test: seeds and test images together, with the family's seed-variance prior
+  (and its equivalence test, for the report's answer);
 * :mod:`multiple` - Holm's correction and the level each hypothesis is tested at;
 * :mod:`comparisons` - the families, the verdict table (``compare_to_baseline``);
 * :mod:`predictions` - the jobs' test predictions, matched image by image;
@@ -28,5 +29,6 @@ from balancelab.sweep.statistics.predictions import align_predictions, minority_
 from balancelab.sweep.statistics.ranks import (RankComparison, critical_difference, nemenyi_groups, nemenyi_q,
                                                rank_comparison)
 from balancelab.sweep.statistics.seeds import FINISHED, MIN_PAIRS_WILCOXON, finished_values
-from balancelab.sweep.statistics.two_level import (ONE_MODEL_SCOPE, SeedVariancePrior, TwoLevelTest, estimate_prior,
-                                                   generalized_p, two_level_test)
+from balancelab.sweep.statistics.two_level import (ONE_MODEL_SCOPE, SeedVariancePrior, TwoLevelTest, equivalence_p,
+                                                   estimate_prior, generalized_half_width, generalized_p,
+                                                   two_level_test)

@@ -75,6 +75,26 @@ def generalized_p(difference: float, seed_part: float, image_part: float, df: fl
     return float(min(1.0, np.sum(2 * stats.norm.sf(d / sd) * weights)))
 
 
+def one_sided_p(statistic: float, seed_part: float, image_part: float, df: float) -> float:
+    """P(E >= ``statistic``) for the error E of d̄ (symmetric: half of generalized_p on either side of 0)."""
+    x = float(statistic)
+    if not np.isfinite(x):
+        return np.nan
+    tail = generalized_p(abs(x), seed_part, image_part, df) / 2
+    return tail if x >= 0 else 1.0 - tail
+
+
+def equivalence_p(difference: float, seed_part: float, image_part: float, df: float, margin: float) -> float:
+    """Two one-sided tests (Schuirmann, J. Pharmacokinet. Biopharm. 15, 1987) of |Δ| >= ``margin`` against
+    |Δ| < ``margin``, on the same two-level error as :func:`generalized_p`: the larger of the p-values of
+    Δ <= -margin and of Δ >= margin. p < L exactly when the two-level interval at confidence 1 - 2L lies inside
+    (-margin, +margin). NaN when nothing measures chance (no variance to weigh the difference against)."""
+    a, v = max(float(seed_part), 0.0), max(float(image_part), 0.0)
+    if not (np.isfinite(difference) and margin > 0) or a + v == 0:
+        return np.nan
+    return max(one_sided_p(difference + margin, a, v, df), one_sided_p(margin - difference, a, v, df))
+
+
 def generalized_half_width(seed_part: float, image_part: float, df: float, level: float) -> float:
     """c with generalized_p(c) = level: the interval d̄ ± c at confidence 1 - level."""
     a, v = max(float(seed_part), 0.0), max(float(image_part), 0.0)
