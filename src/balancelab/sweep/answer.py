@@ -33,16 +33,18 @@ class Answer:
                 "cheapest_within_noise": self.cheapest_within_noise}
 
 
-def _within_noise_of(best: str, jobs: pd.DataFrame, predictions, minority_index, bootstrap_seed: int) -> set:
+def _within_noise_of(best: str, jobs: pd.DataFrame, predictions, minority_index, bootstrap_seed: int,
+                     groups: Optional[Mapping[str, str]] = None) -> set:
     trained = jobs[jobs["row_kind"] == "trained"] if "row_kind" in jobs else jobs
     versus = statistics.compare_to_baseline(trained, predictions, metrics=[PRIMARY], baseline=best,
-                                            minority_index=minority_index, seed=bootstrap_seed)
+                                            minority_index=minority_index, seed=bootstrap_seed, groups=groups)
     versus = versus[versus["family"] == statistics.TRAINED_FAMILY]
     return set(versus.loc[versus["verdict"] == statistics.NO_DIFFERENCE, "experiment"])
 
 
 def sweep_answer(table: pd.DataFrame, jobs: pd.DataFrame, predictions: Optional[Mapping] = None,
-                 minority_index: Optional[int] = None, bootstrap_seed: int = 0) -> Answer:
+                 minority_index: Optional[int] = None, bootstrap_seed: int = 0,
+                 groups: Optional[Mapping[str, str]] = None) -> Answer:
     """The answer of a comparison table (balancelab.sweep.report.attach_statistics's) and its jobs."""
     kinds = table["row_kind"] if "row_kind" in table else pd.Series("trained", index=table.index)
     trained = table[(kinds == "trained") & table[f"{PRIMARY}_mean"].notna()]
@@ -69,7 +71,7 @@ def sweep_answer(table: pd.DataFrame, jobs: pd.DataFrame, predictions: Optional[
                 f"{verdict if isinstance(verdict, str) else 'not tested'}{about}.")
     cheapest = None
     if verdict == statistics.BETTER and "training_seconds_mean" in techniques:
-        near = _within_noise_of(best, jobs, predictions, minority_index, bootstrap_seed) & set(techniques["experiment"])
+        near = _within_noise_of(best, jobs, predictions, minority_index, bootstrap_seed, groups) & set(techniques["experiment"])
         candidates = techniques[techniques["experiment"].isin(near | {best})]
         candidates = candidates[candidates["training_seconds_mean"].notna()]
         if len(candidates):
