@@ -118,6 +118,7 @@ class PairedStatistics:
     notes: List[str]               # for the reader
     predictions: Optional[dict]    # {(experiment, seed): predictions.csv frame}, None without a usable set
     minority_index: Optional[int]
+    groups: Optional[dict] = None  # {source_id: group} of the test set (split with dataset.group), else None
 
 
 def paired_statistics(sweep_dir: Path, jobs: pd.DataFrame, bootstrap_seed: int = BOOTSTRAP_SEED) -> PairedStatistics:
@@ -127,15 +128,24 @@ def paired_statistics(sweep_dir: Path, jobs: pd.DataFrame, bootstrap_seed: int =
     match, the seed statistics are still reported and a note says why the bootstrap is absent.
     """
     notes: List[str] = []
-    predictions, minority = None, None
+    predictions, minority, groups = None, None, None
     try:
         predictions = statistics.read_predictions(sweep_dir, jobs) or None
         if predictions is not None:
             statistics.align_predictions(predictions)  # checked here so that its error can become a note
             minority = statistics.minority_class_index(sweep_dir, jobs, predictions)
+            groups = statistics.read_test_groups(sweep_dir, jobs)
+            if groups is not None:
+                statistics.groups_in_order(predictions, groups.of)  # every test sample has a group
     except DataError as exc:
         notes.append(f"No paired bootstrap: {exc}")
-        predictions = None
+        predictions, groups = None, None
+    if groups is not None:
+        n_test = len(next(iter(predictions.values())))
+        notes.append(f"The paired bootstrap resamples whole groups of test images (the jobs were split with "
+                     f"dataset.group; split_manifest.csv's {groups.column}): resampled by group, {groups.count} "
+                     f"groups of {n_test} test images. Frames of one group are not independent test cases."
+                     + "".join(f" Note: {n}." for n in groups.notes))
     if predictions is None and not notes:
         notes.append("No paired bootstrap: no finished job has a predictions.csv.")
     elif predictions is not None and minority is None:
@@ -148,10 +158,12 @@ def paired_statistics(sweep_dir: Path, jobs: pd.DataFrame, bootstrap_seed: int =
             notes.append(f"No paired bootstrap for {', '.join(lacking)}: their runs wrote no test predictions for "
                          "the derived result (runs made before predictions_posthoc_*.csv / predictions_crt.csv "
                          "were written); their seed statistics are reported.")
-    frame = statistics.compare_to_baseline(jobs, predictions, minority_index=minority, seed=bootstrap_seed)
+    group_of = groups.of if groups is not None else None
+    frame = statistics.compare_to_baseline(jobs, predictions, minority_index=minority, seed=bootstrap_seed,
+                                           groups=group_of)
     for note in notes:
         log.warning("%s", note)
-    return PairedStatistics(frame, notes, predictions, minority)
+    return PairedStatistics(frame, notes, predictions, minority, group_of)
 
 
 def attach_statistics(table: pd.DataFrame, long: pd.DataFrame) -> pd.DataFrame:

@@ -55,12 +55,14 @@ class _Equivalent:
 
 
 def _equivalent_cheaper(best: str, candidates: list, jobs: pd.DataFrame, predictions, minority_index,
-                        bootstrap_seed: int, margin: float, alpha: float) -> dict:
+                        bootstrap_seed: int, margin: float, alpha: float,
+                        groups: Optional[Mapping[str, str]] = None) -> dict:
     """{candidate: _Equivalent} of the ``candidates`` an equivalence test shows within ``margin`` of ``best``
     (two one-sided tests on each comparison with ``best``, Holm over the candidates)."""
     trained = jobs[jobs["row_kind"] == "trained"] if "row_kind" in jobs else jobs
     versus = statistics.compare_to_baseline(trained, predictions, metrics=[PRIMARY], baseline=best,
-                                            minority_index=minority_index, seed=bootstrap_seed, alpha=alpha)
+                                            minority_index=minority_index, seed=bootstrap_seed, alpha=alpha,
+                                            groups=groups)
     versus = versus[versus["family"] == statistics.TRAINED_FAMILY].set_index("experiment")
     parts, p_values = {}, []
     for name in candidates:
@@ -92,7 +94,8 @@ def _not_better(verdict) -> str:
 
 def sweep_answer(table: pd.DataFrame, jobs: pd.DataFrame, predictions: Optional[Mapping] = None,
                  minority_index: Optional[int] = None, bootstrap_seed: int = 0,
-                 margin: float = EQUIVALENCE_MARGIN, alpha: float = 0.05) -> Answer:
+                 margin: float = EQUIVALENCE_MARGIN, alpha: float = 0.05,
+                 groups: Optional[Mapping[str, str]] = None) -> Answer:
     """The answer of a comparison table (balancelab.sweep.report.attach_statistics's) and its jobs."""
     kinds = table["row_kind"] if "row_kind" in table else pd.Series("trained", index=table.index)
     trained = table[(kinds == "trained") & table[f"{PRIMARY}_mean"].notna()]
@@ -146,7 +149,7 @@ def sweep_answer(table: pd.DataFrame, jobs: pd.DataFrame, predictions: Optional[
                              & (techniques["training_seconds_mean"] < cost)] if np.isfinite(cost) else techniques[:0]
         if len(cheaper):
             shown = _equivalent_cheaper(best, list(cheaper["experiment"]), jobs, predictions, minority_index,
-                                        bootstrap_seed, margin, alpha)
+                                        bootstrap_seed, margin, alpha, groups)
             if shown:
                 choice = cheaper[cheaper["experiment"].isin(shown)].sort_values("training_seconds_mean",
                                                                                kind="stable").iloc[0]

@@ -1,7 +1,8 @@
 """Is an experiment really better than the baseline? The statistics of a sweep, one idea per module:
 
 * :mod:`metrics` - the compared metrics (macro-F1 primary), from per-class counts;
-* :mod:`bootstrap` - the paired bootstrap over test images (every row scored on the same resamples);
+* :mod:`bootstrap` - the paired bootstrap over test images, or whole groups of them (every row scored on the same
+  resamples);
 * :mod:`seeds` - the per-seed metric table, the paired t-test and Wilcoxon over seeds (informative);
 * :mod:`two_level` - the decisive test: seeds and test images together, with the family's seed-variance prior
   (and its equivalence test, for the report's answer);
@@ -15,8 +16,8 @@ Plain functions over pandas/NumPy; writing files is left to the sweep report.
 """
 
 from balancelab.sweep.statistics.bootstrap import (N_RESAMPLES, REFINED_RESAMPLES, RESAMPLE_BLOCK, bootstrap_metrics,
-                                                   bootstrap_p, percentile_interval, resample_indices,
-                                                   variance_with_error)
+                                                   bootstrap_p, group_codes, percentile_interval, resample_indices,
+                                                   resample_multiplicities, variance_with_error)
 from balancelab.sweep.statistics.comparisons import (BASELINE, BETTER, DERIVED_VS_BASELINE_FAMILY,
                                                      DERIVED_VS_SOURCE_FAMILY, FAMILIES, NO_DIFFERENCE, NOT_AVAILABLE,
                                                      TRAINED_FAMILY, TWO_LEVEL, UNSTABLE, WORSE, Hypothesis,
@@ -25,7 +26,8 @@ from balancelab.sweep.statistics.comparisons import (BASELINE, BETTER, DERIVED_V
 from balancelab.sweep.statistics.metrics import (METRICS, PRIMARY_METRIC, SECONDARY_METRICS, metric_from_counts,
                                                  metric_value)
 from balancelab.sweep.statistics.multiple import holm, holm_levels
-from balancelab.sweep.statistics.predictions import align_predictions, minority_class_index, read_predictions
+from balancelab.sweep.statistics.predictions import (GROUP_COLUMNS, TestGroups, align_predictions, groups_in_order,
+                                                     minority_class_index, read_predictions, read_test_groups)
 from balancelab.sweep.statistics.ranks import (RankComparison, critical_difference, nemenyi_groups, nemenyi_q,
                                                rank_comparison)
 from balancelab.sweep.statistics.seeds import FINISHED, MIN_PAIRS_WILCOXON, finished_values

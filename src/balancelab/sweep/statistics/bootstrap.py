@@ -2,8 +2,12 @@
 scored on the *same* resamples of the test set, so a difference between two rows is paired image by image.
 
 It measures test-sampling noise: how much a score would move on another test set drawn like this one. The
-decisive test (balancelab.sweep.statistics.two_level) takes the variance of a comparison's resampled
-differences; the percentile interval and p-value of the differences themselves are reported beside it as an
+unit drawn is the test image, or, when the test set was split by groups (``dataset.group``: frames of one video,
+photos of one plant), the group: a cluster bootstrap (Davison & Hinkley 1997, sec. 3.8; Field & Welsh, J. R.
+Statist. Soc. B 69, 2007) draws groups with replacement, and every image of a drawn group enters as many times
+as its group was drawn. Near-duplicate frames are not independent draws of the test distribution: resampled one
+by one they make a handful of videos look like hundreds of images. The decisive test
+(balancelab.sweep.statistics.two_level) takes the variance of a comparison's resampled differences; the percentile interval and p-value of the differences themselves are reported beside it as an
 informative single-level bootstrap (they ignore training randomness).
 """
 
@@ -44,10 +48,37 @@ def _multiplicities(indices: np.ndarray, n_samples: int) -> np.ndarray:
     return np.bincount(flat, minlength=rows * n_samples).reshape(rows, n_samples).astype(float)
 
 
+def group_codes(groups) -> Tuple[np.ndarray, int]:
+    """(each test sample's group as an index 0..G-1, in sorted order of the group names; G)."""
+    names, codes = np.unique(np.asarray(groups).astype(str), return_inverse=True)
+    return codes.astype(np.int64).ravel(), len(names)
+
+
+def resample_multiplicities(n_samples: int, n_resamples: int = N_RESAMPLES, seed: int = 0,
+                            groups: Optional[np.ndarray] = None) -> Iterator[np.ndarray]:
+    """Blocks (rows = resamples) of how many times each test sample enters a resample.
+
+    Without ``groups``: the images drawn one by one (:func:`resample_indices`). With ``groups`` (each sample's
+    group code, :func:`group_codes`): a cluster bootstrap, G groups drawn with replacement, every image of a group
+    entering as often as its group was drawn (a resample holds G groups, not n images)."""
+    if groups is None:
+        for indices in resample_indices(n_samples, n_resamples, seed):
+            yield _multiplicities(indices, n_samples)
+        return
+    codes = np.asarray(groups, dtype=np.int64)
+    if codes.shape != (n_samples,) or (n_samples and codes.min() < 0):
+        raise ValueError(f"groups must give one group code >= 0 per test sample ({n_samples}); received shape "
+                         f"{codes.shape}.")
+    n_groups = int(codes.max()) + 1 if n_samples else 0
+    for indices in resample_indices(n_groups, n_resamples, seed):
+        yield _multiplicities(indices, n_groups)[:, codes]
+
+
 def bootstrap_metrics(y_true, predictions: Sequence[np.ndarray], metrics: Sequence[str] = METRICS,
                       minority_index: Optional[int] = None, n_resamples: int = N_RESAMPLES,
-                      seed: int = 0) -> Dict[str, np.ndarray]:
-    """metric -> (resamples x vectors) array: every prediction vector scored on the same resamples."""
+                      seed: int = 0, groups: Optional[np.ndarray] = None) -> Dict[str, np.ndarray]:
+    """metric -> (resamples x vectors) array: every prediction vector scored on the same resamples (of images,
+    or with ``groups``, each sample's group code, of whole groups)."""
     y_true = np.asarray(y_true, int)
     predictions = [np.asarray(p, int) for p in predictions]
     if any(p.shape != y_true.shape for p in predictions):
@@ -60,8 +91,8 @@ def bootstrap_metrics(y_true, predictions: Sequence[np.ndarray], metrics: Sequen
                 + [-1 if minority_index is None else minority_index])) + 1
     matrix = count_matrix(y_true, predictions, k)
     out: Dict[str, List[np.ndarray]] = {m: [] for m in metrics}
-    for indices in resample_indices(len(y_true), n_resamples, seed):
-        counts = class_counts(_multiplicities(indices, len(y_true)), matrix, k, len(predictions))
+    for weights in resample_multiplicities(len(y_true), n_resamples, seed, groups):
+        counts = class_counts(weights, matrix, k, len(predictions))
         for metric in metrics:
             out[metric].append(metric_from_counts(metric, *counts, minority_index=minority_index))
     return {m: np.concatenate(v) for m, v in out.items()}
@@ -76,6 +107,14 @@ class ImageResamples:
     replicates: Dict[str, np.ndarray]  # metric -> (resamples, vectors); NaN where undefined on a resample
     n_resamples: int
     seed: int
+    n_images: int = 0
+    n_groups: int = 0                  # groups resampled whole (cluster bootstrap); 0: images one by one
+
+    @property
+    def unit(self) -> str:
+        """What one draw of the bootstrap is, for the reader."""
+        return (f"resampled by group: {self.n_groups} groups of {self.n_images} test images" if self.n_groups
+                else f"resampled by image: {self.n_images} test images")
 
     def __post_init__(self):
         self._column = {key: i for i, key in enumerate(self.keys)}
@@ -107,12 +146,16 @@ class ImageResamples:
 
 def score_resamples(y_true, vectors: Mapping[Key, np.ndarray], metrics: Sequence[str],
                     minority_index: Optional[int] = None, n_resamples: int = N_RESAMPLES,
-                    seed: int = 0) -> ImageResamples:
+                    seed: int = 0, groups=None) -> ImageResamples:
+    """Every vector scored on the test set and on the same resamples; ``groups`` (each test sample's group name,
+    in y_true's order) resamples whole groups instead of images."""
     keys = list(vectors)
     predictions = [vectors[k] for k in keys]
+    codes, n_groups = group_codes(groups) if groups is not None else (None, 0)
     observed = {m: np.array([metric_value(y_true, v, m, minority_index) for v in predictions]) for m in metrics}
-    replicates = bootstrap_metrics(y_true, predictions, metrics, minority_index, n_resamples, seed) if keys else {}
-    return ImageResamples(keys, observed, replicates, n_resamples, seed)
+    replicates = (bootstrap_metrics(y_true, predictions, metrics, minority_index, n_resamples, seed, codes)
+                  if keys else {})
+    return ImageResamples(keys, observed, replicates, n_resamples, seed, len(y_true), n_groups)
 
 
 def percentile_interval(differences: np.ndarray, alpha: float) -> Tuple[float, float]:

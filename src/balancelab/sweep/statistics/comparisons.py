@@ -51,7 +51,7 @@ from balancelab.sweep.statistics.bootstrap import (N_RESAMPLES, REFINED_RESAMPLE
                                                    percentile_interval, score_resamples, variance_with_error)
 from balancelab.sweep.statistics.metrics import METRICS, PRIMARY_METRIC
 from balancelab.sweep.statistics.multiple import holm, holm_levels
-from balancelab.sweep.statistics.predictions import align_predictions
+from balancelab.sweep.statistics.predictions import align_predictions, groups_in_order
 from balancelab.output.contract import FINISHED
 from balancelab.sweep.statistics.seeds import all_equal, finished_values, paired_seeds, row_of, seed_tests
 from balancelab.sweep.statistics.two_level import TwoLevelTest, family_prior, two_level_test
@@ -389,10 +389,14 @@ def _needs_refining(frame: pd.DataFrame, alpha: float) -> bool:
 def compare_to_baseline(jobs: pd.DataFrame, predictions: Optional[Mapping[Tuple[str, Hashable], pd.DataFrame]] = None,
                         metrics: Sequence[str] = METRICS, baseline: str = BASELINE, alpha: float = 0.05,
                         minority_index: Optional[int] = None, n_resamples: int = N_RESAMPLES, seed: int = 0,
-                        refine: bool = True) -> pd.DataFrame:
+                        refine: bool = True, groups: Optional[Mapping[str, str]] = None) -> pd.DataFrame:
     """One row per comparison (:func:`hypotheses`) and metric: the informative seed and image statistics, the
     decisive two-level test, Holm's correction within the family, the corrected interval and the verdict.
-    ``minority_class_recall`` is bootstrapped only with ``minority_index``."""
+    ``minority_class_recall`` is bootstrapped only with ``minority_index``.
+
+    ``groups`` ({source_id: group}, balancelab.sweep.statistics.predictions.read_test_groups) makes the image
+    bootstrap, decisive and informative alike, resample whole groups of the test set (frames of one video); each
+    bootstrapped row's ``boot_note`` names the unit. Without it the images are resampled one by one."""
     plan = hypotheses(jobs, baseline)
     if not plan:
         return pd.DataFrame(columns=COLUMNS)
@@ -407,12 +411,17 @@ def compare_to_baseline(jobs: pd.DataFrame, predictions: Optional[Mapping[Tuple[
         for e, s in vectors:
             has_predictions_of.setdefault(e, set()).add(s)
     boot_metrics = [m for m in metrics if m != "minority_class_recall" or minority_index is not None]
+    group_of = groups_in_order(predictions, groups) if predictions and groups is not None else None
 
     def table(resample_count: int) -> pd.DataFrame:
-        resamples = (score_resamples(y_true, vectors, boot_metrics, minority_index, resample_count, seed)
+        resamples = (score_resamples(y_true, vectors, boot_metrics, minority_index, resample_count, seed, group_of)
                      if vectors and boot_metrics else None)
         materials = [_material(h, metric, values[metric], resamples, alpha, has_predictions_of)
                      for metric in metrics for h in plan]
+        if resamples is not None and resamples.n_groups:
+            for m in materials:
+                if m.row["boot_n_pairs"]:
+                    m.row["boot_note"] = _join(resamples.unit, m.row["boot_note"])
         return _decide(materials, alpha, failures, resample_count if resamples is not None else 0, before_switch,
                        missing_seeds(jobs))
 

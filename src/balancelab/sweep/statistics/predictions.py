@@ -5,15 +5,16 @@ test split: these functions refuse tables that do not share it."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Hashable, Mapping, Optional, Tuple
+from typing import Dict, Hashable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
 
 from balancelab.errors import DataError
 from balancelab.evaluation.derived import job_file
-from balancelab.sweep.statistics.seeds import FINISHED
+from balancelab.output.contract import FINISHED, SPLIT_MANIFEST_FILE
 
 Predictions = Dict[str, Dict[Hashable, np.ndarray]]  # experiment -> seed -> predicted class index per test sample
 
@@ -100,3 +101,112 @@ def minority_class_index(sweep_dir: str | Path, jobs: pd.DataFrame,
                 return int(match[0])
     raise DataError(f"The minority class {name!r} named by the runs' summaries has no sample in the predictions' "
                     "true_class column; the predictions do not belong to these jobs.")
+
+
+# The columns of a job's split_manifest.csv that name the unit its split kept whole: ``split_group`` (a split made
+# with dataset.group: the rule's group, or groups merged for identical files), else ``group`` (a split the user
+# gave, manifest or train/ val/ test/ folders, with a rule: each file's group by the rule).
+GROUP_COLUMNS = ("split_group", "group")
+
+
+@dataclass
+class TestGroups:
+    """The test set's groups as the jobs recorded them: {source_id: group}, and what the reader is told."""
+
+    of: Dict[str, str]
+    column: str
+    notes: List[str] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(set(self.of.values()))
+
+
+def _job_test_groups(path: Path) -> Optional[Tuple[str, Dict[str, str]]]:
+    try:
+        # as text, no NA guessing: a group named 007 or NA is a name (as the loader reads manifests)
+        manifest = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError, pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
+        raise DataError(f"{path} cannot be read ({exc}); the test set's groups are unknown. Re-run that job.") from None
+    column = next((c for c in GROUP_COLUMNS if c in manifest.columns), None)
+    if column is None or not {"source_id", "split"} <= set(manifest.columns):
+        return None
+    test = manifest[manifest["split"] == "test"]
+    return column, dict(zip(test["source_id"], test[column]))
+
+
+def _coarsest_common(groupings: Sequence[Mapping[str, str]]) -> Dict[str, str]:
+    """The finest grouping every given one refines: images in one group of any grouping share a group (union-find
+    over the groupings' groups); each group is named after one of its member groups."""
+    parent: Dict[Tuple[int, str], Tuple[int, str]] = {}
+
+    def find(x):
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    ids = sorted(set().union(*groupings))
+    for sid in ids:
+        nodes = [(j, g[sid]) for j, g in enumerate(groupings) if sid in g]
+        for other in nodes[1:]:
+            a, b = find(nodes[0]), find(other)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    def name(root):
+        return f"{root[0]}/{root[1]}"
+
+    return {sid: name(find(next((j, g[sid]) for j, g in enumerate(groupings) if sid in g))) for sid in ids}
+
+
+def read_test_groups(sweep_dir: str | Path, jobs: pd.DataFrame) -> Optional[TestGroups]:
+    """The test set's groups from the finished jobs' split_manifest.csv (``GROUP_COLUMNS``), None when no job
+    records groups (a split without dataset.group: the bootstrap resamples images, as always).
+
+    The jobs of a comparison share one test set, so they must agree on its groups. When they do not (jobs run
+    with different dataset.group rules, or some without one), the bootstrap resamples the coarsest grouping
+    consistent with every job that records groups, and a note says so: merging groups keeps a cluster bootstrap
+    valid (it only allows more dependence), whereas falling back to images would ignore the dependence some job
+    declared, and refusing would leave the sweep without its decisive test."""
+    folders = dict.fromkeys(str(j).partition("#")[0] for j in jobs.loc[jobs["status"].isin(FINISHED), "job"])
+    found, columns, without = {}, set(), []
+    for folder in folders:
+        path = Path(sweep_dir) / folder / SPLIT_MANIFEST_FILE
+        recorded = _job_test_groups(path) if path.exists() else None
+        if recorded is None:
+            without.append(folder)
+            continue
+        column, groups = recorded
+        columns.add(column)
+        found[folder] = groups
+    if not found:
+        return None
+    notes = []
+    distinct = []
+    for groups in found.values():
+        if groups not in distinct:
+            distinct.append(groups)
+    if len(distinct) == 1:
+        of = distinct[0]
+    else:
+        of = _coarsest_common(distinct)
+        notes.append(f"the jobs record {len(distinct)} different groupings of the test set (split_manifest.csv); "
+                     f"the bootstrap resamples the coarsest grouping consistent with all of them ({len(set(of.values()))}"
+                     " groups): check that every job of the sweep was run with the same dataset.group")
+    if without:
+        notes.append(f"{len(without)} of {len(folders)} jobs record no test groups (e.g. {without[0]}); the groups "
+                     "of the others are used")
+    column = " / ".join(c for c in GROUP_COLUMNS if c in columns)
+    return TestGroups(of, column, notes)
+
+
+def groups_in_order(frames: Mapping[Tuple[str, Hashable], pd.DataFrame], groups: Mapping[str, str]) -> np.ndarray:
+    """Each test sample's group in :func:`align_predictions`'s order (sorted source_id). DataError when a test
+    sample has no group: the predictions and the manifests do not describe one test set."""
+    ids = next(iter(frames.values()))["source_id"].astype(str).sort_values().tolist()
+    missing = [i for i in ids if i not in groups]
+    if missing:
+        raise DataError(f"{len(missing)} test samples of the predictions have no group in the jobs' "
+                        f"split_manifest.csv (e.g. {missing[0]!r}); the predictions and the manifests do not "
+                        "describe one test set. Re-run those jobs.")
+    return np.array([groups[i] for i in ids], dtype=object)

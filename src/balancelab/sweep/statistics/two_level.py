@@ -14,7 +14,8 @@ images, giving a difference d_s. Its mean d̄ varies for two reasons, which ente
   clearly less stable than its family is not credited with the family's stability.
 * test-set sampling: v, the variance of d̄ over paired bootstrap resamples of the test images (the same
   resample for both sides and every seed, so images fixed or broken in every seed count as what they are: a
-  handful of images, not a consistent effect).
+  handful of images, not a consistent effect). With groups (``dataset.group``: frames of one video) the resample
+  draws whole groups (balancelab.sweep.statistics.bootstrap): near-duplicate frames are one test case, not many.
 
 With a = s̃² / S, the error of d̄ is E_seed + E_img, E_img ~ N(0, v) and E_seed ~ sqrt(a k / W) Z, W ~ χ²_k:
 a t-distributed seed error with the uncertainty of s̃² carried by W. The two-sided p-value is the generalized
