@@ -100,8 +100,11 @@ def _balancelab_logging_as_it_was():
     import logging
 
     logger = logging.getLogger("balancelab")
-    saved = logger.handlers[:]
+    saved, propagate, level = logger.handlers[:], logger.propagate, logger.level
     yield
     for handler in logger.handlers[:]:
         if handler not in saved:
             logger.removeHandler(handler)
+    # setup_logging also stops propagation (its own console handler prints once): a later test's caplog, which
+    # listens at the root, would then see nothing
+    logger.propagate, logger.level = propagate, level

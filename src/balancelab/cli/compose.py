@@ -75,3 +75,35 @@ def compose_jobs(argv: Sequence[str]) -> List[Job]:
         except Exception as exc:  # explained by the caller, who knows the command
             composed.append(Job(overrides, error=exc))
     return composed
+
+
+def mapping_settings() -> set:
+    """``group.key`` of every setting whose schema type is a mapping (``balancing.overrides``): the settings a
+    user fills with ``key={name: value}``."""
+    import dataclasses
+    import typing
+
+    from balancelab.options.store import GROUPS
+
+    found = set()
+    for group, spec in GROUPS.items():
+        for schema in spec.schemas.values():
+            for name, hint in typing.get_type_hints(schema).items():
+                if typing.get_origin(hint) in (dict, typing.Dict) and name in {f.name for f in dataclasses.fields(schema)}:
+                    found.add(f"{group}.{name}")
+    return found
+
+
+def with_mappings_replaced(argv: Sequence[str]) -> List[str]:
+    """``balancing.overrides={NormalVideos: 1.5}``, typed as one types a mapping, made to take effect: Hydra merges
+    a mapping into the option's empty one and its struct mode refuses the new key. ``++key={...}`` (Hydra's
+    "add or override") merges it the same way with new keys allowed; the composed config is the same as
+    ``+balancing.overrides.NormalVideos=1.5``'s. Other arguments pass unchanged."""
+    mappings = mapping_settings()
+    out = []
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if sep and key in mappings and value.strip().startswith("{") and value.strip().endswith("}"):
+            arg = f"++{arg}"
+        out.append(arg)
+    return out

@@ -6,6 +6,7 @@ import logging
 import sys
 
 from balancelab.balancing.cache import BalancedSetCache
+from balancelab.cli.compose import with_mappings_replaced
 from balancelab.cli.help import render_group_help, render_help
 from balancelab.cli.preflight import preflight
 from balancelab.cli.roots import folders_written, unwritable_folder
@@ -25,7 +26,7 @@ def run() -> None:
         if code:
             sys.exit(code)
         return
-
+    sys.argv[1:] = with_mappings_replaced(sys.argv[1:])  # `key={name: value}` takes effect (compose.py)
     importable_working_directory()
 
     error = preflight(sys.argv[1:])  # every job checked before anything is made or loaded

@@ -6,7 +6,7 @@ import logging
 import sys
 from pathlib import Path
 
-from balancelab.cli.compose import compose_job
+from balancelab.cli.compose import compose_job, with_mappings_replaced
 from balancelab.cli.launchers import LAUNCHERS, install_hint, missing_launcher_plugin
 from balancelab.cli.preflight import explain_composition_error, preflight
 from balancelab.cli.roots import unwritable_folder
@@ -70,6 +70,7 @@ def sweep() -> None:
         print(sweep_help())
         return
     own, passthrough, flags = _split_arguments(sys.argv[1:])
+    passthrough = with_mappings_replaced(passthrough)  # `key={name: value}` takes effect (compose.py)
     lists = {k: v for k, v in _list_overrides(passthrough).items() if len(v) > 1}
     if lists:
         sys.exit(_sweep_each_combination(own, passthrough, lists, flags))

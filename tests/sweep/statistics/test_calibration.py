@@ -47,7 +47,10 @@ def test_real_effects_are_found_more_often_than_by_the_seed_t_test():
     assert large["mean_gain"] > 0.04 and large["better_rate"] >= 0.8          # after Holm over 15 comparisons
     assert large["rejection_rate"] > large["t_test_rejection_rate"]
     assert small["better_rate"] <= large["better_rate"]
-    assert rows[("null", 0.0)]["better_rate"] == 0
+    # Holm's level relaxes as the real effects are rejected (up to the level itself for the last hypothesis): a
+    # null arm among them is called better at most half the level of the time, one-sided
+    null = rows[("null", 0.0)]
+    assert null["better_rate"] <= ALPHA / 2 + 2 * null["better_rate_se"], null
 
 
 def test_the_decisive_variance_is_the_variance_of_the_mean_difference():

@@ -1,0 +1,45 @@
+"""Composing the jobs of a command (balancelab.cli.compose): one place for every job of balance-run, -m, --cfg
+and balance-sweep, and a mapping setting typed as a mapping."""
+
+from balancelab.cli.compose import compose_jobs, mapping_settings, with_mappings_replaced
+from tests.conftest import run_cli
+
+
+def test_every_job_of_a_multirun_is_composed_once_in_hydras_order():
+    jobs = compose_jobs(["-m", "seed=0,1", "loss=ce,focal", "trainer.epochs=1"])
+    assert [j.overrides for j in jobs] == [["seed=0", "loss=ce", "trainer.epochs=1"],
+                                           ["seed=0", "loss=focal", "trainer.epochs=1"],
+                                           ["seed=1", "loss=ce", "trainer.epochs=1"],
+                                           ["seed=1", "loss=focal", "trainer.epochs=1"]]
+    assert [j.cfg.loss.name for j in jobs] == ["ce", "focal", "ce", "focal"]
+    assert all(j.error is None and j.choices["loss"] == j.cfg.loss.name for j in jobs)
+
+
+def test_a_job_that_does_not_compose_carries_its_error_for_the_caller_to_explain():
+    (job,) = compose_jobs(["loss=focla"])
+    assert job.cfg is None and "focla" in str(job.error)
+
+
+def test_mapping_settings_are_found_in_the_schemas():
+    assert "balancing.overrides" in mapping_settings()
+
+
+def test_only_a_mapping_typed_as_a_mapping_is_rewritten():
+    argv = ["balancing=random_undersampling", "balancing.overrides={NormalVideos: 1.5}", "seed=1",
+            "+balancing.overrides.Stealing=2", "dataset.name={x: 1}"]
+    assert with_mappings_replaced(argv) == ["balancing=random_undersampling",
+                                            "++balancing.overrides={NormalVideos: 1.5}", "seed=1",
+                                            "+balancing.overrides.Stealing=2", "dataset.name={x: 1}"]
+
+
+def test_the_readmes_undersampling_overrides_work_as_a_user_types_them(tmp_path):
+    """`'balancing.overrides={NormalVideos: 1.5}'` used to fail with Hydra's struct error; it now composes the
+    same job as `+balancing.overrides.NormalVideos=1.5`."""
+    common = ["balancing=random_undersampling", "balancing.target_per_class=20"]
+    typed = run_cli([*common, "balancing.overrides={NormalVideos: 1.5, Stealing: 40}", "--cfg", "job"], cwd=tmp_path)
+    plus = run_cli([*common, "+balancing.overrides.NormalVideos=1.5", "+balancing.overrides.Stealing=40", "--cfg",
+                    "job"], cwd=tmp_path)
+    assert typed.returncode == 0, typed.stderr
+    assert plus.returncode == 0, plus.stderr
+    assert "NormalVideos: 1.5" in typed.stdout and "Stealing: 40" in typed.stdout
+    assert typed.stdout == plus.stdout
