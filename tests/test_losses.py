@@ -133,3 +133,13 @@ def test_focal_balanced_alpha_and_bce_auto_follow_weights_from():
     bce = loss_of("bce", {"pos_weight": "auto", "weights_from": "original"},
                      [90, 10], [90, 90], balanced_batches=False)
     assert bce.pos_weight.item() == pytest.approx(9.0)
+
+
+def test_a_criterion_that_does_not_describe_itself_is_named_by_its_class_not_as_cross_entropy():
+    class Hinge(torch.nn.Module):
+        def forward(self, logits, target):
+            return torch.nn.functional.multi_margin_loss(logits, target)
+
+    facts = describe_loss(Hinge())
+    assert facts["type"].endswith("Hinge") and facts["type"] != "cross_entropy"
+    assert describe_loss(torch.nn.CrossEntropyLoss())["type"] == "cross_entropy"

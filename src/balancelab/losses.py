@@ -154,7 +154,13 @@ def describe_loss(criterion: nn.Module) -> dict:
     elif isinstance(criterion, FocalLoss):
         alpha = None if criterion.alpha is None else criterion.alpha.tolist()
         facts = {"type": "focal", "gamma": criterion.gamma, "alpha": alpha}
-    else:
-        weight = getattr(criterion, "weight", None)
+    elif isinstance(criterion, nn.CrossEntropyLoss):
+        weight = criterion.weight
         facts = {"type": "cross_entropy", "class_weights": None if weight is None else weight.tolist()}
+    else:  # a criterion that does not describe itself: named by its class, never passed off as cross-entropy
+        cls = type(criterion)
+        facts = {"type": f"{cls.__module__}.{cls.__qualname__}"}
+        weight = getattr(criterion, "weight", None)
+        if isinstance(weight, torch.Tensor):
+            facts["class_weights"] = weight.tolist()
     return {**facts, **getattr(criterion, "weighting_info", {})}

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from balancelab.cli.compose import compose_job, with_mappings_replaced
 from balancelab.cli.launchers import LAUNCHERS, install_hint, missing_launcher_plugin
-from balancelab.cli.preflight import explain_composition_error, preflight
+from balancelab.cli.messages import explain_composition_error
+from balancelab.cli.preflight import preflight
 from balancelab.cli.roots import unwritable_folder
 from balancelab.errors import (EXIT_LOCKED, EXIT_OUTPUT_ERROR, EXIT_USER_ERROR, BalancelabError, DataError,
                                OutputWriteError, RunLockedError)

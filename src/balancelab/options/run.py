@@ -248,5 +248,4 @@ class TopLevel:
     sweep_name: Optional[str] = option(None, "set by balance-sweep")
 
 
-AUGMENTATION_SCHEMAS = {"preset": AugmentationPreset}
 LOGGER_SCHEMAS = {"none": NoLogger, "wandb": Wandb}
