@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 
 from balancelab.balancing.apply import balance_training_set
-from balancelab.evaluation.run_report import write_run_report
+from balancelab.pipeline.run_page import write_run_report
 from balancelab.identity import PRESENTATION_KEYS
 from balancelab.options.build import build
 from balancelab.output import atomic

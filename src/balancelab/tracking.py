@@ -22,6 +22,7 @@ import numpy as np
 from balancelab.logs import quiet_on_write_failure
 from balancelab.options.rules import WANDB_MODES
 from balancelab.output.atomic import storage_reason, write_failure, write_json
+from balancelab.output.contract import PREDICTIONS_FILE, TEST_METRICS_FILE
 
 log = logging.getLogger("balancelab")
 
@@ -145,7 +146,7 @@ class WandbTracker(NullTracker):
             if isinstance(value, (int, float)) or value is None:
                 self.run.summary[f"test/{key}"] = value
         payload = {}
-        metrics_csv, predictions_csv = run_dir / "test_metrics.csv", run_dir / "predictions.csv"
+        metrics_csv, predictions_csv = run_dir / TEST_METRICS_FILE, run_dir / PREDICTIONS_FILE
         if metrics_csv.exists():
             payload["test/per_class_metrics"] = wandb.Table(dataframe=pd.read_csv(metrics_csv))
         if predictions_csv.exists():

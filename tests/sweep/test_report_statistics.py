@@ -126,7 +126,7 @@ def test_predictions_of_different_test_sets_leave_the_seed_statistics_and_say_wh
 
 
 def test_sweep_page_is_self_contained_with_verdicts_plots_and_job_links(tmp_path, y_true):
-    from tests.evaluation.test_run_report import assert_self_contained
+    from tests.pipeline.test_run_page import assert_self_contained
 
     rng = np.random.default_rng(4)
     for s in (0, 1, 2):

@@ -25,6 +25,7 @@ import yaml
 
 from balancelab.errors import DataError
 from balancelab.output import atomic
+from balancelab.output.contract import CONFIG_FILE, PREDICTIONS_FILE
 from balancelab.sweep.jobs import jobs_table, trained_jobs
 
 
@@ -40,13 +41,13 @@ def test_set_of(sweep_dir: Path, jobs: pd.DataFrame) -> str:
     job's predictions.csv, else the dataset settings of its config.yaml (which fix the split)."""
     finished = jobs[jobs["status"].isin(("completed", "early_stopped"))] if "status" in jobs else jobs
     for job in finished["job"]:
-        path = Path(sweep_dir) / str(job) / "predictions.csv"
+        path = Path(sweep_dir) / str(job) / PREDICTIONS_FILE
         if path.is_file():
             frame = pd.read_csv(path, usecols=["source_id", "true_index"]).astype(str).sort_values("source_id")
             text = "\n".join(frame["source_id"] + "," + frame["true_index"])
             return "images:" + hashlib.sha256(text.encode()).hexdigest()[:16]
     for job in jobs["job"]:
-        path = Path(sweep_dir) / str(job) / "config.yaml"
+        path = Path(sweep_dir) / str(job) / CONFIG_FILE
         if path.is_file():
             dataset = (yaml.safe_load(path.read_text()) or {}).get("dataset", {})
             dataset = {k: v for k, v in dataset.items() if k not in ("online_augmentation",)}

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from balancelab.output import html
+from balancelab.output.contract import HISTORY_FILE
 from balancelab.sweep.budget import budget_facts
 from balancelab.sweep.columns import DERIVED, TRAINED
 from balancelab.sweep.jobs import trained_jobs
@@ -134,7 +135,7 @@ def jobs_frame(sweep_dir: Path, jobs: pd.DataFrame) -> pd.DataFrame:
 def _histories(sweep_dir: Path, best: Dict[str, str]) -> Dict[str, pd.DataFrame]:
     out = {}
     for experiment, job in best.items():
-        path = Path(sweep_dir) / job / "history.csv"
+        path = Path(sweep_dir) / job / HISTORY_FILE
         if path.is_file():
             history = pd.read_csv(path)
             if len(history):

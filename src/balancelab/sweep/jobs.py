@@ -13,9 +13,9 @@ import yaml
 
 from balancelab.evaluation.derived import DERIVED_RESULTS
 from balancelab.identity import identity
+from balancelab.output.contract import CONFIG_FILE, FAILURE_FILE, HEADLINE_METRICS, SUMMARY_FILE
 from balancelab.output.deferred import checkpoint_precedes_switch
 from balancelab.output.run_folder import FAILED_STATUSES
-from balancelab.output.contract import HEADLINE_METRICS
 from balancelab.sweep.columns import BASELINE, DERIVED, DERIVED_METRICS, METRICS, TRAINED
 
 
@@ -44,7 +44,7 @@ def _unreadable_job(folder: Path, error: str) -> Dict[str, object]:
 
 def _config_or_empty(folder: Path) -> dict:
     try:
-        cfg = _read(folder / "config.yaml", yaml.safe_load)
+        cfg = _read(folder / CONFIG_FILE, yaml.safe_load)
     except _Unreadable:
         return {}  # its row already says why
     return cfg if isinstance(cfg, dict) else {}
@@ -53,7 +53,7 @@ def _config_or_empty(folder: Path) -> dict:
 def read_job(folder: Path) -> Dict[str, object]:
     """One job folder as a row. A file that does not parse makes the row incomplete (or failed), saying which."""
     try:
-        cfg = _read(folder / "config.yaml", yaml.safe_load)
+        cfg = _read(folder / CONFIG_FILE, yaml.safe_load)
         if not isinstance(cfg, dict):
             raise _Unreadable("config.yaml does not parse (not a mapping)")
     except _Unreadable as exc:
@@ -66,7 +66,7 @@ def read_job(folder: Path) -> Dict[str, object]:
         return _job_row(folder, cfg)
     except _Unreadable as exc:
         row = _job_row(folder, cfg, results=False)
-        row["status"] = "failed" if "failure.json" in str(exc) else "incomplete"
+        row["status"] = "failed" if FAILURE_FILE in str(exc) else "incomplete"
         row["error"] = str(exc)
         return row
 
@@ -83,7 +83,7 @@ def _job_row(folder: Path, cfg: dict, results: bool = True) -> Dict[str, object]
            "planned_steps": None, "steps_done": None,
            # a deferred job reported from a checkpoint before its switch (output/deferred.py); None otherwise
            "checkpoint_note": None}
-    summary_path, failure_path = folder / "experiment_summary.json", folder / "failure.json"
+    summary_path, failure_path = folder / SUMMARY_FILE, folder / FAILURE_FILE
     if not results:
         return row
     if summary_path.exists():
@@ -191,7 +191,7 @@ def settings_apart_from_baseline(folders: List[Path], experiments: List[str],
 def derived_rows(folder: Path, row: dict) -> List[dict]:
     """``<experiment> + posthoc_la`` etc.: the job's post-hoc and cRT results (balancelab.evaluation.derived)
     as comparison rows of kind ``derived``."""
-    path = folder / "experiment_summary.json"
+    path = folder / SUMMARY_FILE
     if row["status"] not in ("completed", "early_stopped") or not path.exists():
         return []
     summary = json.loads(path.read_text())

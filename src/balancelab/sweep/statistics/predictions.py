@@ -14,7 +14,7 @@ import pandas as pd
 
 from balancelab.errors import DataError
 from balancelab.evaluation.derived import job_file
-from balancelab.output.contract import FINISHED, SPLIT_MANIFEST_FILE
+from balancelab.output.contract import FINISHED, SPLIT_MANIFEST_FILE, SUMMARY_FILE
 
 Predictions = Dict[str, Dict[Hashable, np.ndarray]]  # experiment -> seed -> predicted class index per test sample
 
@@ -83,7 +83,7 @@ def minority_class_index(sweep_dir: str | Path, jobs: pd.DataFrame,
     """
     names = set()
     for _, job in jobs[jobs["status"].isin(FINISHED)].iterrows():
-        path = Path(sweep_dir) / job["job"] / "experiment_summary.json"
+        path = Path(sweep_dir) / job["job"] / SUMMARY_FILE
         if path.exists():
             name = (json.loads(path.read_text()).get("test") or {}).get("minority_class")
             if name is not None:

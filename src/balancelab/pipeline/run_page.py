@@ -15,6 +15,8 @@ from typing import Optional
 import pandas as pd
 
 from balancelab.output import atomic, html
+from balancelab.output.contract import (CONFIG_FILE, DATASET_STATISTICS_FILE, HISTORY_FILE, PREDICTIONS_FILE,
+                                        RUN_LOG_FILE, SUMMARY_FILE, TEST_METRICS_FILE)
 
 log = logging.getLogger("balancelab")
 
@@ -26,9 +28,9 @@ PLOTS = (("training_curves.png", "Training curves"), ("confusion_matrix.png", "C
          ("confidence_distribution.png", "Confidence of the test predictions"), ("roc_curve.png", "ROC curve (test)"),
          ("pr_curve.png", "Precision-recall curve (test)"),
          ("synthetic_samples.png", "Real vs generated training images"))
-LINKED_FILES = ("experiment_summary.json", "config.yaml", "history.csv", "predictions.csv", "test_metrics.csv",
+LINKED_FILES = (SUMMARY_FILE, CONFIG_FILE, HISTORY_FILE, PREDICTIONS_FILE, TEST_METRICS_FILE,
                 "confusion_matrix.csv", "threshold_analysis.csv", "balancing_analysis.json",
-                "dataset_statistics.json", "run.log")
+                DATASET_STATISTICS_FILE, RUN_LOG_FILE)
 
 
 def _number(value) -> str:
@@ -42,7 +44,7 @@ def _number(value) -> str:
 def run_report_html(run_dir: Path) -> str:
     """The page's HTML (raises if the run folder has no readable experiment_summary.json)."""
     run_dir = Path(run_dir)
-    summary = json.loads((run_dir / "experiment_summary.json").read_text())
+    summary = json.loads((run_dir / SUMMARY_FILE).read_text())
     test = summary.get("test") or {}
     validation = summary.get("validation_at_best_epoch") or {}
     title = summary.get("run_name") or run_dir.name
@@ -63,7 +65,7 @@ def run_report_html(run_dir: Path) -> str:
         parts += ["<h2>Headline metrics</h2>", html.table(pd.DataFrame(rows), text_columns=["metric"])]
     else:
         parts.append('<p class="warning">No test metrics: no epoch finished with a usable model.</p>')
-    per_class = run_dir / "test_metrics.csv"
+    per_class = run_dir / TEST_METRICS_FILE
     if per_class.is_file():
         frame = pd.read_csv(per_class).round(4)
         parts += ["<h2>Per-class test metrics</h2>", html.table(frame, text_columns=["class"])]

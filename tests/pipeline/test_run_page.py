@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from balancelab.evaluation.run_report import write_run_report
+from balancelab.pipeline.run_page import write_run_report
 
 
 class Collect(HTMLParser):
