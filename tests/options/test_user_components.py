@@ -175,13 +175,21 @@ def test_the_examples_balancer_refuses_a_word_for_its_count(project):
 
 # -- an option's name is its file name --------------------------------------------------------------------------
 
+def _with_key(text: str, key: str, value) -> str:
+    """A copied YAML edited as a user edits it: the key's line changed (every shipped YAML shows every key)."""
+    lines = [f"{key}: {value}" if line.startswith(f"{key}:") else line for line in text.splitlines()]
+    return "\n".join(lines) + "\n" + ("" if any(line.startswith(f"{key}:") for line in text.splitlines())
+                                      else f"{key}: {value}\n")
+
+
 def test_a_copied_option_that_keeps_the_originals_name_is_refused(project):
     builtin = Path(__file__).resolve().parents[2] / "configs" / "balancing" / "smote.yaml"
-    add_option(project, "balancing", "smote_k3", builtin.read_text() + "k_neighbors: 3\n")
+    add_option(project, "balancing", "smote_k3", _with_key(builtin.read_text(), "k_neighbors", 3))
     message = preflight([searchpath(project), "balancing=smote_k3"])
     assert message is not None and "balancing=smote_k3" in message and "'smote'" in message
     assert "name: smote_k3" in message
-    add_option(project, "balancing", "smote_k3", builtin.read_text() + "name: smote_k3\nk_neighbors: 3\n")
+    add_option(project, "balancing", "smote_k3",
+               _with_key(_with_key(builtin.read_text(), "k_neighbors", 3), "name", "smote_k3"))
     assert preflight([searchpath(project), "balancing=smote_k3"]) is None
 
 

@@ -1,0 +1,62 @@
+"""Each option's YAML shows every key with its default (scripts/write_option_yamls.py keeps it so), every schema
+has its YAML, and every built-in loss describes itself in the run summary."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("write_option_yamls", ROOT / "scripts" / "write_option_yamls.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_option_yaml_shows_every_key_at_the_value_it_composes_to():
+    script = _script()
+    stale = [str(path.relative_to(ROOT)) for group, path in script.option_files()
+             if path.read_text() != script.expected(path, group)]
+    assert stale == [], f"run python scripts/write_option_yamls.py: {stale}"
+
+
+def test_the_generated_keys_change_no_composed_value(tmp_path, monkeypatch):
+    """A YAML that lost a key is found, and the keys written back compose to what the schema alone gives."""
+    script = _script()
+    path = ROOT / "configs" / "model" / "resnet32.yaml"
+    text = path.read_text()
+    cut = "\n".join(line for line in text.splitlines() if not line.startswith("dropout:")) + "\n"
+    assert cut != text
+    monkeypatch.setattr(script, "CONFIGS", ROOT / "configs")
+    assert script.own_part(cut) + script.generated_part(cut, script.composed_node("model", "resnet32")) == text
+
+
+@pytest.mark.parametrize("group", ["model", "dataset", "balancing", "loss", "optimizer", "scheduler", "logger"])
+def test_every_schema_has_its_yaml(group):
+    from balancelab.options.store import GROUPS
+
+    texts = "\n".join(p.read_text() for p in (ROOT / "configs" / group).glob("*.yaml"))
+    missing = [name for name in GROUPS[group].schemas if f"/schema/{group}/{name}@" not in texts]
+    assert missing == [], f"schemas of {group} without a YAML in configs/{group}/: {missing}"
+
+
+def test_every_built_in_loss_describes_itself():
+    """The run summary's loss_details name the loss; a criterion that does not describe itself would be named
+    by its Python class only."""
+    from omegaconf import OmegaConf
+
+    from balancelab.losses import describe_loss
+    from balancelab.options.build import build
+
+    script = _script()
+    for path in sorted((ROOT / "configs" / "loss").glob("*.yaml")):
+        node = script.composed_node("loss", path.stem)
+        classes = 2 if path.stem == "bce" else 3
+        counts = [50, 10] if classes == 2 else [50, 10, 5]
+        criterion = build(OmegaConf.create(node), "loss", num_classes=classes, class_counts=counts,
+                          trained_counts=counts, balanced_batches=False)
+        kind = describe_loss(criterion)["type"]
+        assert "." not in kind, f"loss={path.stem}: its criterion {type(criterion).__name__} does not describe itself"
