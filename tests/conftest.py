@@ -38,6 +38,20 @@ def run_cli(args, cwd, script="balance-run", timeout=600, env_extra=None):
     return subprocess.run([str(exe), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
+def assert_refused_without_heavy_imports(argv, expected: str) -> None:
+    """preflight(argv) refuses with a message holding ``expected``, in a fresh interpreter that imports none of
+    the loaders' libraries (torch, OpenCV, scikit-learn, pandas, SciPy take seconds to import)."""
+    import sys
+
+    code = ("import sys; from balancelab.cli.preflight import preflight; "
+            f"m = preflight({list(argv)!r}); "
+            f"assert m and {expected!r} in m, m; "
+            "heavy = [n for n in ('torch', 'cv2', 'sklearn', 'pandas', 'scipy') if n in sys.modules]; "
+            "assert not heavy, heavy")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
 @pytest.fixture
 def cli():
     return run_cli

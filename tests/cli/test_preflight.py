@@ -5,6 +5,7 @@ import pytest
 from balancelab.cli.compose import jobs_of
 from balancelab.cli.preflight import preflight
 from balancelab.cli.help import render_group_help
+from tests.conftest import assert_refused_without_heavy_imports
 
 
 @pytest.mark.parametrize("argv,expected", [
@@ -142,13 +143,4 @@ def test_a_value_of_the_wrong_type_gets_the_keys_rule_and_a_valid_value(argv, ex
 def test_an_unusable_image_folder_is_refused_without_importing_the_loaders_libraries(tmp_path):
     """The check of dataset.root lists the folder as the loader will, but the loader's decoders and splitters
     (torch, OpenCV, scikit-learn, pandas) take seconds to import: a mistake must be refused in about one."""
-    import subprocess
-    import sys
-
-    code = ("import sys; from balancelab.cli.preflight import preflight; "
-            f"m = preflight(['dataset=image_folder', 'dataset.root={tmp_path}']); "
-            "assert m and 'no class sub-folders' in m, m; "
-            "heavy = [n for n in ('torch', 'cv2', 'sklearn', 'pandas', 'scipy') if n in sys.modules]; "
-            "assert not heavy, heavy")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-2000:]
+    assert_refused_without_heavy_imports(["dataset=image_folder", f"dataset.root={tmp_path}"], "no class sub-folders")

@@ -4,7 +4,7 @@ import pytest
 
 from balancelab.options.validate import validate
 from balancelab.errors import ConfigError
-from tests.conftest import compose
+from tests.conftest import assert_refused_without_heavy_imports, compose
 from tests.data.video_frames import CLIP_RULE, write_clips
 
 
@@ -72,15 +72,6 @@ def test_help_shows_the_key():
 
 def test_a_rule_that_misses_a_file_is_refused_without_importing_the_loaders_libraries(clips):
     """Applying the rule to the listing is part of the quick check (about a second), like the listing itself."""
-    import subprocess
-    import sys
-
     (clips / "dog" / "cover.png").write_bytes(b"")
     argv = ["dataset=image_folder", f"dataset.root={clips}", f"dataset.group='{CLIP_RULE}'"]
-    code = ("import sys; from balancelab.cli.preflight import preflight; "
-            f"m = preflight({argv!r}); "
-            "assert m and 'does not match 1 of' in m, m; "
-            "heavy = [n for n in ('torch', 'cv2', 'sklearn', 'pandas', 'scipy') if n in sys.modules]; "
-            "assert not heavy, heavy")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-2000:]
+    assert_refused_without_heavy_imports(argv, "does not match 1 of")
