@@ -11,13 +11,13 @@ import logging
 from pathlib import Path
 
 from balancelab.balancing.apply import balance_training_set
-from balancelab.pipeline.run_page import write_run_report
 from balancelab.identity import PRESENTATION_KEYS
 from balancelab.options.build import build
 from balancelab.output import atomic
-from balancelab.output.contract import SUMMARY_FILE
+from balancelab.output.contract import SUMMARY_FILE, Status
 from balancelab.pipeline import artifacts
 from balancelab.pipeline.best_model import classifier_retraining, evaluate_best_model
+from balancelab.pipeline.run_page import write_run_report
 from balancelab.provenance import run_facts
 from balancelab.training.assembly import assemble, describe_training
 from balancelab.training.batch_prior import trained_prior
@@ -43,7 +43,7 @@ def run_experiment(cfg: dict, run_dir: Path, identity: str, launcher: str | None
     failed = True
     try:
         summary = _run(cfg, run_dir, identity, tracker, launcher, stop)
-        failed = summary["status"] == "diverged"
+        failed = summary["status"] == Status.DIVERGED
         return summary
     finally:
         tracker.finish(failed=failed)

@@ -14,7 +14,7 @@ from balancelab.errors import (EXIT_DIVERGED, EXIT_FAILED, EXIT_INTERRUPTED, EXI
                                EXIT_USER_ERROR, BalancelabError, OutputWriteError, RunLockedError)
 from balancelab.identity import identity_hash, resolved_without_name
 from balancelab.logs import setup_logging
-from balancelab.output.contract import CONFIG_FILE, FAILURE_FILE, SUMMARY_FILE
+from balancelab.output.contract import CONFIG_FILE, FAILURE_FILE, FINISHED, SUMMARY_FILE, Status
 from balancelab.output.lock import LOCK_FILE, FolderLock
 from balancelab.output.run_folder import folder_identity, prepare_run_folder
 from balancelab.training.signals import StopSignals
@@ -45,12 +45,12 @@ def objective(outcome: dict):
     import json
 
     summary = outcome
-    if outcome.get("status") == "skipped":  # finished before with this config: its summary is on disk
+    if outcome.get("status") == Status.SKIPPED:  # finished before with this config: its summary is on disk
         try:
             summary = json.loads((Path(outcome["run_dir"]) / SUMMARY_FILE).read_text())
         except (OSError, ValueError, KeyError):
             return None
-    if summary.get("status") not in ("completed", "early_stopped"):
+    if summary.get("status") not in FINISHED:
         return None
     value = summary.get("best_val_macro_f1")
     return None if value is None else float(value)
@@ -77,7 +77,7 @@ def _job(cfg) -> dict:
         not_ours = not owned and ((lock is None and (run_dir / LOCK_FILE).exists())
                                   or folder_identity(run_dir) not in (None, identity))
         if not_ours:
-            return {"status": "failed", "error_type": type(exc).__name__, "error": str(exc)}
+            return {"status": Status.FAILED.value, "error_type": type(exc).__name__, "error": str(exc)}
         return _try_record_failure(run_dir, exc, cfg)
 
     try:
@@ -94,7 +94,7 @@ def _job(cfg) -> dict:
         log.error("%s", exc)
         _record_exit_code(EXIT_LOCKED)
         if is_multirun:  # the folder belongs to the other process: write nothing into it
-            return {"status": "locked", "run_dir": str(run_dir), "error": str(exc)}
+            return {"status": Status.LOCKED.value, "run_dir": str(run_dir), "error": str(exc)}
         sys.exit(EXIT_LOCKED)
     except BalancelabError as exc:  # an output that cannot be written (4), or a mistake in config or data (2)
         code = EXIT_OUTPUT_ERROR if isinstance(exc, OutputWriteError) else EXIT_USER_ERROR
@@ -124,7 +124,7 @@ def _run_locked(cfg, run_dir: Path, identity: str, is_multirun: bool, launcher, 
                                 retry_failed=cfg["retry_failed"])
     if action == "skip":
         log.info("Skipping %s: already finished with this configuration.", run_dir)
-        return {"status": "skipped", "run_dir": str(run_dir)}
+        return {"status": Status.SKIPPED.value, "run_dir": str(run_dir)}
     owned.append(True)
     messages = {"restart": "Removed the leftovers of an unfinished or failed run in %s.",
                 "resume": "Unfinished run found in %s: resuming it.", "overwrite": "Replacing the run in %s."}
@@ -152,7 +152,7 @@ def _run_locked(cfg, run_dir: Path, identity: str, is_multirun: bool, launcher, 
                             run_dir, EXIT_INTERRUPTED)
             stop.hand_over()  # e.g. submitit's handler: requeue the SLURM job, then exit
             sys.exit(EXIT_INTERRUPTED)
-    _record_exit_code(EXIT_DIVERGED if summary["status"] == "diverged" else 0)
+    _record_exit_code(EXIT_DIVERGED if summary["status"] == Status.DIVERGED else 0)
     test = summary.get("test") or {}
     log.info("Done: status=%s  test macro-F1=%s  balanced acc=%s  -> %s", summary["status"],
              _fmt(test.get("macro_f1")), _fmt(test.get("balanced_accuracy")), run_dir)
@@ -164,7 +164,7 @@ def _try_record_failure(run_dir: Path, exc: BaseException, cfg) -> dict:
         return record_failure(run_dir, exc, cfg)
     except OutputWriteError as again:  # the disk that failed the run may fail this file too
         log.error("%s", again)
-        return {"status": "failed", "error_type": type(exc).__name__, "error": str(exc)}
+        return {"status": Status.FAILED.value, "error_type": type(exc).__name__, "error": str(exc)}
 
 
 def record_failure(run_dir: Path, exc: BaseException, cfg=None) -> dict:
@@ -175,7 +175,7 @@ def record_failure(run_dir: Path, exc: BaseException, cfg=None) -> dict:
 
     from balancelab.output.atomic import write_json, write_text
 
-    info = {"status": "failed", "error_type": type(exc).__name__, "error": str(exc),
+    info = {"status": Status.FAILED.value, "error_type": type(exc).__name__, "error": str(exc),
             "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))}
     run_dir.mkdir(parents=True, exist_ok=True)
     if cfg is not None and not (run_dir / CONFIG_FILE).exists():

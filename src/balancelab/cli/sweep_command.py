@@ -15,6 +15,7 @@ from balancelab.errors import (EXIT_LOCKED, EXIT_OUTPUT_ERROR, EXIT_USER_ERROR, 
                                OutputWriteError, RunLockedError)
 from balancelab.identity import PRESENTATION_KEYS, RECORDED_ELSEWHERE
 from balancelab.logs import setup_logging
+from balancelab.output.contract import Status
 from balancelab.options.imports import importable_working_directory
 from balancelab.output.lock import FolderLock
 from balancelab.sweep.grid import experiments, select
@@ -275,7 +276,7 @@ def _report_and_exit_code(sweep_dir: Path, stale_after_s: float = 600.0, bootstr
     print((sweep_dir / "comparison.md").read_text())
     for job in summary["failed_jobs"]:
         log.error("Failed job %s: %s", job["job"], job["error"])
-    return 1 if counts.get("failed") or counts.get("incomplete") else 0
+    return 1 if counts.get(Status.FAILED.value) or counts.get(Status.INCOMPLETE.value) else 0
 
 
 def _write_ranks_locked(folders, out_dir: Path, metric: str, stale_after_s: float = 600.0) -> dict:

@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from balancelab.output.contract import Status
 
 # Up to this many epochs every epoch is drawn as a marker: one epoch is a single point, which a line
 # without markers does not show at all, and a few points read better as points.
@@ -126,7 +127,7 @@ def row_mark(row) -> str:
     """What a reader must know before trusting a row: failed, partial (some seeds missing), the model before
     its cRT stage (the cRT result is a row of its own), one seed."""
     marks = []
-    if row.get("status") == "failed":
+    if row.get("status") == Status.FAILED:
         marks.append("failed")
     elif row.get("status") == "partial":
         marks.append("partial")
@@ -212,7 +213,7 @@ def comparison_bars(table: pd.DataFrame):
     ax.errorbar(means[has_ci], y[has_ci], xerr=[means[has_ci] - low[has_ci], high[has_ci] - means[has_ci]],
                 fmt="none", ecolor="black", capsize=3, gid="mean_ci")
     for i, (_, r) in enumerate(table.iterrows()):
-        if r.get("status") == "failed" or np.isnan(means[i]):
+        if r.get("status") == Status.FAILED or np.isnan(means[i]):
             ax.text(0.02, i, "failed: no finished seed", va="center", fontsize=8, color="tab:red",
                     transform=ax.get_yaxis_transform())
     base = table.loc[table["experiment"] == "baseline", "macro_f1_mean"]

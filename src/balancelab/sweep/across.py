@@ -25,7 +25,7 @@ import yaml
 
 from balancelab.errors import DataError
 from balancelab.output import atomic
-from balancelab.output.contract import CONFIG_FILE, PREDICTIONS_FILE
+from balancelab.output.contract import CONFIG_FILE, FINISHED, PREDICTIONS_FILE
 from balancelab.sweep.jobs import jobs_table, trained_jobs
 
 
@@ -39,7 +39,7 @@ def block_label(sweep_dir: Path, table: pd.DataFrame, jobs: pd.DataFrame) -> str
 def test_set_of(sweep_dir: Path, jobs: pd.DataFrame) -> str:
     """A fingerprint of the test set a sweep was scored on: the test images and their classes from a finished
     job's predictions.csv, else the dataset settings of its config.yaml (which fix the split)."""
-    finished = jobs[jobs["status"].isin(("completed", "early_stopped"))] if "status" in jobs else jobs
+    finished = jobs[jobs["status"].isin(FINISHED)] if "status" in jobs else jobs
     for job in finished["job"]:
         path = Path(sweep_dir) / str(job) / PREDICTIONS_FILE
         if path.is_file():

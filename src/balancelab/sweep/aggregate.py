@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from balancelab.errors import DataError
-from balancelab.output.contract import FINISHED
 from balancelab.evaluation.derived import BY_LABEL, job_file
+from balancelab.output.contract import FINISHED, Status
 from balancelab.sweep import statistics
 from balancelab.sweep.columns import (BASELINE, BEFORE_CRT_VERDICT, BOOTSTRAP_SEED, DERIVED, METRICS, REFERENCE,
                                       SOURCE_COLUMNS, STAT_COLUMNS, TRAINED, log)
@@ -38,8 +38,8 @@ def column_of(jobs: pd.DataFrame, name: str, default=None) -> pd.Series:
 
 def _outcome(group: pd.DataFrame) -> Dict[str, object]:
     n_ok = int(group["status"].isin(FINISHED).sum())
-    n_failed = int((group["status"] == "failed").sum())
-    n_incomplete = int((~group["status"].isin([*FINISHED, "failed"])).sum())
+    n_failed = int((group["status"] == Status.FAILED).sum())
+    n_incomplete = int((~group["status"].isin([*FINISHED, Status.FAILED.value])).sum())
     errors = [e for e in group["error"].dropna()]
     return {"n_ok": n_ok, "n_failed": n_failed, "n_incomplete": n_incomplete, "errors": errors}
 
@@ -195,7 +195,7 @@ def attach_statistics(table: pd.DataFrame, long: pd.DataFrame) -> pd.DataFrame:
 def per_class_tables(jobs: pd.DataFrame, sweep_dir: Path) -> pd.DataFrame:
     """Mean per-class recall/F1 per experiment (over seeds) and the difference to baseline."""
     frames = []
-    for _, job in jobs[jobs["status"].isin(["completed", "early_stopped"])].iterrows():
+    for _, job in jobs[jobs["status"].isin(FINISHED)].iterrows():
         path = job_file(sweep_dir, job["job"], "metrics")
         if path.exists():
             m = pd.read_csv(path)

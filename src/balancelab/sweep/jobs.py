@@ -13,7 +13,7 @@ import yaml
 
 from balancelab.evaluation.derived import DERIVED_RESULTS
 from balancelab.identity import identity
-from balancelab.output.contract import CONFIG_FILE, FAILURE_FILE, HEADLINE_METRICS, SUMMARY_FILE
+from balancelab.output.contract import CONFIG_FILE, FAILURE_FILE, FINISHED, HEADLINE_METRICS, SUMMARY_FILE, Status
 from balancelab.output.deferred import checkpoint_precedes_switch
 from balancelab.output.run_folder import FAILED_STATUSES
 from balancelab.sweep.columns import BASELINE, DERIVED, DERIVED_METRICS, METRICS, TRAINED
@@ -39,7 +39,7 @@ def _unreadable_job(folder: Path, error: str) -> Dict[str, object]:
     return {"job": folder.name, "experiment": None, "group": None, "seed": None, "model": None, "dataset": None,
             "balancing": None, "loss": None, "error": error, "row_kind": TRAINED, "source_experiment": None,
             "derived": None, "crt_epochs": 0, "budget": None, "epochs": None, "planned_steps": None,
-            "steps_done": None, "status": "incomplete"}
+            "steps_done": None, "status": Status.INCOMPLETE.value}
 
 
 def _config_or_empty(folder: Path) -> dict:
@@ -66,7 +66,7 @@ def read_job(folder: Path) -> Dict[str, object]:
         return _job_row(folder, cfg)
     except _Unreadable as exc:
         row = _job_row(folder, cfg, results=False)
-        row["status"] = "failed" if FAILURE_FILE in str(exc) else "incomplete"
+        row["status"] = Status.FAILED.value if FAILURE_FILE in str(exc) else Status.INCOMPLETE.value
         row["error"] = str(exc)
         return row
 
@@ -105,15 +105,15 @@ def _job_row(folder: Path, cfg: dict, results: bool = True) -> Dict[str, object]
         row["val_test_gap"] = None if val is None or test.get("macro_f1") is None else val - test["macro_f1"]
         row["checkpoint_note"] = checkpoint_precedes_switch(cfg, summary)
         if row["status"] in FAILED_STATUSES:  # a diverged job is a failure, not a dropped seed
-            row["status"], row["error"] = "failed", f"{summary['status']}: {summary.get('message') or 'no message'}"
+            row["status"], row["error"] = Status.FAILED.value, f"{summary['status']}: {summary.get('message') or 'no message'}"
     elif failure_path.exists():
         failure = _read(failure_path, json.loads)
         if not isinstance(failure, dict):
             raise _Unreadable("failure.json is incomplete (not a mapping)")
-        row["status"] = "failed"
+        row["status"] = Status.FAILED.value
         row["error"] = f"{failure.get('error_type', 'unknown error')}: {failure.get('error', 'no message')}"
     else:
-        row["status"] = "incomplete"
+        row["status"] = Status.INCOMPLETE.value
     return row
 
 
@@ -192,7 +192,7 @@ def derived_rows(folder: Path, row: dict) -> List[dict]:
     """``<experiment> + posthoc_la`` etc.: the job's post-hoc and cRT results (balancelab.evaluation.derived)
     as comparison rows of kind ``derived``."""
     path = folder / SUMMARY_FILE
-    if row["status"] not in ("completed", "early_stopped") or not path.exists():
+    if row["status"] not in FINISHED or not path.exists():
         return []
     summary = json.loads(path.read_text())
     out = []

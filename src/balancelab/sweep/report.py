@@ -24,6 +24,7 @@ import pandas as pd
 
 from balancelab.errors import DataError, OutputWriteError
 from balancelab.output import atomic
+from balancelab.output.contract import Status
 from balancelab.sweep.aggregate import attach_statistics, comparison_table, paired_statistics, per_class_tables
 from balancelab.sweep.answer import sweep_answer
 from balancelab.sweep.budget import budget_facts
@@ -77,7 +78,7 @@ def build_report(sweep_dir: str | Path, bootstrap_seed: int = BOOTSTRAP_SEED) ->
     atomic.save_figure(sweep_dir / "per_class_recall.png", plots.per_class_heatmap(per_class, table["experiment"]))
     atomic.save_figure(sweep_dir / "per_class_delta.png", plots.per_class_delta_heatmap(per_class, table["experiment"]))
     real = trained_jobs(jobs)
-    failed = real[real["status"] == "failed"]
+    failed = real[real["status"] == Status.FAILED]
     trained_rows = table[table["row_kind"] == TRAINED]
     summary = {
         "sweep_dir": str(sweep_dir.resolve()), "jobs": int(len(real)),

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from balancelab.balancing.sample_order import epoch_order
 from balancelab.evaluation.metrics import split_scores
+from balancelab.output.contract import Status
 from balancelab.output.deferred import deferred_block, precedes_switch_note
 from balancelab.training.batches import DeviceImages, OnlineAugmentation
 from balancelab.training.budget import training_budget  # noqa: F401  (the run's budget, next to the loop it drives)
@@ -289,7 +290,7 @@ def fit(model, train: DeviceImages, val: DeviceImages, criterion, optimizer, sch
         except Diverged as exc:
             message = f"epoch {epoch}: {exc}"
             log.error("Training diverged (%s); stopping. Try a lower optimizer.lr or trainer.grad_clip_norm.", message)
-            return _result(books, "diverged", message, _never_started(components, epoch), switches)
+            return _result(books, Status.DIVERGED.value, message, _never_started(components, epoch), switches)
         finally:
             if bar is not None:
                 bar.close()
@@ -308,7 +309,7 @@ def fit(model, train: DeviceImages, val: DeviceImages, criterion, optimizer, sch
         if not math.isfinite(val_loss):
             message = f"epoch {epoch}: validation loss is {val_loss}"
             log.error("Validation loss is not finite (%s); stopping.", message)
-            return _result(books, "diverged", message, _never_started(components, epoch), switches)
+            return _result(books, Status.DIVERGED.value, message, _never_started(components, epoch), switches)
         if books.best_epoch is not None and books.best_epoch <= switch < epoch:
             # The first epoch after the switch: what came before is the method without its deferred part.
             books.best_f1, books.since_best = -math.inf, 0
@@ -326,9 +327,9 @@ def fit(model, train: DeviceImages, val: DeviceImages, criterion, optimizer, sch
         # The last epoch ends a run as completed even when patience runs out on it: `early_stopped`
         # says that epochs were left untrained.
         if epoch == settings.epochs:
-            books.finished = "completed"
+            books.finished = Status.COMPLETED.value
         elif settings.patience and epoch > switch and books.since_best >= settings.patience:
-            books.finished = "early_stopped"
+            books.finished = Status.EARLY_STOPPED.value
             books.message = f"no validation macro-F1 gain for {settings.patience} epochs"
             log.info("Early stopping at epoch %d: %s.", epoch, books.message)
         if on_epoch_end is not None:
@@ -338,7 +339,7 @@ def fit(model, train: DeviceImages, val: DeviceImages, criterion, optimizer, sch
             save(None)
         if stopping:
             raise Interrupted(stop_requested(), epoch + 1, 0, store is not None)
-    return _result(books, books.finished or "completed", books.message, _never_started(components, books.epoch),
+    return _result(books, books.finished or Status.COMPLETED.value, books.message, _never_started(components, books.epoch),
                    switches)
 
 

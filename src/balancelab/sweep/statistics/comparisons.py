@@ -46,19 +46,19 @@ import numpy as np
 import pandas as pd
 
 from balancelab.errors import DataError
+from balancelab.output.contract import FINISHED, Status
 from balancelab.sweep.grid import BASELINE
 from balancelab.sweep.statistics.bootstrap import (N_RESAMPLES, REFINED_RESAMPLES, ImageResamples, bootstrap_p,
                                                    percentile_interval, score_resamples, variance_with_error)
 from balancelab.sweep.statistics.metrics import METRICS, PRIMARY_METRIC
 from balancelab.sweep.statistics.multiple import holm, holm_levels
 from balancelab.sweep.statistics.predictions import align_predictions, groups_in_order
-from balancelab.output.contract import FINISHED
 from balancelab.sweep.statistics.seeds import all_equal, finished_values, paired_seeds, row_of, seed_tests
 from balancelab.sweep.statistics.two_level import TwoLevelTest, family_prior, two_level_test
 
 BETTER, WORSE, NO_DIFFERENCE, NOT_AVAILABLE = "better", "worse", "no detectable difference", "not available"
 UNSTABLE = "unstable"
-INCOMPLETE = "incomplete"  # a side has seeds with no result: no verdict in its favour
+INCOMPLETE = Status.INCOMPLETE.value  # a side has seeds with no result: no verdict in its favour
 TWO_LEVEL = "two-level"
 TRAINED_FAMILY = "trained vs baseline"
 DERIVED_VS_BASELINE_FAMILY = "derived vs baseline"
@@ -137,7 +137,7 @@ def failed_seeds(jobs: pd.DataFrame) -> Dict[str, Tuple[int, int]]:
     trained = jobs[kinds != "derived"]
     out = {}
     for experiment, group in trained.groupby("experiment", sort=False):
-        n_failed = int((group["status"] == "failed").sum())
+        n_failed = int((group["status"] == Status.FAILED).sum())
         out[experiment] = (n_failed, n_failed + int(group["status"].isin(FINISHED).sum()))
     if "source_experiment" in jobs:
         for experiment, source in jobs.loc[kinds == "derived", ["experiment", "source_experiment"]].itertuples(
@@ -259,7 +259,7 @@ def missing_seeds(jobs: pd.DataFrame) -> Dict[str, Tuple[int, int]]:
     seeds = set(trained["seed"].dropna().tolist())
     out = {}
     for experiment, group in trained.groupby("experiment", sort=False):
-        accounted = set(group.loc[group["status"].isin([*FINISHED, "failed"]), "seed"].tolist())
+        accounted = set(group.loc[group["status"].isin([*FINISHED, Status.FAILED.value]), "seed"].tolist())
         out[experiment] = (len(seeds - accounted), len(seeds))
     if "source_experiment" in jobs:
         for experiment, source in jobs.loc[kinds == "derived", ["experiment", "source_experiment"]].itertuples(
