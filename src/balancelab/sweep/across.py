@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 from typing import Dict, List, Sequence
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -95,6 +96,11 @@ def one_block_per_test_set(scores: pd.DataFrame, test_sets: Dict[str, str]) -> t
     return pd.DataFrame(blocks).T, notes
 
 
+def _k2_decisive_p(result) -> float:
+    """Wilcoxon's p when the scores share one scale, else the sign test's (rank_comparison left Wilcoxon out)."""
+    return result.wilcoxon_p if np.isfinite(result.wilcoxon_p) else result.sign_p
+
+
 def default_out_dir(sweep_dirs: Sequence[Path]) -> Path:
     """The folder the sweeps have in common (outputs/sweeps for sweeps made by balance-sweep)."""
     return Path(os.path.commonpath([str(Path(d).resolve()) for d in sweep_dirs]))
@@ -121,7 +127,7 @@ def write_ranks(sweep_dirs: Sequence[Path], out_dir: Path, metric: str = "macro_
         raise DataError(f"Fewer than 2 experiments have a finished score in every sweep (have {complete}; "
                         f"missing somewhere: {left_out}). Run the same experiments in every sweep.")
     blocks, shared = one_block_per_test_set(scores[complete], test_sets)
-    result = rank_comparison(blocks, alpha)
+    result = rank_comparison(blocks, alpha, commensurable=not shared)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ranks = result.ranks.reset_index()
@@ -144,7 +150,8 @@ def write_ranks(sweep_dirs: Sequence[Path], out_dir: Path, metric: str = "macro_
                   + ("—" if pd.isna(result.wilcoxon_p) else f"{result.wilcoxon_p:.4g}") + ", sign test p = "
                   + ("—" if pd.isna(result.sign_p) else f"{result.sign_p:.4g}") + " (Demšar §3.1; no Nemenyi test with "
                   f"k = 2): {first} vs {second} is "
-                  + ("significant" if result.wilcoxon_p < alpha else "not significant") + f" at α = {alpha}."]
+                  + ("significant" if _k2_decisive_p(result) < alpha else "not significant")
+                  + f" at α = {alpha} ({'Wilcoxon' if np.isfinite(result.wilcoxon_p) else 'sign test'})."]
     else:
         lines.append(_test_line("Friedman", "χ²", result.friedman_statistic, result.friedman_p) + "; "
                      + _test_line("Iman-Davenport", "F", result.iman_davenport_statistic, result.iman_davenport_p) + ".")

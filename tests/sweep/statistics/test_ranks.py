@@ -99,3 +99,22 @@ def test_nemenyi_groups_are_maximal_runs_closer_than_cd():
     assert st.nemenyi_groups(ranks.sample(frac=1, random_state=0), 1.5) == [["a", "b"], ["b", "c", "d"]]
     assert st.nemenyi_groups(ranks, 10) == [["a", "b", "c", "d"]]
     assert st.nemenyi_groups(ranks, 0.4) == [] and st.nemenyi_groups(ranks, np.nan) == []
+
+
+def test_two_experiments_over_blocks_on_different_scales_are_decided_by_the_sign_test():
+    """A block of sweeps that share a test set is scored by minus its average rank (a magnitude of 1), the others
+    by the metric (differences of about 0.001): the Wilcoxon signed-rank test would rank the block's difference
+    first whatever the raw ones say. With such blocks only the sign test (wins and losses) decides."""
+    import pandas as pd
+
+    from balancelab.sweep.statistics.ranks import rank_comparison
+
+    raw = pd.DataFrame({"x": [0.900] * 6, "y": [0.901, 0.902, 0.901, 0.903, 0.901, 0.902]},
+                       index=[f"d{i}" for i in range(6)])
+    blocks = pd.concat([raw, pd.DataFrame({"x": [-1.0], "y": [-2.0]}, index=["a + b"])])
+    result = rank_comparison(blocks, commensurable=False)
+    assert np.isnan(result.wilcoxon_p)
+    assert result.sign_p == pytest.approx(0.125)  # y ahead on 6 of 7: binomial two-sided
+    assert "sign test" in result.note
+    plain = rank_comparison(raw)
+    assert plain.wilcoxon_p < 0.05

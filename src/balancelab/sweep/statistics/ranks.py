@@ -90,13 +90,17 @@ class RankComparison:
         return self.ranks["average_rank"]
 
 
-def _two_experiments(result: RankComparison, complete: pd.DataFrame, notes: List[str]) -> None:
+def _two_experiments(result: RankComparison, complete: pd.DataFrame, notes: List[str],
+                     commensurable: bool = True) -> None:
     first, second = list(result.ranks.index[:2])
     d = complete[first].to_numpy(float) - complete[second].to_numpy(float)
     result.wins, result.losses, result.ties = int((d > 0).sum()), int((d < 0).sum()), int((d == 0).sum())
     if result.wins + result.losses:
         result.sign_p = float(stats.binomtest(result.wins, result.wins + result.losses).pvalue)
-    if np.any(d != 0):
+    if not commensurable:  # the signed-rank test ranks |d| across datasets: only one scale may be ranked
+        notes.append("the datasets' scores are not on one scale (sweeps that share a test set are scored by their "
+                     "ranks): the sign test decides, the Wilcoxon signed-rank test is not computed")
+    elif np.any(d != 0):
         result.wilcoxon_p = float(stats.wilcoxon(d, zero_method="zsplit").pvalue)
     smallest = 2.0 / 2 ** result.n_datasets
     if smallest >= result.alpha:
@@ -125,9 +129,10 @@ def _omnibus(result: RankComparison, complete: pd.DataFrame, notes: List[str]) -
                      "k > 5 for it to be reliable")
 
 
-def rank_comparison(scores: pd.DataFrame, alpha: float = 0.05) -> RankComparison:
+def rank_comparison(scores: pd.DataFrame, alpha: float = 0.05, commensurable: bool = True) -> RankComparison:
     """Demšar's comparison of k experiments over N datasets from ``scores`` (rows = datasets, columns =
-    experiments, higher is better).
+    experiments, higher is better). ``commensurable=False``: the rows' scores are not on one scale (some are
+    ranks), so with k = 2 only the sign test is computed.
 
     Rank 1 is best; ties share the average rank. Datasets missing any score are left out (and listed): the
     Friedman test needs complete blocks.
@@ -147,7 +152,7 @@ def rank_comparison(scores: pd.DataFrame, alpha: float = 0.05) -> RankComparison
         result.note = "; ".join(notes + ["no dataset has a score for every experiment"])
         return result
     if k == 2:
-        _two_experiments(result, complete, notes)
+        _two_experiments(result, complete, notes, commensurable)
     elif n >= 2:
         _omnibus(result, complete, notes)
         if result.omnibus_p < alpha:
