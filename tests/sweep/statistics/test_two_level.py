@@ -140,3 +140,20 @@ def test_the_monte_carlo_error_of_p_follows_the_image_variances_error():
     high = tl.generalized_p(0.03, 0.0, 0.01 ** 2 * 1.03, math.inf)
     assert test.p_error == pytest.approx((high - low) / 2)
     assert tl.two_level_test([0.03, 0.02], 0.01 ** 2, 0.0).p_error == 0.0
+
+
+def test_identical_differences_without_a_family_prior_borrow_the_familys_pooled_variance():
+    """Two seeds that happen to give the same difference (27-51 % of the time with 2 seeds) are not evidence that
+    training randomness is nil: without enough comparisons to fit a prior, the family's pooled variance stands
+    in, so the comparison is not tested on its test images alone."""
+    import numpy as np
+
+    from balancelab.sweep.statistics.two_level import BORROWED, OWN, estimate_prior, two_level_test
+
+    prior = estimate_prior([0.0, 4e-4, 9e-4], [1, 1, 1])  # one tie and two that differ: too few for a prior
+    assert not prior.moderates and prior.pooled_df > 0
+    tied = two_level_test([0.02, 0.02], image_variance=1e-5, prior=prior)
+    assert tied.seed_variance > 0 and BORROWED in tied.seed_variance_source
+    assert tied.p_value > two_level_test([0.02, 0.02], image_variance=1e-5).p_value
+    alone = two_level_test([0.02, 0.02], image_variance=1e-5)  # no family at all: nothing to borrow
+    assert alone.seed_variance == 0.0 and alone.seed_variance_source == OWN

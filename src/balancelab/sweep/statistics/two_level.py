@@ -357,6 +357,17 @@ def _has_variance(s2: np.ndarray, k: np.ndarray) -> np.ndarray:
     return np.isfinite(s2) & (k >= 1)
 
 
+def seed_variance_of(differences: Sequence[float]) -> float:
+    """s² of the per-seed differences (NaN with one seed); exactly 0 for differences that are equal but for their
+    last bits (0.7-0.6 and 0.8-0.7: metrics are ratios of counts)."""
+    d = np.asarray(differences, dtype=float)
+    if len(d) < 2:
+        return np.nan
+    if float(np.ptp(d)) <= 1e-12 * max(1.0, float(np.abs(d).max())):
+        return 0.0
+    return float(d.var(ddof=1))
+
+
 def two_level_test(differences: Sequence[float], image_variance: float = np.nan, image_variance_error: float = np.nan,
                    prior: SeedVariancePrior = SeedVariancePrior(),
                    outlier_tail: Optional[float] = None,
@@ -374,9 +385,7 @@ def two_level_test(differences: Sequence[float], image_variance: float = np.nan,
     if n == 0:
         raise ValueError("A comparison needs at least one paired seed.")
     k = n - 1
-    own = float(d.var(ddof=1)) if n > 1 else np.nan
-    if n > 1 and float(np.ptp(d)) <= 1e-12 * max(1.0, float(np.abs(d).max())):
-        own = 0.0  # 0.7-0.6 and 0.8-0.7 differ in the last bits only: metrics are ratios of counts
+    own = seed_variance_of(d)
     has_images = bool(np.isfinite(image_variance))
     source, scope = OWN, ""
     if n > 1:
@@ -384,6 +393,10 @@ def two_level_test(differences: Sequence[float], image_variance: float = np.nan,
         if prior.moderates and not is_outlier(own, k, prior, outlier_tail):
             moderated = prior.variance if math.isinf(prior.df) else (prior.df * prior.variance + k * own) / (prior.df + k)
             variance, df, source = moderated, min(prior.df + k, prior.pooled_df), MODERATED
+        elif own == 0 and prior.pooled_df > 0 and prior.pooled_variance > 0:
+            # identical differences are no evidence that training randomness is nil: without a prior to moderate
+            # them, the family's pooled seed variance stands in for it
+            variance, df, source = prior.pooled_variance, prior.pooled_df, BORROWED
     elif prior.pooled_df > 0:  # one seed: its training randomness is taken from the family's seeds
         variance = prior.variance if prior.moderates else prior.pooled_variance
         df = min(prior.df, prior.pooled_df) if prior.moderates else prior.pooled_df
