@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Optional
 
 from balancelab.balancing.apply import balance_training_set
 from balancelab.identity import PRESENTATION_KEYS
@@ -22,7 +23,7 @@ from balancelab.provenance import run_facts
 from balancelab.training.assembly import assemble, describe_training
 from balancelab.training.batch_prior import trained_prior
 from balancelab.training.loop import Interrupted, fit
-from balancelab.training.runtime import StageTimer, seed_everything, select_device
+from balancelab.training.runtime import StageTimer, device_assignment, seed_everything, select_device
 from balancelab.training.signals import StopCheck, no_stop
 from balancelab.training.state import TrainingStateStore
 from balancelab.training.threads import configure_threads
@@ -31,7 +32,7 @@ log = logging.getLogger("balancelab")
 
 
 def run_experiment(cfg: dict, run_dir: Path, identity: str, launcher: str | None = None,
-                   stop: StopCheck = no_stop) -> dict:
+                   stop: StopCheck = no_stop, job_index: Optional[int] = None) -> dict:
     """Run one experiment into ``run_dir`` (already prepared) and return its summary.
 
     The tracker is finished in ``finally`` (marked failed if the run raised), so one failing job never
@@ -42,18 +43,19 @@ def run_experiment(cfg: dict, run_dir: Path, identity: str, launcher: str | None
     tracker = build(cfg["logger"], "logger", run_dir=run_dir, run_config=cfg, identity=identity)
     failed = True
     try:
-        summary = _run(cfg, run_dir, identity, tracker, launcher, stop)
+        summary = _run(cfg, run_dir, identity, tracker, launcher, stop, job_index)
         failed = summary["status"] == Status.DIVERGED
         return summary
     finally:
         tracker.finish(failed=failed)
 
 
-def _run(cfg: dict, run_dir: Path, identity: str, tracker, launcher, stop: StopCheck) -> dict:
+def _run(cfg: dict, run_dir: Path, identity: str, tracker, launcher, stop: StopCheck,
+         job_index: Optional[int] = None) -> dict:
     trainer, timer = cfg["trainer"], StageTimer()
     threads = configure_threads(trainer["num_threads"])
     seed_everything(cfg["seed"], trainer["deterministic"])
-    device = select_device(trainer["device"])
+    device = select_device(trainer["device"], job_index)  # a multirun's jobs spread over the visible GPUs
     cache_dir = cfg["cache_dir"] if cfg["use_cache"] else None
 
     with timer("data"):
@@ -80,6 +82,9 @@ def _run(cfg: dict, run_dir: Path, identity: str, tracker, launcher, stop: StopC
 
     summary = artifacts.run_summary(cfg, result, training, describe_training(training), device)
     summary["notes"] += store.notes
+    assignment = device_assignment(trainer["device"], job_index, device)
+    if assignment:
+        summary["device_assignment"] = assignment
     if result.best_state is not None:
         # A signal from here on: training is over and its state saved; the run stops before (or right after)
         # the evaluation and before cRT, and a rerun redoes them from that state (exit 75, as the log promised).

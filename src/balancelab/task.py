@@ -89,7 +89,8 @@ def _job(cfg) -> dict:
         if cfg["use_cache"]:
             ensure_writable(cfg["cache_dir"], "cache_dir")
         lock = FolderLock(run_dir, stale_after_s=cfg["lock_stale_after_s"]).acquire()
-        return _run_locked(cfg, run_dir, identity, is_multirun, hydra_cfg.launcher.get("_target_"), owned)
+        job_index = int(hydra_cfg.job.num) if is_multirun and hydra_cfg.job.get("num") is not None else None
+        return _run_locked(cfg, run_dir, identity, is_multirun, hydra_cfg.launcher.get("_target_"), owned, job_index)
     except RunLockedError as exc:
         log.error("%s", exc)
         _record_exit_code(EXIT_LOCKED)
@@ -117,7 +118,8 @@ def _job(cfg) -> dict:
         setup_logging(None)
 
 
-def _run_locked(cfg, run_dir: Path, identity: str, is_multirun: bool, launcher, owned: list) -> dict:
+def _run_locked(cfg, run_dir: Path, identity: str, is_multirun: bool, launcher, owned: list,
+                job_index=None) -> dict:
     from balancelab.training.loop import Interrupted
 
     action = prepare_run_folder(run_dir, identity, cfg["overwrite"], skip_finished=is_multirun,
@@ -136,7 +138,7 @@ def _run_locked(cfg, run_dir: Path, identity: str, is_multirun: bool, launcher, 
 
     with StopSignals() as stop:
         try:
-            summary = run_experiment(cfg, run_dir, identity, launcher=launcher, stop=stop)
+            summary = run_experiment(cfg, run_dir, identity, launcher=launcher, stop=stop, job_index=job_index)
         except Interrupted as exc:
             if exc.stage != "training":  # after training: its finished state is saved; the stage is redone
                 log.warning("Stopped by %s during the %s, after training finished; the training state is saved in "

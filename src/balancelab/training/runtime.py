@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+from typing import Optional
 
 import numpy as np
 import torch
@@ -11,10 +12,18 @@ import torch
 from balancelab.errors import ConfigError
 
 
-def select_device(name: str = "auto") -> torch.device:
-    """auto: CUDA, then Apple MPS, then CPU. An explicit device that is missing is an error."""
+def select_device(name: str = "auto", job_index: Optional[int] = None) -> torch.device:
+    """auto: CUDA, then Apple MPS, then CPU. An explicit device that is missing is an error.
+
+    ``job_index`` (a job's number in a multirun): with several visible CUDA devices, ``auto`` puts job n on
+    device n mod count, so the parallel jobs of a GPU node spread over all of its GPUs (round-robin; with more
+    jobs at once than GPUs, several share one). CUDA_VISIBLE_DEVICES limits what is visible, as for any torch
+    program; an explicit ``cuda:N`` is kept."""
     if name == "auto":
         if torch.cuda.is_available():
+            count = torch.cuda.device_count()
+            if job_index is not None and count > 1:
+                return torch.device("cuda", int(job_index) % count)
             return torch.device("cuda")
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             return torch.device("mps")
@@ -28,6 +37,14 @@ def select_device(name: str = "auto") -> torch.device:
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise ConfigError("trainer.device=mps but MPS is not available. Use trainer.device=auto or cpu.")
     return device
+
+
+def device_assignment(name: str, job_index: Optional[int], device: torch.device) -> Optional[dict]:
+    """What the run summary records about how its device was chosen among several (None: there was no choice)."""
+    if name != "auto" or device.type != "cuda" or device.index is None:
+        return None
+    return {"rule": "round-robin over the visible CUDA devices by the job's number in the multirun",
+            "job_number": int(job_index), "visible_devices": torch.cuda.device_count(), "device": str(device)}
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:
