@@ -50,6 +50,15 @@ def run_experiment(cfg: dict, run_dir: Path, identity: str, launcher: str | None
         tracker.finish(failed=failed)
 
 
+def evaluation_cost(seconds: float, history) -> dict:
+    """The evaluation stage against one training epoch (whose time includes a validation pass): one forward
+    pass per split, so about one epoch's worth or less on data the size of the validation set."""
+    epochs = [row["seconds"] for row in history if row.get("seconds")]
+    epoch = sum(epochs) / len(epochs) if epochs else float("nan")
+    return {"seconds": round(seconds, 3), "mean_epoch_seconds": round(epoch, 3),
+            "epochs_equivalent": round(seconds / epoch, 3) if epoch and epoch == epoch else None}
+
+
 def _run(cfg: dict, run_dir: Path, identity: str, tracker, launcher, stop: StopCheck,
          job_index: Optional[int] = None) -> dict:
     trainer, timer = cfg["trainer"], StageTimer()
@@ -99,6 +108,7 @@ def _run(cfg: dict, run_dir: Path, identity: str, tracker, launcher, stop: StopC
                                                training.settings.evaluation_batch_size, device, training.images,
                                                prior=prior))
         stop_if_requested(stop, epoch=len(result.history), stage="evaluation")
+        summary["evaluation_cost"] = evaluation_cost(timer.seconds["evaluation"], result.history)
         if trainer["crt_epochs"]:
             with timer("crt"):
                 summary["crt"] = classifier_retraining(

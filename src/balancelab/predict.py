@@ -125,7 +125,7 @@ def predict_files(checkpoint: str | Path, inputs: Sequence[str | Path], device: 
 
     from balancelab.data.decode import decode_image
     from balancelab.training.batches import DeviceImages
-    from balancelab.training.loop import probabilities
+    from balancelab.evaluation.forward import probabilities
     from balancelab.training.runtime import select_device
 
     if batch_size < 1:

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from balancelab.errors import ConfigError, DataError
+from balancelab.evaluation.forward import final_linear, forward_pass  # noqa: F401 (final_linear: part of this API)
 from balancelab.evaluation.metrics import split_scores
 from balancelab.longtail_losses import log_prior
 
@@ -167,43 +168,15 @@ def tau_normalisation(*, weight, val_features, val_labels, test_features, test_l
     return PosthocResult("tau_normalisation", tau, metric, scores, test_pred, split_scores(test_labels, test_pred))
 
 
-def final_linear(model: nn.Module) -> nn.Linear:
-    """The model's classifier: its last ``nn.Linear`` (checked to produce the output in ``model_outputs``)."""
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    if not linears:
-        raise ConfigError(f"{type(model).__name__} has no linear layer: tau-normalisation and classifier "
-                          f"re-training need a model whose output comes from a final nn.Linear.")
-    return linears[-1]
-
-
-@torch.no_grad()
 def model_outputs(model: nn.Module, data, batch_size: int, *, features: bool = True
                   ) -> tuple[np.ndarray, Optional[np.ndarray]]:
     """(logits, features entering the final linear layer) for every sample of ``data`` (a DeviceImages), in
-    float32 and in order, with the model in eval mode (the arithmetic of ``training.loop.predict``).
+    float32 and in order, with the model in eval mode (one ``forward_pass``).
 
     ``features=False``: logits only (features None), for any model, also one without a final nn.Linear
     (e.g. resnet32's cosine classifier): all that post-hoc logit adjustment needs.
     """
-    model.eval()
-    if not features:
-        out = [model(x).float().cpu() for x, _ in data.ordered_batches(batch_size)]
-        return (torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)), None
-    layer = final_linear(model)
-    captured = []
-    hook = layer.register_forward_hook(lambda module, inputs, output: captured.append((inputs[0], output)))
-    logits, inputs = [], []
-    try:
-        for x, _ in data.ordered_batches(batch_size):
-            captured.clear()
-            out = model(x).float()
-            if len(captured) != 1 or captured[0][1].shape != out.shape or not torch.equal(captured[0][1].float(), out):
-                raise ConfigError(f"The last linear layer of {type(model).__name__} does not produce the model's "
-                                  f"output, so it is not the classifier that tau-normalisation rescales.")
-            logits.append(out.cpu())
-            inputs.append(captured[0][0].float().reshape(len(x), -1).cpu())
-    finally:
-        hook.remove()
-    if not logits:  # an empty split
-        return np.zeros((0, layer.out_features), np.float32), np.zeros((0, layer.in_features), np.float32)
-    return torch.cat(logits).numpy(), torch.cat(inputs).numpy()
+    outputs = forward_pass(model, data, batch_size, features=features, strict=True)
+    return outputs.logits, outputs.features
+
+

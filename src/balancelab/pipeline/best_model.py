@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Optional
 
 from balancelab.checkpoint import save_checkpoint
-from balancelab.errors import ConfigError
 from balancelab.evaluation.binary import choose_threshold
 from balancelab.evaluation.decision import DecisionRule
 from balancelab.evaluation.derived import BY_POSTHOC_METHOD, CRT, predictions_table
+from balancelab.evaluation.forward import final_linear, forward_pass
 from balancelab.evaluation.metrics import headline_metrics, per_class_table, split_scores
-from balancelab.evaluation.posthoc import final_linear, model_outputs, posthoc_logit_adjustment, tau_normalisation
+from balancelab.evaluation.posthoc import posthoc_logit_adjustment, tau_normalisation
 from balancelab.output import atomic
 from balancelab.output.contract import CHECKPOINT_FILE
 from balancelab.pipeline import artifacts
@@ -37,7 +37,11 @@ def evaluate_best_model(run_dir: Path, model, best_state: dict, splits, val_data
     names = splits.class_names
     model.load_state_dict(best_state)
     scale = metadata.get("logit_scale", 1.0)
-    val_probs, val_loss = predict(model, val_data, batch_size, scale)
+    # One pass per split gives the probabilities, the logits and (for tau-normalisation) the features: the
+    # post-hoc corrections below reuse them instead of running the model again.
+    with_corrections = len(names) > 2 and units_of(model, len(names)) == len(names)
+    val = forward_pass(model, val_data, batch_size, scale, features=with_corrections, strict=False)
+    val_probs, val_loss = val.probabilities, val.loss
     threshold = None
     if len(names) == 2:
         metric = evaluation["threshold_metric"]
@@ -48,7 +52,8 @@ def evaluate_best_model(run_dir: Path, model, best_state: dict, splits, val_data
     rule = DecisionRule(threshold)
     test_data = (images(splits.test.X, splits.test.y) if images is not None
                  else DeviceImages(splits.test.X, splits.test.y, device, normalization["mean"], normalization["std"]))
-    probs, test_loss = predict(model, test_data, batch_size, scale)  # fp32: reproducible from the checkpoint
+    test_pass = forward_pass(model, test_data, batch_size, scale, features=with_corrections, strict=False)
+    probs, test_loss = test_pass.probabilities, test_pass.loss  # fp32: reproducible from the checkpoint
     test = artifacts.write_test(run_dir, splits.test.y, probs, splits.test.source_ids, names, train_counts,
                                 evaluation, rule)
     if threshold is not None:
@@ -60,7 +65,8 @@ def evaluate_best_model(run_dir: Path, model, best_state: dict, splits, val_data
     out = {"test": test, "validation_at_best_epoch": validation}
     if units_of(model, len(names)) == len(names):
         out["posthoc"] = posthoc_corrections(run_dir, model, val_data, test_data, splits, train_counts, evaluation,
-                                             batch_size, scale, prior=prior)
+                                             batch_size, scale, prior=prior,
+                                             outputs=(val, test_pass) if with_corrections else None)
     return out
 
 
@@ -75,7 +81,7 @@ def units_of(model, default: int) -> int:
 
 def posthoc_corrections(run_dir: Path, model, val_data: DeviceImages, test_data: DeviceImages, splits, train_counts,
                         evaluation: dict, batch_size: int, logit_scale: float = 1.0,
-                        prior: Optional[dict] = None) -> dict:
+                        prior: Optional[dict] = None, outputs: Optional[tuple] = None) -> dict:
     """Free corrections of the trained model (no retraining), tau chosen on validation, reported on test:
     post-hoc logit adjustment (Menon et al. 2021) and tau-normalisation of the classifier (Kang et al. 2020).
 
@@ -94,15 +100,12 @@ def posthoc_corrections(run_dir: Path, model, val_data: DeviceImages, test_data:
                    **({"note": prior["note"]} if prior.get("note") else {})}
     if len(names) <= 2:
         return {"skipped": "two-class run: the validation-chosen threshold is its post-hoc correction"}
-    try:
-        val_logits, val_features = model_outputs(model, val_data, batch_size, features=True)
-        test_logits, test_features = model_outputs(model, test_data, batch_size, features=True)
-        layer = final_linear(model)
-    except ConfigError as exc:  # e.g. a cosine classifier: logit adjustment still works, tau-norm does not
-        val_logits, _ = model_outputs(model, val_data, batch_size, features=False)
-        test_logits, _ = model_outputs(model, test_data, batch_size, features=False)
-        val_features = test_features = layer = None
-        tau_norm_skipped = str(exc)
+    # ``outputs``: the (validation, test) passes evaluate_best_model made; else one pass per split here
+    val, test = outputs or tuple(forward_pass(model, data, batch_size, features=True, strict=False)
+                                 for data in (val_data, test_data))
+    val_logits, test_logits = val.logits, test.logits
+    val_features, test_features = val.features, test.features
+    layer, tau_norm_skipped = (final_linear(model), "") if val_features is not None else (None, val.features_problem)
     # Logit adjustment compares logits with log-priors: it needs the logits the loss saw (scaled).
     val_logits, test_logits = val_logits * logit_scale, test_logits * logit_scale
     results, block = {}, {}

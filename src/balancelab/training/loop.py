@@ -18,9 +18,9 @@ from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from balancelab.balancing.sample_order import epoch_order
+from balancelab.evaluation.forward import forward_pass, predicted_labels, probabilities  # noqa: F401 (re-exported)
 from balancelab.evaluation.metrics import split_scores
 from balancelab.output.contract import Status
 from balancelab.output.deferred import deferred_block, precedes_switch_note
@@ -32,20 +32,6 @@ from balancelab.training.resume import Bookkeeping, EpochProgress, resume, snaps
 from balancelab.training.state import TrainingStateStore
 
 log = logging.getLogger("balancelab")
-
-
-def probabilities(logits: torch.Tensor) -> torch.Tensor:
-    """Class probabilities (N, C); a single logit (BCE) becomes [1 - p, p]."""
-    logits = logits.float()
-    if logits.shape[1] == 1:
-        p = torch.sigmoid(logits)
-        return torch.cat([1 - p, p], 1)
-    return torch.softmax(logits, 1)
-
-
-def predicted_labels(logits: torch.Tensor) -> torch.Tensor:
-    """Arg-max class without computing probabilities (a single BCE logit: positive when > 0)."""
-    return (logits[:, 0] > 0).long() if logits.shape[1] == 1 else logits.argmax(1)
 
 
 class Diverged(RuntimeError):
@@ -206,19 +192,14 @@ def _order_for_epoch(labels: np.ndarray, epoch: int, settings: TrainSettings, ge
 
 @torch.no_grad()
 def predict(model, data: DeviceImages, batch_size: int, logit_scale: float = 1.0) -> tuple[np.ndarray, float]:
-    """Class probabilities (N, C) and the mean cross-entropy, in float32.
+    """Class probabilities (N, C) and the mean cross-entropy, in float32 (evaluation.forward's one pass).
 
     Validation and test both use this, so their numbers follow the same arithmetic (no autocast).
     ``logit_scale``: the factor the loss applies to the model's outputs (LDAM's s on a cosine classifier,
     whose raw outputs in [-1, 1] would otherwise give near-uniform, meaningless probabilities).
     """
-    model.eval()
-    probs, total_loss = [], 0.0
-    for x, y in data.ordered_batches(batch_size):
-        p = probabilities(model(x) * logit_scale)
-        total_loss += F.nll_loss(torch.log(p.clamp_min(1e-12)), y, reduction="sum").item()
-        probs.append(p.cpu())
-    return torch.cat(probs).numpy(), total_loss / max(len(data), 1)
+    outputs = forward_pass(model, data, batch_size, logit_scale)
+    return outputs.probabilities, outputs.loss
 
 
 def _progress_bar(mode: str, total: int, epoch: int, epochs: int):
