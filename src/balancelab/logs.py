@@ -6,6 +6,8 @@ import logging
 import sys
 from pathlib import Path
 
+from balancelab.output.contract import RUN_LOG_FILE
+
 
 def setup_logging(run_dir: Path | None = None) -> None:
     root = logging.getLogger("balancelab")
@@ -20,7 +22,7 @@ def setup_logging(run_dir: Path | None = None) -> None:
         root.removeHandler(h)
         h.close()
     if run_dir is not None:
-        file_handler = RunLogHandler(Path(run_dir) / "run.log", encoding="utf-8")
+        file_handler = RunLogHandler(Path(run_dir) / RUN_LOG_FILE, encoding="utf-8")
         file_handler.setFormatter(fmt)
         root.addHandler(file_handler)
 
@@ -35,13 +37,13 @@ class RunLogHandler(logging.FileHandler):
     _gave_up = False
 
     def handleError(self, record) -> None:
-        _give_up(self, "balancelab", "run.log", sys.exc_info()[1], "the log continues on the console only")
+        _give_up(self, "balancelab", RUN_LOG_FILE, sys.exc_info()[1], "the log continues on the console only")
 
     def flush(self) -> None:
         try:
             super().flush()
         except OSError as exc:
-            _give_up(self, "balancelab", "run.log", exc, "the log continues on the console only")
+            _give_up(self, "balancelab", RUN_LOG_FILE, exc, "the log continues on the console only")
 
     def close(self) -> None:
         try:

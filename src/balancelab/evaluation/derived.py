@@ -16,7 +16,9 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from balancelab.output.contract import PREDICTIONS_FILE, TEST_METRICS_FILE
+from balancelab.output.contract import (CRT_METRICS_FILE, CRT_PREDICTIONS_FILE, POSTHOC_LA_METRICS_FILE,
+                                        POSTHOC_LA_PREDICTIONS_FILE, POSTHOC_TAU_NORM_METRICS_FILE,
+                                        POSTHOC_TAU_NORM_PREDICTIONS_FILE, PREDICTIONS_FILE, TEST_METRICS_FILE)
 
 
 @dataclass(frozen=True)
@@ -35,14 +37,14 @@ class DerivedResult:
         return result if isinstance(result, dict) and result.get("test") else None
 
 
-POSTHOC_LA = DerivedResult("posthoc_la", "posthoc", "logit_adjustment", "test_metrics_posthoc_la.csv",
-                           "predictions_posthoc_la.csv", "post-hoc logit adjustment of the trained model")
+POSTHOC_LA = DerivedResult("posthoc_la", "posthoc", "logit_adjustment", POSTHOC_LA_METRICS_FILE,
+                           POSTHOC_LA_PREDICTIONS_FILE, "post-hoc logit adjustment of the trained model")
 POSTHOC_TAU_NORM = DerivedResult("posthoc_tau_norm", "posthoc", "tau_normalisation",
-                                 "test_metrics_posthoc_tau_norm.csv", "predictions_posthoc_tau_norm.csv",
+                                 POSTHOC_TAU_NORM_METRICS_FILE, POSTHOC_TAU_NORM_PREDICTIONS_FILE,
                                  "tau-normalisation of the trained model's classifier")
 # "cRT", not "crt": in a sweep with the `crt` experiment the rows read `crt` (its model before cRT, marked
 # so) and `crt + cRT` (after it), which a reader cannot take for one another.
-CRT = DerivedResult("cRT", "crt", None, "test_metrics_crt.csv", "predictions_crt.csv",
+CRT = DerivedResult("cRT", "crt", None, CRT_METRICS_FILE, CRT_PREDICTIONS_FILE,
                     "classifier re-trained on class-balanced batches (cRT), backbone of the trained model")
 DERIVED_RESULTS = (POSTHOC_LA, POSTHOC_TAU_NORM, CRT)
 BY_LABEL = {d.label: d for d in DERIVED_RESULTS}

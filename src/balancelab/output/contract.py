@@ -37,6 +37,14 @@ PREVIOUS_STATE_FILE = "training_state.prev.pt"
 HISTORY_COLUMNS = ["epoch", "lr", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_macro_f1",
                    "val_balanced_accuracy", "seconds"]
 RUN_LOG_FILE = "run.log"
+REPORT_FILE = "report.html"  # a run's page, and a sweep's
+PREVIOUS_FAILURE_FILE = "failure.previous.json"  # the failure a resumed retry started from
+UNREADABLE_SUMMARY_PREFIX = "experiment_summary.unreadable-"  # a summary that did not parse, set aside
+# The rows derived from a trained model (evaluation/derived.py): their per-class metrics and predictions.
+POSTHOC_LA_METRICS_FILE, POSTHOC_LA_PREDICTIONS_FILE = "test_metrics_posthoc_la.csv", "predictions_posthoc_la.csv"
+POSTHOC_TAU_NORM_METRICS_FILE = "test_metrics_posthoc_tau_norm.csv"
+POSTHOC_TAU_NORM_PREDICTIONS_FILE = "predictions_posthoc_tau_norm.csv"
+CRT_METRICS_FILE, CRT_PREDICTIONS_FILE = "test_metrics_crt.csv", "predictions_crt.csv"
 
 
 class Status(str, Enum):

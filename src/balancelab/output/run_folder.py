@@ -16,9 +16,10 @@ from pathlib import Path
 
 from balancelab.errors import OutputFolderError
 from balancelab.output.atomic import is_temporary
+from balancelab.output.contract import (FAILED_STATUSES, FAILURE_FILE, IDENTITY_FILE, PREVIOUS_FAILURE_FILE,
+                                        PREVIOUS_STATE_FILE, STATE_FILE, SUMMARY_FILE, UNREADABLE_SUMMARY_PREFIX)
 from balancelab.output.lock import LOCK_FILE
-from balancelab.output.contract import (FAILED_STATUSES, FAILURE_FILE, IDENTITY_FILE, PREVIOUS_STATE_FILE,  # noqa: F401
-                                       STATE_FILE, SUMMARY_FILE)
+
 # Entries that belong to the process running the job, not to the run: never removed on restart.
 KEEP_ON_RESTART = {LOCK_FILE, ".submitit"}
 
@@ -29,8 +30,6 @@ def belongs_to_the_process(name: str) -> bool:
 log = logging.getLogger("balancelab")
 
 
-UNREADABLE_SUMMARY_PREFIX = "experiment_summary.unreadable-"
-PREVIOUS_FAILURE_FILE = "failure.previous.json"  # the failure a resumed retry started from
 
 
 def is_set_aside(name: str) -> bool:

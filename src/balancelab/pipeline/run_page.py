@@ -15,21 +15,23 @@ from typing import Optional
 import pandas as pd
 
 from balancelab.output import atomic, html
-from balancelab.output.contract import (CONFIG_FILE, DATASET_STATISTICS_FILE, HISTORY_FILE, PREDICTIONS_FILE,
-                                        RUN_LOG_FILE, SUMMARY_FILE, TEST_METRICS_FILE)
+from balancelab.output.contract import (BALANCING_ANALYSIS_FILE, CONFIDENCE_PLOT, CONFIG_FILE, CONFUSION_MATRIX_FILE,
+                                        CONFUSION_MATRIX_PLOT, DATASET_STATISTICS_FILE, HISTORY_FILE, PR_CURVE_FILE,
+                                        PREDICTIONS_FILE, REPORT_FILE, ROC_CURVE_FILE, RUN_LOG_FILE, SUMMARY_FILE,
+                                        SYNTHETIC_SAMPLES_FILE, TEST_METRICS_FILE, THRESHOLD_ANALYSIS_FILE,
+                                        TRAINING_CURVES_FILE)
 
 log = logging.getLogger("balancelab")
 
-REPORT_FILE = "report.html"
 HEADLINE = (("accuracy", "accuracy"), ("balanced_accuracy", "balanced accuracy"), ("macro_f1", "macro-F1"),
             ("weighted_f1", "weighted F1"), ("minority_class_recall", "minority-class recall"), ("ece", "ECE"),
             ("roc_auc", "ROC AUC"), ("average_precision", "average precision"), ("threshold", "threshold"))
-PLOTS = (("training_curves.png", "Training curves"), ("confusion_matrix.png", "Confusion matrix (test)"),
-         ("confidence_distribution.png", "Confidence of the test predictions"), ("roc_curve.png", "ROC curve (test)"),
-         ("pr_curve.png", "Precision-recall curve (test)"),
-         ("synthetic_samples.png", "Real vs generated training images"))
+PLOTS = ((TRAINING_CURVES_FILE, "Training curves"), (CONFUSION_MATRIX_PLOT, "Confusion matrix (test)"),
+         (CONFIDENCE_PLOT, "Confidence of the test predictions"), (ROC_CURVE_FILE, "ROC curve (test)"),
+         (PR_CURVE_FILE, "Precision-recall curve (test)"),
+         (SYNTHETIC_SAMPLES_FILE, "Real vs generated training images"))
 LINKED_FILES = (SUMMARY_FILE, CONFIG_FILE, HISTORY_FILE, PREDICTIONS_FILE, TEST_METRICS_FILE,
-                "confusion_matrix.csv", "threshold_analysis.csv", "balancing_analysis.json",
+                CONFUSION_MATRIX_FILE, THRESHOLD_ANALYSIS_FILE, BALANCING_ANALYSIS_FILE,
                 DATASET_STATISTICS_FILE, RUN_LOG_FILE)
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from balancelab.output import html
-from balancelab.output.contract import HISTORY_FILE
+from balancelab.output.contract import CONFUSION_MATRIX_FILE, HISTORY_FILE, REPORT_FILE, SYNTHETIC_SAMPLES_FILE
 from balancelab.sweep.budget import budget_facts
 from balancelab.sweep.columns import DERIVED, TRAINED
 from balancelab.sweep.jobs import trained_jobs
@@ -25,7 +25,6 @@ from balancelab.sweep.statistics import FINISHED
 from balancelab.sweep.statistics import METRICS as STAT_METRICS
 from balancelab.sweep.statistics import PRIMARY_METRIC, is_decided
 
-REPORT_FILE = "report.html"
 METRIC_LABELS = {"macro_f1": "macro-F1", "balanced_accuracy": "balanced acc.", "minority_class_recall": "minority recall"}
 
 
@@ -123,7 +122,7 @@ def jobs_frame(sweep_dir: Path, jobs: pd.DataFrame) -> pd.DataFrame:
     for _, j in trained_jobs(jobs).iterrows():
         folder = html.escape(j["job"])
         links = f'<a href="{folder}/">{folder}</a>'
-        if (Path(sweep_dir) / j["job"] / "report.html").is_file():
+        if (Path(sweep_dir) / j["job"] / REPORT_FILE).is_file():
             links += f' (<a href="{folder}/report.html">report</a>)'
         rows.append({"job folder": links, "experiment": j["experiment"], "seed": j["seed"], "status": j["status"],
                      "test macro-F1": "—" if pd.isna(j["macro_f1"]) else f"{j['macro_f1']:.4f}",
@@ -146,7 +145,7 @@ def _histories(sweep_dir: Path, best: Dict[str, str]) -> Dict[str, pd.DataFrame]
 def _confusions(sweep_dir: Path, best: Dict[str, str]):
     matrices, names = {}, None
     for experiment, job in best.items():
-        path = Path(sweep_dir) / job / "confusion_matrix.csv"
+        path = Path(sweep_dir) / job / CONFUSION_MATRIX_FILE
         if path.is_file():
             frame = pd.read_csv(path)
             classes = [str(c) for c in frame["true_class"]]
@@ -229,7 +228,7 @@ def sweep_report_html(sweep_dir: Path, jobs: pd.DataFrame, table: pd.DataFrame, 
     if matrices:
         parts += ["<h2>Confusion matrices (best seed of each experiment)</h2>",
                   html.image_from_figure(plots.confusion_grid(matrices, names), "confusion matrices")]
-    grids = [html.image_from_file(sweep_dir / job / "synthetic_samples.png", f"synthetic samples of {e}",
+    grids = [html.image_from_file(sweep_dir / job / SYNTHETIC_SAMPLES_FILE, f"synthetic samples of {e}",
                                   f"{e} ({job})") for e, job in best.items()]
     if any(grids):
         parts += ["<h2>Generated training images (best seed of each experiment that generates)</h2>",

@@ -13,9 +13,9 @@ import yaml
 
 from balancelab.evaluation.derived import DERIVED_RESULTS
 from balancelab.identity import identity
-from balancelab.output.contract import CONFIG_FILE, FAILURE_FILE, FINISHED, HEADLINE_METRICS, SUMMARY_FILE, Status
+from balancelab.output.contract import (CONFIG_FILE, FAILED_STATUSES, FAILURE_FILE, FINISHED, HEADLINE_METRICS,
+                                        SUMMARY_FILE, Status)
 from balancelab.output.deferred import checkpoint_precedes_switch
-from balancelab.output.run_folder import FAILED_STATUSES
 from balancelab.sweep.columns import BASELINE, DERIVED, DERIVED_METRICS, METRICS, TRAINED
 
 

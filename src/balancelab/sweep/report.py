@@ -24,12 +24,12 @@ import pandas as pd
 
 from balancelab.errors import DataError, OutputWriteError
 from balancelab.output import atomic
-from balancelab.output.contract import Status
+from balancelab.output.contract import REPORT_FILE, Status
 from balancelab.sweep.aggregate import attach_statistics, comparison_table, paired_statistics, per_class_tables
 from balancelab.sweep.answer import sweep_answer
 from balancelab.sweep.budget import budget_facts
 from balancelab.sweep.columns import BOOTSTRAP_SEED, DERIVED, TRAINED, log
-from balancelab.sweep.html_report import REPORT_FILE, sweep_report_html
+from balancelab.sweep.html_report import sweep_report_html
 from balancelab.sweep.jobs import jobs_table, trained_jobs
 from balancelab.sweep.render import best_row, derived_markdown, markdown, statistics_markdown
 from balancelab.sweep.statistics import FAMILIES, PRIMARY_METRIC

@@ -20,7 +20,7 @@ import torch
 
 from balancelab.errors import OutputFolderError
 from balancelab.output.atomic import atomic_path, set_aside
-from balancelab.output.run_folder import PREVIOUS_STATE_FILE, STATE_FILE
+from balancelab.output.contract import PREVIOUS_STATE_FILE, STATE_FILE
 
 log = logging.getLogger("balancelab")
 
