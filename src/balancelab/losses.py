@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
-
 import logging
+from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from balancelab.errors import ConfigError
-from balancelab.loss_terms import FocalLoss, effective_number_weights, inverse_frequency_weights
 from balancelab.longtail_losses import ClassBalancedFocalLoss, CrossEntropyDRW
+from balancelab.loss_terms import FocalLoss, effective_number_weights, inverse_frequency_weights
+from balancelab.options import losses as options_losses
+from balancelab.options.validate import rule_problem
 
 log = logging.getLogger("balancelab")
 
@@ -98,8 +99,9 @@ def weighted_cross_entropy(*, weighting: str, beta: float, label_smoothing: floa
                            class_counts: Sequence[int], trained_counts: Sequence[int],
                            balanced_batches: bool = False) -> nn.Module:
     used, info = _weighting(weights_from, class_counts, trained_counts, balanced_batches, "weighted_ce")
-    if weighting not in ("inverse_frequency", "effective_number"):
-        raise ConfigError(f"loss.weighting must be inverse_frequency or effective_number; got {weighting!r}.")
+    problem = rule_problem(options_losses.WeightedCrossEntropy, "weighting", weighting, "loss.weighting")
+    if problem:
+        raise ConfigError(problem)
     w = inverse_frequency_weights(used) if weighting == "inverse_frequency" else effective_number_weights(used, beta)
     criterion = nn.CrossEntropyLoss(weight=torch.tensor(w, dtype=torch.float32), label_smoothing=label_smoothing)
     criterion.weighting_info = info
@@ -131,9 +133,8 @@ def binary_cross_entropy(*, pos_weight, weights_from: str, num_classes: int,
     if pos_weight == "auto":
         used, info = _weighting(weights_from, class_counts, trained_counts, balanced_batches, "bce")
         pos_weight = float(used[0]) / max(float(used[1]), 1.0)
-    elif pos_weight is not None and (isinstance(pos_weight, bool) or not isinstance(pos_weight, (int, float))
-                                     or pos_weight <= 0):
-        raise ConfigError(f"loss.pos_weight must be null, auto or a positive number; got {pos_weight!r}.")
+    elif options_losses.BinaryCrossEntropy.cross_check({"pos_weight": pos_weight}):
+        raise ConfigError(options_losses.BinaryCrossEntropy.cross_check({"pos_weight": pos_weight})[0])
     criterion = BinaryCrossEntropy(None if pos_weight is None else float(pos_weight))
     criterion.weighting_info = info
     return criterion

@@ -47,7 +47,7 @@ def test_normed_classifier_gives_cosines():
     ({"num_classes": 0}, "num_classes must be an integer >= 1"),
     ({"input_size": 4}, "input_size must be an integer >= 8"),
     ({"in_channels": 2.5}, "in_channels must be an integer"),
-    ({"dropout": 1.0}, "dropout must be in"),
+    ({"dropout": 1.0}, "'model.dropout' must be >= 0 and < 1; got 1.0"),
 ])
 def test_bad_arguments_are_config_errors(kwargs, message):
     args = {"num_classes": 10, "in_channels": 3, "input_size": 32, **kwargs}

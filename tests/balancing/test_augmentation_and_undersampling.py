@@ -84,7 +84,7 @@ def test_darkening_augmentation_keeps_black_images_black():
 def test_resample_to_target_refuses_an_unknown_oversampler():
     y = np.array([0] * 20 + [1] * 4)
     X = np.arange(len(y) * 4, dtype=np.uint8).reshape(len(y), 2, 2, 1)
-    with pytest.raises(BalancingError, match="oversampler must be one of 'random', 'smote'; got 'adasyn'"):
+    with pytest.raises(BalancingError, match="'balancing.oversampler' must be one of random, smote; got 'adasyn'"):
         make_balancer("resample_to_target", random_state=0, target_per_class=10, oversampler="adasyn").fit_resample(X, y)
 
 

@@ -61,7 +61,7 @@ def test_bad_start_epoch(bad):
 
 
 @pytest.mark.parametrize("kwargs, says", [
-    ({"weighting": "sqrt"}, r"balancing\.weighting must be effective_number or inverse_frequency.*got 'sqrt'"),
+    ({"weighting": "sqrt"}, r"'balancing\.weighting' must be one of effective_number, inverse_frequency; got 'sqrt'"),
     ({"beta": 1.0}, r"balancing\.beta must be a number in \[0, 1\).*got 1\.0"),
     ({"beta": "x"}, r"balancing\.beta must be a number in \[0, 1\).*got 'x'"),
 ])

@@ -60,3 +60,20 @@ def test_every_built_in_loss_describes_itself():
                           trained_counts=counts, balanced_batches=False)
         kind = describe_loss(criterion)["type"]
         assert "." not in kind, f"loss={path.stem}: its criterion {type(criterion).__name__} does not describe itself"
+
+
+@pytest.mark.parametrize("group", ["model", "dataset", "balancing", "loss", "optimizer", "scheduler", "logger"])
+def test_a_components_name_is_the_same_in_its_schema_its_table_and_its_yaml(group):
+    """The option name appears as the schema's `name` default, its key in the group's SCHEMAS and its YAML
+    file name: a component renamed in one of them and not the others is a test failure, not a silent mismatch."""
+    import dataclasses
+
+    from balancelab.options.store import GROUPS
+
+    for key, schema in GROUPS[group].schemas.items():
+        fields = {f.name: f for f in dataclasses.fields(schema)}
+        default = fields["name"].default if "name" in fields else None
+        if isinstance(default, str) and not default.startswith("$") and default != "???":
+            assert default == key, f"{group}: SCHEMAS key {key!r} but the schema's name is {default!r}"
+        yamls = [p.stem for p in (ROOT / "configs" / group).glob("*.yaml") if f"/schema/{group}/{key}@" in p.read_text()]
+        assert key in yamls or group == "dataset" and key == "torchvision", (group, key, yamls)

@@ -15,6 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from balancelab.errors import ConfigError
+from balancelab.options.models import ResNet32 as ResNet32Options
+from balancelab.options.validate import rule_problem
 
 STAGE_CHANNELS = (16, 32, 64)
 BLOCKS_PER_STAGE = 5  # 6n + 2 = 32 layers with n = 5
@@ -101,8 +103,9 @@ def resnet32(*, num_classes: int, in_channels: int, input_size: int, dropout: fl
             raise ConfigError(f"model=resnet32: {name} must be an integer >= {low}; got {value!r}."
                               + (" ResNet-32 halves the resolution twice; use model.input_size=32 (CIFAR)."
                                  if name == "input_size" else ""))
-    if not 0 <= float(dropout) < 1:
-        raise ConfigError(f"model=resnet32: dropout must be in [0, 1); got {dropout}.")
+    problem = rule_problem(ResNet32Options, "dropout", dropout, "model.dropout")
+    if problem:
+        raise ConfigError(problem)
     model = CifarResNet(num_classes, in_channels, BLOCKS_PER_STAGE, float(dropout), bool(normed_classifier))
     model.build_notes = []
     return model

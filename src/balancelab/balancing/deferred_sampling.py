@@ -23,8 +23,10 @@ import numpy as np
 import torch
 from torch.utils.data import WeightedRandomSampler
 
-from balancelab.errors import ConfigError
 from balancelab.balancing.sample_order import epoch_order
+from balancelab.errors import ConfigError
+from balancelab.options import balancing as options_balancing
+from balancelab.options.validate import rule_problem
 
 WEIGHTINGS = ("effective_number", "inverse_frequency")
 DEFAULT_BETA = 0.9999  # the LDAM-DRW code's resampler
@@ -49,9 +51,9 @@ class DeferredResampling:
         if not _is_count(start_epoch):
             raise ConfigError(f"balancing=deferred_resampling: start_epoch must be an integer >= 0 (finished "
                               f"epochs of plain shuffling before re-balanced batches); got {start_epoch!r}.")
-        if weighting not in WEIGHTINGS:
-            raise ConfigError(f"balancing.weighting must be effective_number or inverse_frequency (how the "
-                              f"deferred draws weigh each class); got {weighting!r}.")
+        problem = rule_problem(options_balancing.DeferredResampling, "weighting", weighting, "balancing.weighting")
+        if problem:
+            raise ConfigError(problem)
         self.start_epoch = int(start_epoch)
         self.weighting = weighting
         self.beta = _check_beta(beta)

@@ -10,11 +10,13 @@ from __future__ import annotations
 import numpy as np
 from imblearn.under_sampling import RandomUnderSampler
 
-from balancelab.data import rows
 from balancelab.balancing.base import Balancer, Resampled
 from balancelab.balancing.simple import RandomOversampling
 from balancelab.balancing.synthetic import Smote
+from balancelab.data import rows
 from balancelab.errors import BalancingError
+from balancelab.options.balancing import ResampleToTarget as ResampleToTargetOptions
+from balancelab.options.validate import rule_problem
 
 # resample_to_target's ``oversampler`` -> the balancer that grows the classes below the target. It gets
 # ResampleToTarget's own parameters of the same name (SMOTE's k_neighbors, feature_size, knn_backend).
@@ -82,9 +84,9 @@ class ResampleToTarget(Balancer):
         self.knn_backend = knn_backend
 
     def _resample(self, X, y):
-        if self.oversampler not in OVERSAMPLERS:
-            raise BalancingError(f"{self.name}: oversampler must be one of {', '.join(map(repr, OVERSAMPLERS))}; "
-                                 f"got {self.oversampler!r}.")
+        problem = rule_problem(ResampleToTargetOptions, "oversampler", self.oversampler, "balancing.oversampler")
+        if problem:
+            raise BalancingError(problem)
         targets = class_targets(y, self.target_per_class, self.overrides, self.name)
         kept = undersample_indices(y, targets, self.random_state)
         y_kept = y[kept]

@@ -19,9 +19,9 @@ from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 
 from balancelab.errors import ConfigError
 from balancelab.options.annotations import expected_type, parameter_annotations
+from balancelab.options.build import component_arguments
 from balancelab.options.fields import rule_text, violates
 from balancelab.options.store import GROUPS, SETTINGS
-from balancelab.options.build import component_arguments
 from balancelab.options.targets import accepted_parameters, target_of
 
 
@@ -106,12 +106,24 @@ def _check_fields(path: str, schema: Any, values: Dict[str, Any], top_level: boo
         if dataclasses.is_dataclass(kind):
             problems += _check_fields(key, kind, value or {})
         elif violates(f.metadata, value):
-            # A misspelt choice (budget=step) is fixed by the closest choice, not by the default.
-            words = [c for c in f.metadata.get("choices") or () if isinstance(c, str)]
-            close = difflib.get_close_matches(value, words, n=1) if isinstance(value, str) else []
-            problems.append(f"'{key}' must be {rule_text(f.metadata)}; got {value!r}. Fix it with "
-                            f"{key}={close[0] if close else show(valid_example(f))}.")
+            problems.append(_rule_message(f, key, value))
     return problems
+
+
+def _rule_message(f: dataclasses.Field, key: str, value) -> str:
+    # A misspelt choice (budget=step) is fixed by the closest choice, not by the default.
+    words = [c for c in f.metadata.get("choices") or () if isinstance(c, str)]
+    close = difflib.get_close_matches(value, words, n=1) if isinstance(value, str) else []
+    return (f"'{key}' must be {rule_text(f.metadata)}; got {value!r}. Fix it with "
+            f"{key}={close[0] if close else show(valid_example(f))}.")
+
+
+def rule_problem(schema: type, name: str, value, key: str) -> Optional[str]:
+    """The config check's message when ``value`` breaks the rule of ``schema``'s key ``name`` (None when it keeps
+    it): a component that checks its argument again at run time (called from Python, not from a config) says
+    exactly what the config check says."""
+    f = next(f for f in dataclasses.fields(schema) if f.name == name)
+    return _rule_message(f, key, value) if violates(f.metadata, value) else None
 
 
 def valid_example(f: dataclasses.Field) -> Any:
