@@ -25,12 +25,11 @@ GROUPS = ("model", "dataset", "balancing", "loss", "optimizer", "scheduler", "lo
 
 def composed_node(group: str, option: str) -> dict:
     """The option's node as the app composes it (interpolations kept as written)."""
-    from hydra import compose, initialize_config_module
     from omegaconf import OmegaConf
 
-    with initialize_config_module(config_module="balancelab.configs", version_base="1.3"):
-        cfg = compose("config", overrides=[f"{group}={option}"])
-    return OmegaConf.to_container(cfg[group], resolve=False)
+    from balancelab.cli.compose import compose_job
+
+    return OmegaConf.to_container(compose_job([f"{group}={option}"])[group], resolve=False)
 
 
 def own_part(text: str) -> str:

@@ -1,4 +1,4 @@
-"""Console entry points: balance-run and balance-cache (balance-sweep and balance-report live in sweep.commands)."""
+"""Console entry points: balance-run and balance-cache (balance-sweep and balance-report: cli.sweep_command)."""
 
 from __future__ import annotations
 
