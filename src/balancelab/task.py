@@ -210,6 +210,11 @@ def _record_exit_code(code: int) -> None:
             log.warning("Could not leave this job's exit code in %s (%s).", folder, exc)
 
 
+def forget_exit_codes() -> None:
+    """A new command starts with no job's exit code (balance-run called twice in one process, e.g. in tests)."""
+    _exit_codes.clear()
+
+
 def single_run_exit_code(folder=None) -> int:
     """The exit code of a run, or of a multirun's jobs taken together: a multirun is as bad as its worst
     job, not as its last. All jobs fine: 0; every failing job failing the same way: that way's code (so

@@ -13,7 +13,7 @@ from balancelab.cli.roots import folders_written, unwritable_folder
 from balancelab.errors import EXIT_OUTPUT_ERROR, EXIT_USER_ERROR
 from balancelab.options.catalog import config_groups
 from balancelab.options.imports import importable_working_directory
-from balancelab.task import CONFIG_PATH, EXIT_CODES_ENV, run_job, single_run_exit_code
+from balancelab.task import CONFIG_PATH, EXIT_CODES_ENV, forget_exit_codes, run_job, single_run_exit_code
 
 log = logging.getLogger("balancelab")
 
@@ -43,6 +43,7 @@ def run() -> None:
 
     main = hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="config")(run_job)
     codes = _exit_codes_folder(sys.argv[1:])
+    forget_exit_codes()
     try:
         main()
         code = single_run_exit_code(codes)

@@ -93,7 +93,7 @@ def _not_better(verdict) -> str:
 
 
 def sweep_answer(table: pd.DataFrame, jobs: pd.DataFrame, predictions: Optional[Mapping] = None,
-                 minority_index: Optional[int] = None, bootstrap_seed: int = 0,
+                 minority_index: Optional[int] = None, bootstrap_seed: int = 0, *,
                  margin: float = EQUIVALENCE_MARGIN, alpha: float = 0.05,
                  groups: Optional[Mapping[str, str]] = None) -> Answer:
     """The answer of a comparison table (balancelab.sweep.report.attach_statistics's) and its jobs."""

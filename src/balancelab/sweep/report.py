@@ -61,7 +61,7 @@ def build_report(sweep_dir: str | Path, bootstrap_seed: int = BOOTSTRAP_SEED) ->
     long, notes = stats.long, stats.notes
     n_resamples = int(long["n_resamples"].max()) if len(long) and long["n_resamples"].notna().any() else 0
     table = attach_statistics(comparison_table(jobs), long)
-    answer = sweep_answer(table, jobs, stats.predictions, stats.minority_index, bootstrap_seed, stats.groups)
+    answer = sweep_answer(table, jobs, stats.predictions, stats.minority_index, bootstrap_seed, groups=stats.groups)
     per_class = per_class_tables(jobs, sweep_dir)
     budget = budget_facts(jobs)
     atomic.write_csv(sweep_dir / "comparison.csv", table)
