@@ -14,9 +14,9 @@ from balancelab.errors import (EXIT_DIVERGED, EXIT_FAILED, EXIT_INTERRUPTED, EXI
                                EXIT_USER_ERROR, BalancelabError, OutputWriteError, RunLockedError)
 from balancelab.identity import identity_hash, resolved_without_name
 from balancelab.logs import setup_logging
-from balancelab.output.contract import CONFIG_FILE, FAILURE_FILE, FINISHED, SUMMARY_FILE, Status
+from balancelab.output.contract import CONFIG_FILE, FAILURE_FILE, FINISHED, Status
 from balancelab.output.lock import LOCK_FILE, FolderLock
-from balancelab.output.run_folder import folder_identity, prepare_run_folder
+from balancelab.output.run_folder import folder_identity, prepare_run_folder, read_summary
 from balancelab.training.signals import StopSignals
 
 log = logging.getLogger("balancelab")
@@ -42,12 +42,10 @@ def objective(outcome: dict):
     sweeper's second ``tell`` then crashes the study. An exception from the task makes the sweeper
     re-raise it (max_failure_rate defaults to 0) and stops the whole study for one bad trial.
     """
-    import json
-
     summary = outcome
     if outcome.get("status") == Status.SKIPPED:  # finished before with this config: its summary is on disk
         try:
-            summary = json.loads((Path(outcome["run_dir"]) / SUMMARY_FILE).read_text())
+            summary = read_summary(Path(outcome["run_dir"]))
         except (OSError, ValueError, KeyError):
             return None
     if summary.get("status") not in FINISHED:

@@ -12,12 +12,15 @@ import json
 import logging
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 from balancelab.errors import OutputFolderError
 from balancelab.output.atomic import is_temporary
 from balancelab.output.contract import (FAILED_STATUSES, FAILURE_FILE, IDENTITY_FILE, PREVIOUS_FAILURE_FILE,
-                                        PREVIOUS_STATE_FILE, STATE_FILE, SUMMARY_FILE, UNREADABLE_SUMMARY_PREFIX)
+                                        PREVIOUS_STATE_FILE, STATE_FILE, SUMMARY_FILE, UNREADABLE_SUMMARY_PREFIX,
+                                        Status)
 from balancelab.output.lock import LOCK_FILE
 
 # Entries that belong to the process running the job, not to the run: never removed on restart.
@@ -140,3 +143,50 @@ def prepare_run_folder(folder: str | Path, identity: str, overwrite: bool, skip_
     return ("overwrite" if overwrite else "restart") if content else "fresh"
 
 
+
+
+class UnreadableRunFile(ValueError):
+    """A run file that exists but does not parse (a copy cut short, a disk that filled outside our writes)."""
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """What a job folder says about its job: the one reader every consumer uses (the sweep report and its
+    statistics, the run page, the Hydra objective)."""
+
+    status: str                       # the summary's status, Status.FAILED or Status.INCOMPLETE
+    summary: Optional[dict] = None    # experiment_summary.json of a finished (or diverged) job
+    failure: Optional[dict] = None    # failure.json of a failed one
+
+
+def _parsed(path: Path) -> object:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise UnreadableRunFile(f"{path.name} does not parse ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+
+
+def read_summary(folder: Path, require_status: bool = True) -> dict:
+    """The job's experiment_summary.json (FileNotFoundError when the job has none; UnreadableRunFile when it does
+    not parse, or has no status while ``require_status``)."""
+    path = Path(folder) / SUMMARY_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist: the job has not finished")
+    summary = _parsed(path)
+    if not isinstance(summary, dict) or (require_status and "status" not in summary):
+        raise UnreadableRunFile(f"{SUMMARY_FILE} is incomplete (no status)")
+    return summary
+
+
+def read_job_record(folder: Path) -> JobRecord:
+    """A finished, failed or incomplete job, from its folder (UnreadableRunFile for a file that does not parse)."""
+    folder = Path(folder)
+    if (folder / SUMMARY_FILE).exists():
+        summary = read_summary(folder)
+        return JobRecord(str(summary["status"]), summary=summary)
+    if (folder / FAILURE_FILE).exists():
+        failure = _parsed(folder / FAILURE_FILE)
+        if not isinstance(failure, dict):
+            raise UnreadableRunFile(f"{FAILURE_FILE} is incomplete (not a mapping)")
+        return JobRecord(Status.FAILED.value, failure=failure)
+    return JobRecord(Status.INCOMPLETE.value)

@@ -20,6 +20,7 @@ from balancelab.output.contract import (BALANCING_ANALYSIS_FILE, CONFIDENCE_PLOT
                                         PREDICTIONS_FILE, REPORT_FILE, ROC_CURVE_FILE, RUN_LOG_FILE, SUMMARY_FILE,
                                         SYNTHETIC_SAMPLES_FILE, TEST_METRICS_FILE, THRESHOLD_ANALYSIS_FILE,
                                         TRAINING_CURVES_FILE)
+from balancelab.output.run_folder import read_summary
 
 log = logging.getLogger("balancelab")
 
@@ -46,7 +47,7 @@ def _number(value) -> str:
 def run_report_html(run_dir: Path) -> str:
     """The page's HTML (raises if the run folder has no readable experiment_summary.json)."""
     run_dir = Path(run_dir)
-    summary = json.loads((run_dir / SUMMARY_FILE).read_text())
+    summary = read_summary(run_dir)
     test = summary.get("test") or {}
     validation = summary.get("validation_at_best_epoch") or {}
     title = summary.get("run_name") or run_dir.name

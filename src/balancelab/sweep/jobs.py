@@ -16,6 +16,7 @@ from balancelab.identity import identity
 from balancelab.output.contract import (CONFIG_FILE, FAILED_STATUSES, FAILURE_FILE, FINISHED, HEADLINE_METRICS,
                                         SUMMARY_FILE, Status)
 from balancelab.output.deferred import checkpoint_precedes_switch
+from balancelab.output.run_folder import UnreadableRunFile, read_job_record
 from balancelab.sweep.columns import BASELINE, DERIVED, DERIVED_METRICS, METRICS, TRAINED
 
 
@@ -83,13 +84,14 @@ def _job_row(folder: Path, cfg: dict, results: bool = True) -> Dict[str, object]
            "planned_steps": None, "steps_done": None,
            # a deferred job reported from a checkpoint before its switch (output/deferred.py); None otherwise
            "checkpoint_note": None}
-    summary_path, failure_path = folder / SUMMARY_FILE, folder / FAILURE_FILE
     if not results:
         return row
-    if summary_path.exists():
-        summary = _read(summary_path, json.loads)
-        if not isinstance(summary, dict) or "status" not in summary:
-            raise _Unreadable("experiment_summary.json is incomplete (no status)")
+    try:
+        record = read_job_record(folder)
+    except UnreadableRunFile as exc:
+        raise _Unreadable(str(exc)) from None
+    if record.summary is not None:
+        summary = record.summary
         budget = summary.get("budget") or {}
         row["planned_steps"] = budget.get("total_steps")
         # The steps made (early stopping can end a job before its plan); older summaries only have the plan.
@@ -106,10 +108,8 @@ def _job_row(folder: Path, cfg: dict, results: bool = True) -> Dict[str, object]
         row["checkpoint_note"] = checkpoint_precedes_switch(cfg, summary)
         if row["status"] in FAILED_STATUSES:  # a diverged job is a failure, not a dropped seed
             row["status"], row["error"] = Status.FAILED.value, f"{summary['status']}: {summary.get('message') or 'no message'}"
-    elif failure_path.exists():
-        failure = _read(failure_path, json.loads)
-        if not isinstance(failure, dict):
-            raise _Unreadable("failure.json is incomplete (not a mapping)")
+    elif record.failure is not None:
+        failure = record.failure
         row["status"] = Status.FAILED.value
         row["error"] = f"{failure.get('error_type', 'unknown error')}: {failure.get('error', 'no message')}"
     else:

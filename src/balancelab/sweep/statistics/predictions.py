@@ -4,7 +4,6 @@ test split: these functions refuse tables that do not share it."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Hashable, List, Mapping, Optional, Sequence, Tuple
@@ -15,6 +14,7 @@ import pandas as pd
 from balancelab.errors import DataError
 from balancelab.evaluation.derived import job_file
 from balancelab.output.contract import FINISHED, SPLIT_MANIFEST_FILE, SUMMARY_FILE
+from balancelab.output.run_folder import read_summary
 
 Predictions = Dict[str, Dict[Hashable, np.ndarray]]  # experiment -> seed -> predicted class index per test sample
 
@@ -83,9 +83,8 @@ def minority_class_index(sweep_dir: str | Path, jobs: pd.DataFrame,
     """
     names = set()
     for _, job in jobs[jobs["status"].isin(FINISHED)].iterrows():
-        path = Path(sweep_dir) / job["job"] / SUMMARY_FILE
-        if path.exists():
-            name = (json.loads(path.read_text()).get("test") or {}).get("minority_class")
+        if (Path(sweep_dir) / job["job"] / SUMMARY_FILE).exists():
+            name = (read_summary(Path(sweep_dir) / job["job"], require_status=False).get("test") or {}).get("minority_class")
             if name is not None:
                 names.add(str(name))
     if not names:
