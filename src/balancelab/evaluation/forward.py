@@ -56,13 +56,14 @@ class Outputs:
 
 @torch.no_grad()
 def forward_pass(model: nn.Module, data, batch_size: int, logit_scale: float = 1.0, features: bool = False,
-                 strict: bool = True) -> Outputs:
+                 strict: bool = True, keep_logits: bool = True) -> Outputs:
     """``model`` (put in eval mode) over ``data`` (a DeviceImages or StreamedImages) once.
 
     ``features``: capture the input of the final nn.Linear, checked to produce the model's output. When it does
     not (a cosine classifier, no linear layer): ConfigError with ``strict``, else the pass goes on without
     features and ``features_problem`` says why. ``logit_scale``: the factor the loss applies to the outputs
-    (LDAM's s on a cosine classifier) before the probabilities and the loss."""
+    (LDAM's s on a cosine classifier) before the probabilities and the loss. ``keep_logits=False``: no copy of the
+    logits (the training loop's validation, every epoch, needs only the probabilities and the loss)."""
     model.eval()
     layer, hook, captured, problem = None, None, [], ""
     if features:
@@ -81,7 +82,8 @@ def forward_pass(model: nn.Module, data, batch_size: int, logit_scale: float = 1
             p = probabilities(out * logit_scale)
             total_loss += F.nll_loss(torch.log(p.clamp_min(1e-12)), y, reduction="sum").item()
             probs.append(p.cpu())
-            logits.append(out.float().cpu())
+            if keep_logits:
+                logits.append(out.float().cpu())
             if hook is not None:
                 if len(captured) != 1 or captured[0][1].shape != out.shape or not torch.equal(captured[0][1].float(),
                                                                                              out.float()):
@@ -100,5 +102,6 @@ def forward_pass(model: nn.Module, data, batch_size: int, logit_scale: float = 1
         units = layer.out_features if layer is not None else 0
         empty_features = np.zeros((0, layer.in_features), np.float32) if hook is not None else None
         return Outputs(np.zeros((0, 0), np.float32), 0.0, np.zeros((0, units), np.float32), empty_features, problem)
-    return Outputs(torch.cat(probs).numpy(), total_loss / max(len(data), 1), torch.cat(logits).numpy(),
+    return Outputs(torch.cat(probs).numpy(), total_loss / max(len(data), 1),
+                   torch.cat(logits).numpy() if keep_logits else np.zeros((0, 0), np.float32),
                    torch.cat(inputs).numpy() if features and not problem else None, problem)

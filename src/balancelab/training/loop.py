@@ -198,7 +198,7 @@ def predict(model, data: DeviceImages, batch_size: int, logit_scale: float = 1.0
     ``logit_scale``: the factor the loss applies to the model's outputs (LDAM's s on a cosine classifier,
     whose raw outputs in [-1, 1] would otherwise give near-uniform, meaningless probabilities).
     """
-    outputs = forward_pass(model, data, batch_size, logit_scale)
+    outputs = forward_pass(model, data, batch_size, logit_scale, keep_logits=False)
     return outputs.probabilities, outputs.loss
 
 

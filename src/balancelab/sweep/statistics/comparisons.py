@@ -130,20 +130,26 @@ def hypotheses(jobs: pd.DataFrame, baseline: str = BASELINE) -> List[Hypothesis]
             + [Hypothesis(e, source, DERIVED_VS_SOURCE_FAMILY) for e, source in derived.items()])
 
 
-def failed_seeds(jobs: pd.DataFrame) -> Dict[str, Tuple[int, int]]:
-    """{trained experiment: (failed or diverged seeds, seeds that finished or failed)}; a derived row has its
-    trained experiment's (it has no result where its model has none)."""
+def _per_trained_experiment(jobs: pd.DataFrame, count) -> Dict[str, Tuple[int, int]]:
+    """{trained experiment: count(its jobs)}; a derived row has its trained experiment's (it has no result where
+    its model has none)."""
     kinds = jobs["row_kind"] if "row_kind" in jobs else pd.Series("trained", index=jobs.index)
     trained = jobs[kinds != "derived"]
-    out = {}
-    for experiment, group in trained.groupby("experiment", sort=False):
-        n_failed = int((group["status"] == Status.FAILED).sum())
-        out[experiment] = (n_failed, n_failed + int(group["status"].isin(FINISHED).sum()))
+    out = {experiment: count(group) for experiment, group in trained.groupby("experiment", sort=False)}
     if "source_experiment" in jobs:
         for experiment, source in jobs.loc[kinds == "derived", ["experiment", "source_experiment"]].itertuples(
                 index=False):
             out.setdefault(experiment, out.get(source, (0, 0)))
     return out
+
+
+def failed_seeds(jobs: pd.DataFrame) -> Dict[str, Tuple[int, int]]:
+    """{trained experiment: (failed or diverged seeds, seeds that finished or failed)}."""
+    def count(group):
+        n_failed = int((group["status"] == Status.FAILED).sum())
+        return n_failed, n_failed + int(group["status"].isin(FINISHED).sum())
+
+    return _per_trained_experiment(jobs, count)
 
 
 def _join(*notes: str) -> str:
@@ -253,19 +259,15 @@ def verdict(corrected_low: float, corrected_high: float) -> str:
 def missing_seeds(jobs: pd.DataFrame) -> Dict[str, Tuple[int, int]]:
     """{trained experiment: (seeds of the sweep with no result and no failure, the sweep's seeds)}: a job killed
     without failure.json (out of memory, a time limit), one still running, or one never launched. The sweep's
-    seeds are those any trained experiment has a row for; a derived row has its trained experiment's."""
+    seeds are those any trained experiment has a row for."""
     kinds = jobs["row_kind"] if "row_kind" in jobs else pd.Series("trained", index=jobs.index)
-    trained = jobs[kinds != "derived"]
-    seeds = set(trained["seed"].dropna().tolist())
-    out = {}
-    for experiment, group in trained.groupby("experiment", sort=False):
+    seeds = set(jobs.loc[kinds != "derived", "seed"].dropna().tolist())
+
+    def count(group):
         accounted = set(group.loc[group["status"].isin([*FINISHED, Status.FAILED.value]), "seed"].tolist())
-        out[experiment] = (len(seeds - accounted), len(seeds))
-    if "source_experiment" in jobs:
-        for experiment, source in jobs.loc[kinds == "derived", ["experiment", "source_experiment"]].itertuples(
-                index=False):
-            out.setdefault(experiment, out.get(source, (0, 0)))
-    return out
+        return len(seeds - accounted), len(seeds)
+
+    return _per_trained_experiment(jobs, count)
 
 
 def _with_failures(decision: str, h: Hypothesis, failures: Mapping[str, Tuple[int, int]],
