@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
-from balancelab.options.fields import option
+from balancelab.options.fields import components, option
 
 KNN_BACKENDS = ("auto", "sklearn", "torch")
 STRATEGY_HELP = ("auto (every class up to the largest), {class: target count}, or a ratio minority/majority "
@@ -146,6 +146,4 @@ class DeferredResampling(BalancingBase):
         return []
 
 
-SCHEMAS = {"none": NoBalancing, "deferred_resampling": DeferredResampling, "weighted_sampler": WeightedSampler, "random_oversampling": RandomOversampling,
-           "smote": Smote, "adasyn": Adasyn, "offline_augmentation": OfflineAugmentation,
-           "random_undersampling": RandomUndersampling, "resample_to_target": ResampleToTarget}
+SCHEMAS = components(globals(), BalancingBase)

@@ -8,7 +8,7 @@ off); it returns a :class:`balancelab.data.dataset.DataSplits` (train / val / te
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import ClassVar, List, Optional
 
 from omegaconf import MISSING
 
@@ -17,7 +17,7 @@ from balancelab.data.group_rule import (group_keys, group_rule_problem, groups_p
 from balancelab.data.listing import scan
 from balancelab.data.sources import TORCHVISION_CLASS_COUNTS, TORCHVISION_SOURCES
 from balancelab.errors import DataError
-from balancelab.options.fields import field_default, option
+from balancelab.options.fields import components, field_default, option
 
 PROFILES = ("exponential", "step", "none")
 
@@ -188,6 +188,8 @@ class ImageFolder(FractionSplit):
 
 @dataclass
 class TorchvisionDataset(DatasetBase):
+    # one schema for every torchvision dataset's YAML (cifar10.yaml, mnist.yaml, ...), each setting its name
+    schema_name: ClassVar[str] = "torchvision"
     _target_: str = "balancelab.data.torchvision_sets.load_torchvision"
     # Which torchvision dataset is read; by default the option's name (a user's cifar10_ir50 sets source: cifar10).
     source: str = option("${.name}", "the torchvision dataset read: mnist, fashion_mnist, cifar10 or cifar100",
@@ -268,5 +270,4 @@ def _group_problems(text: str, root, layout: str, listing, splits_here: bool) ->
     return [problem] if problem else []
 
 
-SCHEMAS = {"mnist_lt": MnistLT, "digits_lt": DigitsLT, "digits_binary": DigitsBinary, "image_folder": ImageFolder,
-           "torchvision": TorchvisionDataset}
+SCHEMAS = components(globals(), DatasetBase)

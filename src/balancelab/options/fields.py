@@ -7,7 +7,7 @@ so a key's default, type, meaning and rule are written once, next to each other.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence
 
 _NO_DEFAULT = object()
 
@@ -53,3 +53,23 @@ def field_default(schema: type, name: str) -> Any:
     """The default a schema declares for its key ``name`` (None if it has no such key or default): the value
     an option ships with, which a check may tell apart from one the user set."""
     return next((f.default for f in dataclasses.fields(schema) if f.name == name), None)
+
+
+def components(namespace: dict, base: type) -> Dict[str, type]:
+    """The options a schema module declares, by name: every dataclass of ``namespace`` (a module's
+    ``globals()``) derived from ``base`` whose ``name`` has a value (bases leave it ``???``), or that names
+    itself with a ``schema_name`` class variable (a schema several YAMLs share, each setting ``name``).
+
+    So an option's name is written once, as its ``name`` default, and a new schema needs no table entry."""
+    found = {}
+    for value in namespace.values():
+        if not (isinstance(value, type) and dataclasses.is_dataclass(value) and issubclass(value, base)
+                and value.__module__ == namespace.get("__name__")):
+            continue
+        name = getattr(value, "schema_name", None) or field_default(value, "name")
+        if name and name != "???":
+            if name in found:
+                raise TypeError(f"Two schemas in {namespace.get('__name__')} declare the option '{name}': "
+                                f"{found[name].__name__} and {value.__name__}. Give one of them another name.")
+            found[name] = value
+    return found

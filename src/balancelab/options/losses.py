@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, List, Optional
 
-from balancelab.options.fields import option
+from balancelab.options.fields import components, option
 
 WEIGHTS_FROM_HELP = ("class counts the weights come from: original (the training split before balancing) or "
                      "trained (the distribution the batches have after balancing)")
@@ -133,6 +133,4 @@ class ClassBalancedFocal(LossBase):
     drw_epoch: Optional[int] = option(0, "epochs before the class-balanced weights start (0 = from the start)", ge=0)
 
 
-SCHEMAS = {"ce": CrossEntropy, "weighted_ce": WeightedCrossEntropy, "focal": Focal, "bce": BinaryCrossEntropy,
-           "ldam": LDAM, "logit_adjusted": LogitAdjusted, "balanced_softmax": BalancedSoftmax,
-           "cb_focal": ClassBalancedFocal}
+SCHEMAS = components(globals(), LossBase)

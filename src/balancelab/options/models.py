@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import List, Optional
 
-from balancelab.options.fields import field_default, option
+from balancelab.options.fields import components, field_default, option
 
 SMALL_INPUT = ("auto", "true", "false")
 
@@ -107,5 +107,4 @@ class ResNet32(ModelBase):
     name: str = "resnet32"
 
 
-SCHEMAS = {"resnet32": ResNet32, "shufflenet_v2": ShuffleNetV2, "resnet18": ResNet18, "mobilenet_v3_small": MobileNetV3Small,
-           "mobilenet_v3_large": MobileNetV3Large, "small_cnn": SmallCNN}
+SCHEMAS = components(globals(), ModelBase)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import List
 
-from balancelab.options.fields import option
+from balancelab.options.fields import components, option
 
 
 @dataclass
@@ -98,6 +98,5 @@ class MultiStepSchedule(ScheduleBase):
         return []
 
 
-OPTIMIZER_SCHEMAS = {"adam": Adam, "adamw": AdamW, "sgd": SGD}
-SCHEDULE_SCHEMAS = {"step": StepSchedule, "cosine": CosineSchedule, "none": ConstantSchedule,
-                    "multistep": MultiStepSchedule}
+OPTIMIZER_SCHEMAS = components(globals(), OptimizerBase)
+SCHEDULE_SCHEMAS = components(globals(), ScheduleBase)

@@ -9,7 +9,7 @@ from typing import Any, List, Optional
 from omegaconf import MISSING
 
 from balancelab.errors import ConfigError
-from balancelab.options.fields import option
+from balancelab.options.fields import components, option
 from balancelab.options.rules import WANDB_MODES, steps_below_epochs_message
 from balancelab.options.targets import accepted_parameters, target_of
 
@@ -248,4 +248,4 @@ class TopLevel:
     sweep_name: Optional[str] = option(None, "set by balance-sweep")
 
 
-LOGGER_SCHEMAS = {"none": NoLogger, "wandb": Wandb}
+LOGGER_SCHEMAS = components(globals(), LoggerBase)
