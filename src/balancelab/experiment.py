@@ -18,10 +18,11 @@ from balancelab.output import atomic
 from balancelab.output.contract import SUMMARY_FILE, Status
 from balancelab.pipeline import artifacts
 from balancelab.pipeline.best_model import classifier_retraining, evaluate_best_model
+from balancelab.pipeline.feature_space import feature_space_retraining
 from balancelab.pipeline.run_page import write_run_report
 from balancelab.provenance import run_facts
 from balancelab.training.assembly import assemble, describe_training
-from balancelab.training.batch_prior import trained_prior
+from balancelab.training.batch_prior import counts_prior, trained_prior
 from balancelab.training.loop import Interrupted, fit
 from balancelab.training.runtime import StageTimer, device_assignment, seed_everything, select_device
 from balancelab.training.signals import StopCheck, no_stop
@@ -100,8 +101,23 @@ def _run(cfg: dict, run_dir: Path, identity: str, tracker, launcher, stop: StopC
         stop_if_requested(stop, epoch=len(result.history), stage="evaluation")
         # post-hoc logit adjustment divides out the prior the chosen checkpoint was trained under
         prior = trained_prior(training.settings, training.criterion, counts_before, counts_after, result.best_epoch)
+        best_state = result.best_state
+        if cfg.get("feature_balancing"):  # the classifier re-trained on balanced features replaces the trained one
+            with timer("feature_balancing"):
+                summary["feature_balancing"], best_state = feature_space_retraining(
+                    run_dir, training.model, best_state, training.images(splits.train.X, splits.train.y),
+                    training.val_data, splits, cfg["feature_balancing"], epochs=trainer["feature_head_epochs"],
+                    batch_size=trainer["batch_size"], eval_batch_size=training.settings.evaluation_batch_size,
+                    seed=cfg["seed"], device=device, stop_requested=stop)
+            summary["feature_balancing"]["stage_seconds"] = round(timer.seconds["feature_balancing"], 3)
+            head_counts = list(summary["feature_balancing"]["class_counts_after"].values())
+            balanced_draws = "class-aware" in summary["feature_balancing"]["head"]["sampling"]
+            prior = counts_prior([1] * len(head_counts) if balanced_draws else head_counts,
+                                 f"the feature rows the classifier was re-trained on "
+                                 f"(feature_balancing={cfg['feature_balancing']['name']})")
+            stop_if_requested(stop, epoch=len(result.history), stage="evaluation")
         with timer("evaluation"):
-            summary.update(evaluate_best_model(run_dir, training.model, result.best_state, splits, training.val_data,
+            summary.update(evaluate_best_model(run_dir, training.model, best_state, splits, training.val_data,
                                                training.normalization, artifacts.checkpoint_metadata(cfg, splits,
                                                                                                      training, result),
                                                counts_before, cfg["evaluation"],

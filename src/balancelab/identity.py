@@ -41,6 +41,10 @@ HASH_LENGTH = 8
 def identity(config: Mapping[str, Any]) -> dict:
     """A copy of the resolved ``config`` (plain dict) without the presentation-only keys."""
     out = copy.deepcopy(dict(config))
+    if out.get("feature_balancing", 0) is None:  # off (the default): a run's identity as before the option existed
+        out.pop("feature_balancing")
+        if isinstance(out.get("trainer"), dict):  # used only by it (and then refused unless at its default)
+            out["trainer"] = {k: v for k, v in out["trainer"].items() if k != "feature_head_epochs"}
     for dotted in PRESENTATION_KEYS:
         *parents, leaf = dotted.split(".")
         node = out

@@ -91,6 +91,9 @@ def augment_image(img: np.ndarray, preset: dict, rng: np.random.Generator) -> tu
 
 class OfflineAugmentation(Balancer):
     name = "offline_augmentation"
+    # balancing in feature space (feature_balancing=...) refuses it: why, in words
+    feature_space_refusal = ("it makes new images with OpenCV transforms (flips, rotations, colour, blur), and a "
+                             "feature vector has no pixels to transform")
 
     def __init__(self, *, sampling_strategy="auto", augmentation: Optional[dict] = None, random_state=None,
                  device="cpu"):

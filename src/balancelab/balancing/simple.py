@@ -54,6 +54,8 @@ class DeferredResamplingBalancing(NoBalancing):
     The trainer asks for the schedule through ``batch_order()``."""
 
     name = "deferred_resampling"
+    feature_space_refusal = ("it switches the representation's training batches from shuffled to re-balanced at "
+                             "balancing.start_epoch, and the classifier re-trained on features has no such schedule")
 
     def __init__(self, *, start_epoch: int = 0, weighting: str = "effective_number", beta: float = 0.9999,
                  random_state=None, device="cpu"):

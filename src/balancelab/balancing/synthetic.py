@@ -26,7 +26,7 @@ from balancelab.errors import BalancingError
 
 
 def feature_rows(X: np.ndarray, feature_size) -> np.ndarray:
-    """uint8 (N, D) rows for the neighbour search, at ``feature_size`` if given."""
+    """(N, D) rows for the neighbour search (uint8 images, at ``feature_size`` if given; float features as given)."""
     if feature_size and X.ndim == 4 and int(feature_size) != X.shape[1]:
         X = resize_images(X, int(feature_size))
     return X.reshape(len(X), -1)
@@ -78,14 +78,17 @@ def _untraceable(technique: str, class_index: int, bad: int, total: int, why: st
 
 
 def interpolate(X: np.ndarray, a: np.ndarray, b: np.ndarray, t: np.ndarray, chunk: int = 1024) -> np.ndarray:
-    """uint8 images X[a] + t (X[b] - X[a]), computed in float32 chunks and rounded."""
+    """X[a] + t (X[b] - X[a]) in float32 chunks: uint8 images rounded and clipped to 0..255, float rows (features,
+    balancing in feature space) as computed."""
     out = np.empty((len(a),) + X.shape[1:], dtype=X.dtype)
+    pixels = not np.issubdtype(X.dtype, np.floating)
     shape = (-1,) + (1,) * (X.ndim - 1)
     for s in range(0, len(a), chunk):
         xa = X[a[s:s + chunk]].astype(np.float32)
         xb = X[b[s:s + chunk]].astype(np.float32)
         step = t[s:s + chunk].astype(np.float32).reshape(shape)
-        out[s:s + chunk] = np.clip(np.rint(xa + step * (xb - xa)), 0, 255)
+        new = xa + step * (xb - xa)
+        out[s:s + chunk] = np.clip(np.rint(new), 0, 255) if pixels else new
     return out
 
 

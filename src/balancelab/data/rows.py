@@ -220,15 +220,17 @@ class BalancedRows(ImageRows):
     """A balanced training set: input rows ``kept`` (repeats allowed), then the new ``synthetic`` images.
 
     Duplicated rows cost 8 bytes each (their row number), synthetic rows their own pixels; the input images
-    themselves are neither copied nor moved.
+    themselves are neither copied nor moved. The rows keep the source's dtype: uint8 images, or the float
+    feature matrix that balancing in feature space gives (training/feature_space.py).
     """
 
     def __init__(self, source: Rows, kept: np.ndarray, synthetic: np.ndarray | None = None):
         self.source = source
         self.kept = np.asarray(kept, dtype=np.int64)
+        self.dtype = np.dtype(getattr(source, "dtype", np.uint8))
         image_shape = tuple(source.shape[1:])
-        self.synthetic = (np.zeros((0,) + image_shape, np.uint8) if synthetic is None
-                          else np.asarray(synthetic, dtype=np.uint8).reshape((-1,) + image_shape))
+        self.synthetic = (np.zeros((0,) + image_shape, self.dtype) if synthetic is None
+                          else np.asarray(synthetic, dtype=self.dtype).reshape((-1,) + image_shape))
 
     @property
     def shape(self):
@@ -241,7 +243,7 @@ class BalancedRows(ImageRows):
 
     def take(self, rows: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
-        out = np.empty((len(rows),) + tuple(self.source.shape[1:]), dtype=np.uint8)
+        out = np.empty((len(rows),) + tuple(self.source.shape[1:]), dtype=self.dtype)
         from_source = rows < len(self.kept)
         if from_source.any():
             out[from_source] = take(self.source, self.kept[rows[from_source]])

@@ -48,6 +48,9 @@ class Trainer:
     crt_epochs: int = option(0, "classifier re-training (cRT, Kang et al. 2020) after training: epochs of training the "
                              "re-initialised final layer alone on class-aware, augmented batches, backbone weights "
                              "frozen in train mode, the epoch chosen on validation (0 = off)", ge=0)
+    feature_head_epochs: int = option(10, "balancing in feature space (feature_balancing=<balancing option>): epochs of "
+                                      "training the fresh classifier on the balanced training features (cRT's "
+                                      "optimiser and schedule, the epoch chosen on validation); used only then", ge=1)
     data_on_device: str = option("auto", "hold the images on the training device (true: fastest), stream batches from "
                                  "the host or the decoded-image file on disk (false: for data larger than the device's "
                                  "memory; same numbers), or auto (on the device when they take at most half its free "
@@ -227,6 +230,9 @@ class TopLevel:
     dataset: Any = MISSING
     augmentation: Any = MISSING
     balancing: Any = MISSING
+    # a balancing option applied to the trained model's features (training/feature_space.py); null: off. Chosen
+    # with balancing@feature_balancing=<option> (any balancing YAML, a user's own included).
+    feature_balancing: Any = None
     loss: Any = MISSING
     optimizer: Any = MISSING
     scheduler: Any = MISSING

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import inspect
+import re
 from typing import Any, Dict, List, Mapping, Optional
 
 from omegaconf import DictConfig, OmegaConf
@@ -52,6 +53,7 @@ def validate(cfg: DictConfig, choices: Optional[Mapping[str, str]] = None) -> Di
     problems += _check_fields("", OmegaConf.get_type(cfg), plain, top_level=True)
     problems += names_are_file_names(plain, choices or {})
     problems += _check_combinations(cfg, plain)
+    problems += _check_feature_balancing(cfg, plain, choices or {})
     problems = _without_echoes(cfg, problems)
     if problems:
         raise ConfigError(problems[0] if len(problems) == 1 else
@@ -295,4 +297,77 @@ def _starts_within_the_run(plain: Dict[str, Any], epochs: int) -> List[str]:
             problems.append(f"{group}.{key} ({value}) must be below trainer.epochs ({epochs}): {what} after "
                             f"{group}.{key} finished epochs, so it would never start. Set {group}.{key}="
                             f"{max(epochs - 1, 0)} or lower, or raise trainer.epochs.")
+    return problems
+
+
+FEATURE_HEAD_EPOCHS_DEFAULT = 10  # run.Trainer.feature_head_epochs
+
+
+def feature_space_refusal(node: Dict[str, Any]) -> Optional[str]:
+    """Why the balancing option ``node`` cannot balance features (None: it can). A technique's class says so
+    with ``feature_space_refusal`` (offline_augmentation: it transforms pixels); SMOTE's and ADASYN's image side
+    ``feature_size`` means nothing for vectors. Also the run's own check (pipeline/feature_space.py)."""
+    cls = target_of(node, "feature_balancing")
+    why = getattr(cls, "feature_space_refusal", None)
+    name = node.get("name")
+    if why:
+        return (f"feature_balancing={name} cannot balance features: {why}. Balancing in feature space takes a "
+                f"technique that chooses, copies or interpolates rows (none, random_oversampling, "
+                f"random_undersampling, resample_to_target, smote, adasyn, weighted_sampler, or your own). Choose "
+                f"one of them (balancing@feature_balancing=smote), or use {name} in pixel space "
+                f"(balancing={name}).")
+    if node.get("feature_size") is not None:
+        return (f"'feature_balancing.feature_size' ({node['feature_size']}) resizes images for the neighbour "
+                f"search, but in feature space the rows are feature vectors, searched as they are. Remove it "
+                f"(feature_balancing.feature_size=null).")
+    return None
+
+
+def _check_feature_balancing(cfg: DictConfig, plain: Dict[str, Any], choices: Mapping[str, str]) -> List[str]:
+    """``feature_balancing``: a balancing option checked as ``balancing`` is, plus what feature space rules out;
+    off (null), ``trainer.feature_head_epochs`` is not used and may not be changed."""
+    node, trainer = plain.get("feature_balancing"), plain["trainer"]
+    if node is None:
+        epochs = trainer.get("feature_head_epochs", FEATURE_HEAD_EPOCHS_DEFAULT)
+        if epochs != FEATURE_HEAD_EPOCHS_DEFAULT:
+            return [f"'trainer.feature_head_epochs' ({epochs}) is used only by balancing in feature space, which is "
+                    f"off (feature_balancing is null). Choose a technique (balancing@feature_balancing=smote, or "
+                    f"experiment=smote_features) or remove the setting."]
+        return []
+    if not isinstance(node, dict) or "_target_" not in node:
+        return [f"'feature_balancing' must be a balancing option, chosen with balancing@feature_balancing=<option> "
+                f"(e.g. smote); got {node!r}."]
+    schema = OmegaConf.get_type(cfg.feature_balancing)
+    problems = []
+    if dataclasses.is_dataclass(schema):
+        problems += _check_fields("feature_balancing", schema, node)
+        if node.get("_target_") != getattr(schema, "_target_", None):
+            problems += check_user_component("balancing", node, schema)
+    else:
+        problems += check_user_component("balancing", node)
+    problems = [re.sub(r"(?<![\w@/])balancing\.", "feature_balancing.", p) for p in problems]
+    if problems:
+        return problems
+    try:
+        refused = feature_space_refusal(node)
+    except ConfigError as exc:
+        return [str(exc)]
+    problems += [refused] if refused else []
+    choice = choices.get("balancing@feature_balancing")
+    if choice and node.get("name") != _as_name(choice):
+        problems.append(f"balancing@feature_balancing={choice} is named {node.get('name')!r}; an option's name "
+                        f"labels its results, so it must be its file name. Add `name: {_as_name(choice)}` to "
+                        f"balancing/{choice}.yaml.")
+    if trainer.get("crt_epochs"):
+        problems.append(f"feature_balancing={node.get('name')} and trainer.crt_epochs both re-train the trained "
+                        f"model's classifier. cRT is class-balanced sampling on frozen features: in feature space it "
+                        f"is feature_balancing=weighted_sampler (or random_oversampling). Use one of them "
+                        f"(trainer.crt_epochs=0, or feature_balancing=null).")
+    if plain["model"].get("normed_classifier"):
+        problems.append("feature_balancing re-trains a final linear layer, but model.normed_classifier=true gives a "
+                        "cosine classifier. Use one of them (model.normed_classifier=false).")
+    if _one_output(OmegaConf.get_type(cfg.loss), plain["loss"]):
+        problems.append(f"loss={plain['loss']['name']} makes the model output one logit, but feature_balancing "
+                        f"re-trains a classifier with one output per class. Use loss=ce (or weighted_ce, focal), or "
+                        f"feature_balancing=null.")
     return problems

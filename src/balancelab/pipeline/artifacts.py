@@ -90,18 +90,23 @@ def write_balancing(run_dir: Path, splits, balanced, dataset_name: str, notes: d
     return counts_before, counts_after
 
 
-def write_synthetic_provenance(run_dir: Path, report: dict, balanced, source_ids, names) -> None:
-    """synthetic_provenance.csv: each generated training image and the real image(s) it came from.
+def write_synthetic_provenance(run_dir: Path, report: dict, balanced, source_ids, names, space: str = "pixels") -> None:
+    """synthetic_provenance.csv: each generated training row and the real image(s) it came from.
 
-    Interpolations (SMOTE, ADASYN) list both parents and the step t (image = a + t (b - a));
+    Interpolations (SMOTE, ADASYN) list both parents and the step t (row = a + t (b - a));
     augmentations list their source. The long lists move out of the JSON report into this CSV.
+    ``space``: "pixels" (new images, the balancing before training) or "features" (new feature rows, balancing in
+    feature space after it: pipeline/feature_space.py); each row says which in its ``space`` column, and ``row``
+    numbers the row in that space's balanced set. Writing one space replaces that space's earlier rows and keeps
+    the other's.
     """
     rows = np.flatnonzero(balanced.provenance < 0)
     parents = report.pop("synthetic_parents", None)
     sources = report.pop("synthetic_sources", None)
-    if not len(rows):
+    path = run_dir / SYNTHETIC_PROVENANCE_FILE
+    if not len(rows) and space == "pixels":
         return
-    table = pd.DataFrame({"row": rows, "class": [names[c] for c in balanced.y[rows]]})
+    table = pd.DataFrame({"space": space, "row": rows, "class": [names[c] for c in balanced.y[rows]]})
     if parents and len(parents["a"]) == len(rows):
         a, b = np.asarray(parents["a"], int), np.asarray(parents["b"], int)
         table["parent_a"], table["parent_b"], table["t"] = source_ids[a], source_ids[b], parents["t"]
@@ -109,7 +114,14 @@ def write_synthetic_provenance(run_dir: Path, report: dict, balanced, source_ids
     elif sources and len(sources) == len(rows):
         table["source"] = source_ids[np.asarray(sources, int)]
         table["source_index"] = sources
-    atomic.write_csv(run_dir / SYNTHETIC_PROVENANCE_FILE, table)
+    if space != "pixels" and path.exists():
+        earlier = pd.read_csv(path)
+        earlier = earlier[earlier.get("space", pd.Series("pixels", index=earlier.index)) != space]
+        table = pd.concat([earlier, table], ignore_index=True) if len(earlier) else table
+    if len(table):
+        atomic.write_csv(path, table)
+    elif path.exists():
+        path.unlink()
 
 
 def run_summary(cfg: dict, result, training, batches: dict, device) -> dict:

@@ -14,8 +14,9 @@ import yaml
 from balancelab.options.catalog import config_groups
 from balancelab.options.searchpath import option_file, search_folders
 
-GROUPS = ("baseline", "resampling", "augmentation", "loss_function", "combined", "longtail")
-# balance-sweep without group= or experiments=: the 8 experiments of the original grid (group=all adds longtail).
+GROUPS = ("baseline", "resampling", "augmentation", "loss_function", "combined", "longtail", "feature_space")
+# balance-sweep without group= or experiments=: the 8 experiments of the original grid (group=all adds longtail and
+# feature_space: balancing in feature space, pipeline/feature_space.py).
 DEFAULT_GROUPS = ("baseline", "resampling", "augmentation", "loss_function", "combined")
 BASELINE = "baseline"
 

@@ -1,0 +1,95 @@
+"""Balancing in feature space (``feature_balancing: <balancing option>``): after training, the training split's
+features are extracted once (eval mode, no augmentation: the input of the final linear layer), balanced by the
+chosen technique (any balancing option that makes sense on vectors), and a fresh classifier is trained on them
+(training/feature_space.py); the re-trained head is then put back on the best model's weights, so the checkpoint,
+the evaluation and ``balance-predict`` see one ordinary model.
+
+The generalisation of cRT (Kang et al. 2020), whose class-balanced sampling on frozen features is one choice
+among the balancers here (weighted_sampler; random_oversampling is the same up to sampling order). Deep
+over-sampling (Ando & Huang 2017) and feature-space augmentation (Chu et al. 2020) are its SMOTE/ADASYN rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+import numpy as np
+
+from balancelab.balancing.apply import BalancedTrainingSet, technique_params
+from balancelab.errors import ConfigError
+from balancelab.evaluation.forward import final_linear, forward_pass
+from balancelab.options.build import build
+from balancelab.options.validate import feature_space_refusal
+from balancelab.pipeline import artifacts
+from balancelab.training.feature_space import layer_name, retrain_head, with_head
+
+log = logging.getLogger("balancelab")
+
+
+def feature_space_retraining(run_dir: Path, model, best_state: dict, train_data, val_data, splits, node: dict, *,
+                             epochs: int, batch_size: int, eval_batch_size: int, seed: int, device,
+                             stop_requested=lambda: None) -> tuple[dict, dict]:
+    """(the summary's ``feature_balancing`` block, the best state with the re-trained head in it).
+
+    ``train_data``: the training split's images (unbalanced, unaugmented) placed as the training set's;
+    ``node``: the balancing option (plain config dict with ``_target_``)."""
+    problem = feature_space_refusal(node)
+    if problem:
+        raise ConfigError(problem)
+    names = splits.class_names
+    start = time.perf_counter()
+    model.load_state_dict(best_state)
+    layer = final_linear(model)
+    if layer.out_features != len(names):
+        raise ConfigError(f"Balancing in feature space re-trains a classifier with one output per class, but the "
+                          f"model's final linear layer has {layer.out_features} output(s) for {len(names)} classes "
+                          f"(loss=bce?). Use loss=ce (or weighted_ce, focal), or feature_balancing=null.")
+    train = forward_pass(model, train_data, eval_batch_size, features=True, strict=True, keep_logits=False)
+    val = forward_pass(model, val_data, eval_batch_size, features=True, strict=True, keep_logits=False)
+    extract_seconds = time.perf_counter() - start
+    features, labels = train.features.astype(np.float32, copy=False), np.asarray(splits.train.y, dtype=np.int64)
+
+    start = time.perf_counter()
+    params = technique_params(node, names)
+    balancer = build({"_target_": node["_target_"], **params}, "balancing", random_state=seed, device=device.type)
+    X_res, y_res = (balancer.fit_resample_rows(features, labels) if hasattr(balancer, "fit_resample_rows")
+                    else balancer.fit_resample(features, labels))  # a user's balancer: imbalanced-learn's method
+    X_bal, y_bal = np.asarray(X_res, dtype=np.float32), np.asarray(y_res, dtype=np.int64)
+    provenance = getattr(balancer, "provenance_", None)
+    if provenance is None or len(provenance) != len(y_bal):
+        provenance = np.full(len(y_bal), -1, np.int64)  # rows it made itself, without saying from what
+    report = dict(getattr(balancer, "report_", {}) or {})
+    balance_seconds = time.perf_counter() - start
+    artifacts.write_synthetic_provenance(run_dir, report, BalancedTrainingSet(X_res, y_bal, provenance, report, False),
+                                         splits.train.source_ids, names, space="features")
+
+    start = time.perf_counter()
+    head = retrain_head(X_bal, y_bal, val.features, splits.val.y, out_features=layer.out_features,
+                        bias=layer.bias is not None, epochs=epochs, batch_size=batch_size, seed=seed,
+                        class_balanced_batches=bool(getattr(type(balancer), "balanced_batches", False)),
+                        device=layer.weight.device, stop_requested=stop_requested)
+    head_seconds = time.perf_counter() - start
+    state = with_head(best_state, layer_name(model, layer), head.head)
+    before, after = np.bincount(labels, minlength=len(names)), np.bincount(y_bal, minlength=len(names))
+    block = {
+        "technique": node.get("name"), "parameters": report.get("parameters", params),
+        "features": {"layer": layer_name(model, layer), "shape": list(features.shape), "extracted_in": "eval mode, "
+                     "unaugmented training split, once"},
+        "rows_before": int(len(labels)), "rows_after": int(len(y_bal)),
+        "synthetic_rows": int((provenance < 0).sum()),
+        "class_counts_before": {n: int(c) for n, c in zip(names, before)},
+        "class_counts_after": {n: int(c) for n, c in zip(names, after)},
+        "adjustments": report.get("adjustments", []), "warnings": report.get("warnings", []),
+        "head": {"epochs": epochs, "best_epoch": head.best_epoch, "chosen_on": "validation",
+                 "selection_metric": "macro_f1", "val_macro_f1": head.val_macro_f1, "lr_per_epoch": head.lrs,
+                 "batch_size": batch_size, "sampling": head.sampling, "optimizer": "SGD lr 0.1 momentum 0.9 "
+                 "weight decay 5e-4, cosine to 0 (cRT's)", "loss": "cross-entropy", "initialisation": "fresh nn.Linear"},
+        "seconds": {"extract": round(extract_seconds, 3), "balance": round(balance_seconds, 3),
+                    "head": round(head_seconds, 3)},
+        "relation_to_crt": "cRT is class-balanced sampling on frozen features: feature_balancing=weighted_sampler "
+                           "(or random_oversampling) here, without cRT's batch norm in train mode and augmentation",
+    }
+    log.info("Balancing in feature space (%s): %d -> %d feature rows of %d values; head epoch %d kept.",
+             node.get("name"), len(labels), len(y_bal), features.shape[1], head.best_epoch)
+    return block, state

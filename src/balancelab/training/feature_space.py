@@ -1,0 +1,142 @@
+"""Classifier re-training on a balanced feature matrix: the head half of balancing in feature space.
+
+After the representation is trained, the training split's features (the input of the final linear layer, taken
+once with the model in eval mode: evaluation/forward.py) are balanced by any balancing technique
+(pipeline/feature_space.py) and a fresh linear head is trained on them here. cRT's optimisation, epoch for
+epoch (training/crt.py): a new ``nn.Linear`` (its own initialisation, drawn from the seed), SGD (lr 0.1,
+momentum 0.9, weight decay 5e-4) with a cosine decay to 0, plain cross-entropy (the balancing does the
+balancing), ``len(rows) // batch_size`` batches an epoch (at least one), and the epoch best on validation
+macro-F1 kept (the first of ties). What differs from cRT is where the batches come from:
+
+- by default, a fresh random permutation of the *balanced* feature rows each epoch;
+- ``class_balanced_batches`` (a technique that asks the trainer for class-balanced batches, weighted_sampler):
+  cRT's class-aware sampler (4 rows a class visit) over the rows as given, i.e. cRT on cached features.
+
+The features are fixed: there is no batch norm in train mode and no online augmentation, which cRT has.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Callable, List, Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+from balancelab.errors import ConfigError
+from balancelab.evaluation.forward import predicted_labels
+from balancelab.evaluation.metrics import split_scores
+from balancelab.training.class_aware import ClassAwareSampler
+from balancelab.training.crt import IMAGES_PER_CLASS_VISIT, _check, _random_stream
+from balancelab.training.loop import Interrupted
+
+log = logging.getLogger("balancelab")
+
+
+@dataclass
+class HeadRetraining:
+    """The re-trained head (at its best validation epoch) and how it was chosen."""
+
+    head: nn.Linear
+    best_epoch: int                                          # 1-based
+    val_macro_f1: List[float] = field(default_factory=list)  # one per epoch
+    lrs: List[float] = field(default_factory=list)           # the lr each epoch trained at
+    steps_per_epoch: int = 0
+    sampling: str = ""
+
+
+def retrain_head(train_features: np.ndarray, train_labels: np.ndarray, val_features: np.ndarray,
+                 val_labels: np.ndarray, *, out_features: int, bias: bool = True, epochs: int, batch_size: int,
+                 seed: int, lr: float = 0.1, momentum: float = 0.9, weight_decay: float = 5e-4,
+                 class_balanced_batches: bool = False, device: torch.device | str = "cpu",
+                 stop_requested: Callable[[], Optional[str]] = lambda: None) -> HeadRetraining:
+    """A new ``nn.Linear(D, out_features)`` trained on ``(train_features, train_labels)`` (N x D, already
+    balanced), the epoch best on ``(val_features, val_labels)`` kept (see the module docstring).
+
+    ``stop_requested`` is asked after every batch: a signal name raises Interrupted (nothing of this stage is
+    kept; a rerun starts it over, to the same result)."""
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ConfigError(f"Balancing in feature space: trainer.feature_head_epochs must be an integer >= 1; got "
+                          f"{epochs!r}.")
+    _check(epochs, batch_size, float(lr), float(momentum), float(weight_decay))
+    if len(val_labels) == 0:
+        raise ConfigError("Balancing in feature space chooses the head's epoch on validation, but the validation "
+                          "split is empty. Give the dataset a validation split (e.g. dataset.val_fraction).")
+    if len(train_labels) == 0:
+        raise ConfigError("Balancing in feature space left no training rows to train the classifier on.")
+    device = torch.device(device)
+    X = torch.as_tensor(np.asarray(train_features, dtype=np.float32), device=device)
+    y = torch.as_tensor(np.asarray(train_labels, dtype=np.int64), device=device)
+    X_val = torch.as_tensor(np.asarray(val_features, dtype=np.float32), device=device)
+    with _random_stream(seed, device):
+        head = nn.Linear(X.shape[1], out_features, bias=bias).to(device)  # nn.Linear's own initialisation
+    optimizer = torch.optim.SGD(head.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: 0.5 * (1 + math.cos(math.pi * e / epochs)))
+    criterion = nn.CrossEntropyLoss()
+    generator = torch.Generator().manual_seed(seed)
+    steps = max(1, len(y) // batch_size)
+    sampler = ClassAwareSampler(np.asarray(train_labels), IMAGES_PER_CLASS_VISIT, generator) \
+        if class_balanced_batches else None
+    sampling = (f"class-aware ({IMAGES_PER_CLASS_VISIT} rows a class visit) over the feature rows, {steps} batches "
+                f"an epoch" if sampler is not None else
+                f"a random permutation of the balanced feature rows each epoch, {steps} batches an epoch")
+    result = HeadRetraining(head, best_epoch=0, steps_per_epoch=steps, sampling=sampling)
+    best_state, best_score = None, -np.inf
+    for epoch in range(1, epochs + 1):
+        head.train()
+        result.lrs.append(optimizer.param_groups[0]["lr"])
+        order = None if sampler is not None else torch.randperm(len(y), generator=generator)
+        total = 0.0
+        for step in range(steps):
+            if sampler is not None:
+                index = torch.as_tensor(sampler.take(batch_size))
+            else:
+                index = order[step * batch_size:(step + 1) * batch_size]
+            index = index.to(device)
+            loss = criterion(head(X[index]), y[index])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.item()
+            if stop_requested() is not None:
+                raise Interrupted(stop_requested(), epoch, (step + 1) * batch_size, saved=True,
+                                  stage="balancing in feature space")
+        schedule.step()
+        head.eval()
+        with torch.no_grad():
+            predictions = predicted_labels(head(X_val)).cpu().numpy()
+        result.val_macro_f1.append(split_scores(np.asarray(val_labels), predictions)["macro_f1"])
+        if result.val_macro_f1[-1] > best_score:  # strictly: ties keep the earlier epoch, as cRT
+            best_score, result.best_epoch = result.val_macro_f1[-1], epoch
+            best_state = copy.deepcopy(head.state_dict())
+        log.info("feature-space head epoch %d/%d  loss %.4f  val macro-F1 %.4f", epoch, epochs, total / steps,
+                 result.val_macro_f1[-1])
+    head.load_state_dict(best_state)
+    head.eval()
+    log.info("Feature space: the classifier of epoch %d (best validation macro-F1, %.4f) is kept.", result.best_epoch,
+             best_score)
+    return result
+
+
+def layer_name(model: nn.Module, layer: nn.Module) -> str:
+    """The dotted name of ``layer`` in ``model`` (its keys in the state dict are ``<name>.weight``)."""
+    for name, module in model.named_modules():
+        if module is layer:
+            return name
+    raise ConfigError(f"{type(layer).__name__} is not a module of {type(model).__name__}.")
+
+
+def with_head(state: dict, name: str, head: nn.Linear) -> dict:
+    """A copy of the state dict ``state`` whose layer ``name`` holds ``head``'s weights (on the state's device)."""
+    out = dict(state)
+    for key, value in head.state_dict().items():
+        target = f"{name}.{key}" if name else key
+        if target not in out or out[target].shape != value.shape:
+            raise ConfigError(f"The model's classifier has no parameter {target} of shape {tuple(value.shape)}; "
+                              f"the re-trained head cannot be put back.")
+        out[target] = value.detach().to(out[target].device, out[target].dtype).clone()
+    return out
