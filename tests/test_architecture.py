@@ -95,9 +95,19 @@ def _heavy_reach(modules: dict, trees: dict) -> dict:
 
 
 def test_import_linter_contracts_are_kept():
+    import logging
+
     from importlinter.cli import lint_imports
 
-    code = lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True, no_logo=True)
+    # import-linter configures logging with disable_existing_loggers, which silenced the "balancelab" logger for
+    # every later test of the same worker (their caplog then saw nothing): put the loggers back as they were.
+    loggers = [logging.getLogger(name) for name in list(logging.root.manager.loggerDict)] + [logging.root]
+    before = [(logger, logger.disabled, logger.level) for logger in loggers]
+    try:
+        code = lint_imports(config_filename=str(ROOT / "pyproject.toml"), no_cache=True, no_logo=True)
+    finally:
+        for logger, disabled, level in before:
+            logger.disabled, logger.level = disabled, level
     assert code == 0, "an import breaks the floor plan: run `lint-imports` for the chain"
 
 
