@@ -43,7 +43,7 @@ def test_pretrained_from_a_weights_file(tmp_path):
     assert torch.allclose(gray.conv1.weight, reference.conv1.weight.sum(1, keepdim=True))
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [n for n in NAMES if n != "timm"])  # timm's drop_rate: tests/test_timm_models.py
 @pytest.mark.parametrize("dropout", [0.0, 0.35])
 def test_the_configured_dropout_is_the_dropout_of_every_dropout_layer(name, dropout):
     model = build_option("model", name, {"dropout": dropout}, num_classes=4, in_channels=1, input_size=32)

@@ -1,4 +1,4 @@
-"""torchvision classifiers adapted to the dataset: class count, input channels, small inputs."""
+"""torchvision and timm classifiers adapted to the dataset: class count, input channels, small inputs."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from torchvision import models as tvm
 
 from balancelab.backbones.cifar_resnet import NormedLinear
 from balancelab.errors import ConfigError
+from balancelab.options.models import TIMM_INSTALL, timm_architecture_problem
 
 
 class SmallCNN(nn.Module):
@@ -189,6 +190,133 @@ def shufflenet_v2(*, num_classes: int, in_channels: int, input_size: int, width:
 resnet18 = functools.partial(torchvision_classifier, architecture="resnet18")
 mobilenet_v3_small = functools.partial(torchvision_classifier, architecture="mobilenet_v3_small")
 mobilenet_v3_large = functools.partial(torchvision_classifier, architecture="mobilenet_v3_large")
+
+
+def timm_classifier(*, architecture: str, num_classes: int, in_channels: int, input_size: int,
+                    small_input: str = "auto", pretrained: bool = False, weights_path: Optional[str] = None,
+                    drop_path_rate: float = 0.0, dropout: float = 0.0, normed_classifier: bool = False) -> nn.Module:
+    """timm's ``architecture`` (``pip install "balancelab[timm]"``) with the dataset's classes and channels.
+
+    timm itself adapts the classes (``num_classes``: a pretrained classifier is dropped) and the channels
+    (``in_chans``: pretrained RGB filters summed for one channel); ``dropout`` is timm's ``drop_rate``. A model
+    that takes ``img_size`` (vision transformers) gets its patch grid sized to ``input_size``; a convolutional
+    one gets the torchvision models' small-input stem below 64 px (stride-1 first convolution, no max-pool).
+    The module names stay timm's, so ``best_model.pt``'s state dict loads into ``timm.create_model``.
+
+    ``pretrained``: weights from ``weights_path`` or timm's cache (downloaded into it once, unless
+    ``HF_HUB_OFFLINE=1``); ``pretrained_normalization`` on the model then holds the weights' mean and std (read by
+    the run instead of the training split's statistics). ``build_notes``: what the adaptation cost them.
+    """
+    problem = timm_architecture_problem(architecture)
+    if problem:
+        raise ConfigError(problem)
+    import timm  # deferred: an optional extra, seconds to import
+
+    kwargs: dict = {"num_classes": num_classes, "in_chans": in_channels}
+    if dropout:
+        kwargs["drop_rate"] = float(dropout)
+    if drop_path_rate:
+        kwargs["drop_path_rate"] = float(drop_path_rate)
+    if pretrained:
+        kwargs.update(_timm_weights_source(timm, architecture, weights_path))
+    model, sized = _create_timm(timm, architecture, pretrained, weights_path, kwargs, input_size)
+    notes: list = [] if pretrained else _DiscardNotes()  # what the adaptation cost pretrained weights
+    kept: list = []
+    if not sized and _use_small_stem(small_input, input_size):
+        _timm_small_stem(model, notes)
+    elif sized and str(small_input).lower() == "true":
+        kept.append(f"model.small_input=true is not applied to {architecture}: it takes img_size, so its patch "
+                    f"grid is sized to model.input_size={input_size} instead")
+    if normed_classifier:
+        _timm_normed_classifier(model, architecture, num_classes)
+    if pretrained:
+        config = timm.data.resolve_data_config({}, model=model)
+        model.pretrained_normalization = _per_channel(config["mean"], config["std"], in_channels)
+    model.build_notes = kept + list(notes)
+    return model
+
+
+def _timm_weights_source(timm, architecture: str, weights_path: Optional[str]) -> dict:
+    """create_model's keyword for a local weights file; nothing for timm's cache (checked to have a source)."""
+    if weights_path:
+        path = Path(weights_path).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"model.weights_path={weights_path} does not exist. Point it to a .pth or .safetensors "
+                              f"file of timm {architecture} weights, or use model.pretrained=false.")
+        return {"pretrained_cfg_overlay": {"file": str(path.resolve())}}
+    base = architecture.partition(".")[0]
+    if not timm.list_pretrained(f"{base}.*"):
+        raise ConfigError(f"timm has no pretrained weights for {architecture}. Give model.weights_path=file.pth or "
+                          f"use model.pretrained=false.")
+    return {}
+
+
+def _create_timm(timm, architecture: str, pretrained: bool, weights_path: Optional[str], kwargs: dict,
+                 input_size: int):
+    """(model, whether it took img_size=input_size). A model whose constructor has no ``img_size`` (a CNN) is
+    built without it; loading weights comes after construction, so that retry reads no file twice."""
+    try:
+        try:
+            return timm.create_model(architecture, pretrained=pretrained, img_size=input_size, **kwargs), True
+        except TypeError as exc:
+            if "img_size" not in str(exc):
+                raise
+        return timm.create_model(architecture, pretrained=pretrained, **kwargs), False
+    except TypeError as exc:
+        keys = {"drop_rate": "model.dropout", "drop_path_rate": "model.drop_path_rate"}
+        key = next((k for k in keys if k in str(exc)), None)
+        if key is None:
+            raise
+        raise ConfigError(f"timm's {architecture} does not take {key}: set {keys[key]}=0.") from None
+    except ConfigError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - timm's loaders raise whatever their source raises
+        if not pretrained:
+            raise
+        where = (f"model.weights_path={weights_path}" if weights_path else
+                 "timm's cache (the Hugging Face hub cache, ~/.cache/huggingface/hub, or $HF_HUB_CACHE)")
+        raise ConfigError(
+            f"Pretrained weights for timm {architecture} could not be loaded from {where}: "
+            f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0].rstrip('.')}. On a machine with a network, "
+            f"python -c \"import timm; timm.create_model('{architecture}', pretrained=True)\" puts them in the "
+            f"cache; or give model.weights_path=file.pth, or use model.pretrained=false.") from exc
+
+
+def _timm_small_stem(model: nn.Module, notes: list) -> None:
+    """The torchvision models' small-input stem on a timm CNN: its first convolution (the pretrained config's
+    ``first_conv``, else the first Conv2d) with stride 1, and its ``maxpool`` stem layer removed."""
+    first = (getattr(model, "pretrained_cfg", None) or {}).get("first_conv")
+    first = first[0] if isinstance(first, (list, tuple)) else first
+    try:
+        conv = model.get_submodule(first) if first else None
+    except AttributeError:
+        conv = None
+    if not isinstance(conv, nn.Conv2d):
+        first, conv = next(((n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)), (None, None))
+    if conv is None:
+        return
+    if tuple(conv.stride) != (1, 1):
+        _replace(model, first, _replace_first_conv(conv, conv.in_channels, 1, notes))
+    if isinstance(getattr(model, "maxpool", None), nn.MaxPool2d):
+        model.maxpool = nn.Identity()
+
+
+def _timm_normed_classifier(model: nn.Module, architecture: str, num_classes: int) -> None:
+    """The cosine classifier in place of timm's final linear layer (the module keeps timm's name)."""
+    head = model.get_classifier() if hasattr(model, "get_classifier") else None
+    path = next((n for n, m in model.named_modules() if m is head), None)
+    if not isinstance(head, nn.Linear) or not path:
+        raise ConfigError(f"model.normed_classifier=true needs a final linear layer; timm's {architecture} has "
+                          f"{type(head).__name__}. Use model.normed_classifier=false.")
+    _replace(model, path, NormedLinear(head.in_features, num_classes))
+
+
+def _per_channel(mean, std, channels: int) -> dict:
+    """The weights' RGB statistics for ``channels`` inputs (averaged over RGB otherwise, as for ImageNet's)."""
+    mean, std = [float(v) for v in mean], [float(v) for v in std]
+    if channels != len(mean):
+        mean, std = [sum(mean) / len(mean)] * channels, [sum(std) / len(std)] * channels
+    return {"mean": mean, "std": std}
 
 
 class _DiscardNotes(list):

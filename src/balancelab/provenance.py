@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Dict, Optional
 
 LIBRARIES = ("balancelab", "torch", "torchvision", "numpy", "scikit-learn", "imbalanced-learn",
-             "opencv-python-headless", "hydra-core", "omegaconf", "pandas", "matplotlib", "wandb")
+             "opencv-python-headless", "hydra-core", "omegaconf", "pandas", "matplotlib", "wandb", "timm")
 
 
 def library_versions() -> Dict[str, Optional[str]]:

@@ -14,7 +14,7 @@ from balancelab.options.fields import rule_text
 from balancelab.options.searchpath import search_folders
 
 GROUP_HELP = {
-    "model": "network (torchvision or small CNN)",
+    "model": "network (torchvision, timm or small CNN)",
     "dataset": "data source and split",
     "balancing": "technique applied to the training split",
     "augmentation": "offline augmentation preset (for balancing=offline_augmentation)",

@@ -6,6 +6,8 @@ its signature takes them, ``num_classes`` (logits to output), ``in_channels`` an
 
 from __future__ import annotations
 
+import difflib
+import re
 from dataclasses import dataclass
 from typing import List, Optional
 
@@ -59,8 +61,6 @@ class TorchvisionModel(TorchvisionAdaptation):
 
             available = tvm.list_models(module=tvm)
             if architecture not in available:
-                import difflib
-
                 close = difflib.get_close_matches(str(architecture), available, n=3)
                 problems.append(f"model.architecture={architecture} is not a torchvision classification model"
                                 + (f" (did you mean {', '.join(close)}?)" if close else "")
@@ -91,6 +91,69 @@ class MobileNetV3Small(TorchvisionModel):
 class MobileNetV3Large(TorchvisionModel):
     name: str = "mobilenet_v3_large"
     architecture: str = option("mobilenet_v3_large", "the torchvision.models builder")
+
+
+TIMM_INSTALL = 'model=timm needs the timm package: pip install "balancelab[timm]" (or pip install timm).'
+TIMM_DEFAULT = "resnet10t"
+
+
+def timm_architecture_problem(architecture: str) -> Optional[str]:
+    """Why ``architecture`` cannot be built by timm (not installed, no such model, no such pretrained tag), with
+    the close names and the fix; None when it can. ``architecture`` is a timm model name, optionally with a
+    pretrained tag (``resnet10t.c3_in1k``)."""
+    try:
+        import timm
+    except ImportError:
+        return TIMM_INSTALL
+    name = str(architecture)
+    base, _, tag = name.partition(".")
+    if timm.is_model(base) and (not tag or name in timm.list_pretrained(f"{base}.*")):
+        return None
+    if timm.is_model(base):
+        tags = timm.list_pretrained(f"{base}.*")
+        close = difflib.get_close_matches(name, tags, n=3, cutoff=0.0) if tags else []
+        return (f"model.architecture={name}: timm has no pretrained tag '{tag}' for {base}"
+                + (f" (its tags: {', '.join(close)})" if close else " (it has no pretrained weights)")
+                + f". Fix it with model.architecture={close[0] if close else base}.")
+    close = difflib.get_close_matches(base, timm.list_models(), n=3)
+    family = re.match(r"[A-Za-z]*", base).group(0)
+    return (f"model.architecture={name} is not a timm model"
+            + (f" (did you mean {', '.join(close)}?)" if close else "")
+            + f". Fix it with model.architecture={close[0] if close else TIMM_DEFAULT} "
+            + f"(python -c \"import timm; print(timm.list_models('{family}*'))\" lists the names).")
+
+
+@dataclass
+class TimmModel(ModelBase):
+    """Any timm (PyTorch Image Models) classifier: ``pip install "balancelab[timm]"``. ``name`` labels the run
+    (``timm``, the option's file name); the timm model is ``architecture``."""
+
+    _target_: str = "balancelab.models.timm_classifier"
+    name: str = "timm"
+    architecture: str = option(TIMM_DEFAULT, "the timm model, e.g. resnet10t, convnext_atto, vit_tiny_patch16_224 "
+                               "(timm.list_models() lists them; name.tag picks pretrained weights)")
+    small_input: str = option("auto", "stride-1 first conv and no max-pool for inputs below 64 px: auto|true|false "
+                              "(convolutional models; a model taking img_size gets its patch grid sized to "
+                              "input_size instead)", choices=SMALL_INPUT)
+    pretrained: bool = option(False, "timm's pretrained weights (weights_path, else timm's cache, downloaded "
+                              "into it once); inputs are then normalised with the weights' mean and std")
+    weights_path: Optional[str] = option(None, "a .pth/.safetensors file of the architecture's timm weights")
+    drop_path_rate: float = option(0.0, "stochastic depth: timm's drop_path_rate (models that have it)",
+                                   ge=0.0, lt=1.0)
+    dropout: float = option(0.0, "dropout before the final linear layer (timm's drop_rate)", ge=0.0, lt=1.0)
+
+    @classmethod
+    def cross_check(cls, node) -> List[str]:
+        problems = TorchvisionAdaptation.cross_check(node)
+        architecture = node.get("architecture")
+        problem = timm_architecture_problem(architecture)
+        if problem == TIMM_INSTALL:
+            return problems + [problem]
+        name = node.get("name")
+        if name != field_default(cls, "name") and name != architecture and not timm_architecture_problem(name):
+            problems.append(f"model.name={name} labels the run; the timm model is model.architecture. Fix it with "
+                            f"model=timm model.architecture={name} (and no model.name).")
+        return problems + ([problem] if problem else [])
 
 
 @dataclass

@@ -60,7 +60,8 @@ def assemble(cfg: dict, splits, balanced, counts_before: np.ndarray, counts_afte
     dataset = cfg["dataset"]
     fixed = (None if dataset.get("normalization_mean") is None
              else {"mean": dataset["normalization_mean"], "std": dataset["normalization_std"]})
-    normalization = input_normalization(model_cfg.get("pretrained", False), splits.train.X, fixed)
+    normalization = input_normalization(model_cfg.get("pretrained", False), splits.train.X, fixed,
+                                        getattr(model, "pretrained_normalization", None))
     on_device = keep_on_device(trainer["data_on_device"], [balanced.X, splits.val.X, splits.test.X], device)
 
     def images(X, y):  # on the device, or streamed to it from the host / the decoded-image file

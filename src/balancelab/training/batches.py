@@ -60,14 +60,18 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def input_normalization(pretrained: bool, train_images: np.ndarray, fixed: Optional[dict] = None) -> dict:
+def input_normalization(pretrained: bool, train_images: np.ndarray, fixed: Optional[dict] = None,
+                        weights: Optional[dict] = None) -> dict:
     """Mean and std the images are normalised with: ``fixed`` ({"mean", "std"}: the dataset's
-    normalization_mean/std, e.g. a recipe's published statistics) when given, else ImageNet's for pretrained
-    weights (averaged over RGB for other channel counts), otherwise the training split's own per-channel
-    statistics."""
+    normalization_mean/std, e.g. a recipe's published statistics) when given, else for pretrained weights
+    ``weights`` (the statistics the weights were trained with, per input channel: a timm model's
+    ``pretrained_normalization``) or ImageNet's (averaged over RGB for other channel counts), otherwise the
+    training split's own per-channel statistics."""
     if fixed is not None:
         return {"mean": [float(v) for v in fixed["mean"]], "std": [float(v) for v in fixed["std"]]}
     channels = train_images.shape[-1]
+    if pretrained and weights is not None:
+        return {"mean": [float(v) for v in weights["mean"]], "std": [float(v) for v in weights["std"]]}
     if pretrained:
         mean = list(IMAGENET_MEAN) if channels == 3 else [float(np.mean(IMAGENET_MEAN))] * channels
         std = list(IMAGENET_STD) if channels == 3 else [float(np.mean(IMAGENET_STD))] * channels
