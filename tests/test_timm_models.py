@@ -154,6 +154,15 @@ def test_a_timm_model_given_as_model_name_is_refused_with_the_key_that_names_it(
         validate(compose(["model=timm", "model.name=test_vit"]))
 
 
+def test_a_misspelt_timm_model_given_as_model_name_is_refused_not_trained_as_the_default():
+    """The issue spells the key model.name: a misspelt name there once trained resnet10t under its label."""
+    with pytest.raises(ConfigError, match=r"model\.name=convnext_atoo labels the run.*not a timm model.*"
+                                          r"model=timm model\.architecture=convnext_atto"):
+        validate(compose(["model=timm", "model.name=convnext_atoo"]))
+    with pytest.raises(ConfigError, match=r"model\.name=my_label labels the run"):
+        validate(compose(["model=timm", "model.name=my_label"]))
+
+
 def test_without_timm_the_option_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "timm", None)  # import timm raises ImportError
     with pytest.raises(ConfigError, match=r'pip install "balancelab\[timm\]"'):

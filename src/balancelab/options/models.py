@@ -123,6 +123,11 @@ def timm_architecture_problem(architecture: str) -> Optional[str]:
             + f"(python -c \"import timm; print(timm.list_models('{family}*'))\" lists the names).")
 
 
+def _did_you_mean(problem: str) -> str:
+    found = re.search(r" \((did you mean [^)]*|its tags: [^)]*)\)", problem)
+    return f" ({found.group(1)})" if found else ""
+
+
 @dataclass
 class TimmModel(ModelBase):
     """Any timm (PyTorch Image Models) classifier: ``pip install "balancelab[timm]"``. ``name`` labels the run
@@ -150,9 +155,15 @@ class TimmModel(ModelBase):
         if problem == TIMM_INSTALL:
             return problems + [problem]
         name = node.get("name")
-        if name != field_default(cls, "name") and name != architecture and not timm_architecture_problem(name):
-            problems.append(f"model.name={name} labels the run; the timm model is model.architecture. Fix it with "
-                            f"model=timm model.architecture={name} (and no model.name).")
+        if name != field_default(cls, "name") and name != architecture:
+            # model.name is the run's label and must stay the option's; a timm model typed there (misspelt or
+            # not) would otherwise train the default architecture under its label
+            meant = timm_architecture_problem(name)
+            close = re.search(r"Fix it with model\.architecture=(\S+?)[ .]?(?: \(|$)", meant or "")
+            fix = name if not meant else (close.group(1) if close else TIMM_DEFAULT)
+            problems.append(f"model.name={name} labels the run; the timm model is model.architecture"
+                            + (f", and {name} is not a timm model" + _did_you_mean(meant) if meant else "")
+                            + f". Fix it with model=timm model.architecture={fix} (and no model.name).")
         return problems + ([problem] if problem else [])
 
 
