@@ -114,3 +114,40 @@ def test_command_writes_the_csv_and_the_unreadable_list(tmp_path, capsys):
     with pytest.raises(SystemExit) as stop:
         main([str(path), str(tmp_path / "in" / "bad.png"), "--out", str(out), "--device", "cpu"])
     assert stop.value.code == 2
+
+
+def _run_folder(tmp_path, summary=None, failure=None):
+    """A run folder as balance-run leaves it: config.yaml, best_model.pt, and a summary or failure.json (or
+    neither: stopped before its evaluation finished)."""
+    import json
+
+    folder = tmp_path / "runs" / "small_cnn_balance_none_ce_x_seed0_0123abcd"
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text("seed: 0\n")
+    path, _ = checkpoint(folder)
+    if summary is not None:
+        (folder / "experiment_summary.json").write_text(json.dumps(summary))
+    if failure is not None:
+        (folder / "failure.json").write_text(json.dumps(failure))
+    images(tmp_path / "in", n=2)
+    return path
+
+
+@pytest.mark.parametrize("summary,failure,status", [(None, None, "incomplete"),
+                                                    ({"status": "diverged"}, None, "diverged"),
+                                                    (None, {"error": "boom"}, "failed")])
+def test_a_checkpoint_of_an_unfinished_or_failed_run_is_refused_unless_asked_for(tmp_path, summary, failure, status):
+    """balance-predict reads the run folder with the one job reader (output.run_folder.read_job_record): a model
+    from a run that did not finish is not passed off as the run's result."""
+    path = _run_folder(tmp_path, summary, failure)
+    with pytest.raises(DataError, match=rf"run .* is {status}.*--allow-unfinished"):
+        predict_files(path, [tmp_path / "in"], device="cpu")
+    table, _, _ = predict_files(path, [tmp_path / "in"], device="cpu", allow_unfinished=True)
+    assert len(table) == 2
+
+
+def test_a_checkpoint_of_a_finished_run_or_outside_a_run_folder_is_used(tmp_path):
+    path = _run_folder(tmp_path, {"status": "early_stopped"})
+    assert len(predict_files(path, [tmp_path / "in"], device="cpu")[0]) == 2
+    loose, _ = checkpoint(tmp_path)  # a checkpoint copied out of its folder: nothing to read, nothing refused
+    assert len(predict_files(loose, [tmp_path / "in"], device="cpu")[0]) == 2

@@ -27,6 +27,8 @@ from balancelab.evaluation.decision import DecisionRule
 from balancelab.logs import setup_logging
 from balancelab.options.imports import importable_working_directory
 from balancelab.output import atomic
+from balancelab.output.contract import CONFIG_FILE, FINISHED, Status
+from balancelab.output.run_folder import UnreadableRunFile, read_job_record
 
 log = logging.getLogger("balancelab")
 
@@ -114,8 +116,34 @@ def decision_threshold(meta: dict, override: Optional[float]) -> Optional[float]
     return float(saved["value"]) if saved else None
 
 
+def check_run_finished(checkpoint: Path, allow_unfinished: bool = False) -> None:
+    """A checkpoint inside a run folder is the run's result only when the run finished: read the folder with the
+    one job reader and refuse a failed, diverged or incomplete run's model unless ``allow_unfinished`` (then
+    warn). A checkpoint outside a run folder (no config.yaml beside it) is taken as given."""
+    folder = Path(checkpoint).parent
+    if not (folder / CONFIG_FILE).is_file():
+        return
+    try:
+        record = read_job_record(folder)
+        status = record.status
+    except UnreadableRunFile as exc:
+        status, record = f"{Status.INCOMPLETE.value} ({exc})", None
+    if record is not None and status in FINISHED:
+        return
+    why = {Status.INCOMPLETE.value: "it has no experiment_summary.json: it was stopped, or is still running, "
+                                    "before its evaluation finished",
+           Status.FAILED.value: "failure.json says an error ended it"}.get(status, "its summary says so")
+    message = (f"{checkpoint} belongs to run {folder.name}, which is {status} ({why}); its best_model.pt may not "
+               f"be the model the run would report. Finish the run (run its balance-run command again: it resumes) "
+               f"or pass --allow-unfinished to predict with it anyway.")
+    if not allow_unfinished:
+        raise DataError(message)
+    log.warning("%s", message.replace(" or pass --allow-unfinished to predict with it anyway", ""))
+
+
 def predict_files(checkpoint: str | Path, inputs: Sequence[str | Path], device: str = "auto", batch_size: int = 256,
-                  threshold: Optional[float] = None) -> Tuple[pd.DataFrame, List[Tuple[str, str]], dict]:
+                  threshold: Optional[float] = None,
+                  allow_unfinished: bool = False) -> Tuple[pd.DataFrame, List[Tuple[str, str]], dict]:
     """(one row per readable file, [(path, why unreadable)], metadata).
 
     Columns: path, pred_index, pred_class, confidence (the probability of the predicted class),
@@ -131,6 +159,8 @@ def predict_files(checkpoint: str | Path, inputs: Sequence[str | Path], device: 
     if batch_size < 1:
         raise ConfigError(f"--batch-size must be a positive integer; received {batch_size}.")
     torch_device = select_device(device)
+    if Path(checkpoint).is_file():
+        check_run_finished(Path(checkpoint), allow_unfinished)
     model, meta = load_model(checkpoint, torch_device)
     prep = Preprocessing.from_metadata(meta, str(checkpoint))
     rule = DecisionRule(decision_threshold(meta, threshold))
@@ -182,13 +212,16 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--threshold", type=float, default=None,
                         help="two-class models: P(positive) >= THRESHOLD predicts the positive class "
                              "(default: the threshold the run chose on validation)")
+    parser.add_argument("--allow-unfinished", action="store_true",
+                        help="predict with the checkpoint of a run that failed, diverged or has not finished "
+                             "(refused by default)")
     args = parser.parse_args(argv)
     setup_logging()
 
     importable_working_directory()  # a run's own model (_target_: my_project.nets.TinyNet) imports from here
     try:
         table, unreadable, meta = predict_files(args.checkpoint, args.inputs, args.device, args.batch_size,
-                                                args.threshold)
+                                                args.threshold, allow_unfinished=args.allow_unfinished)
     except BalancelabError as exc:
         log.error("%s", exc)
         sys.exit(EXIT_USER_ERROR)

@@ -24,15 +24,11 @@ def job_folders(sweep_dir: Path) -> List[Path]:
     return sorted(p.parent for p in Path(sweep_dir).glob("*/config.yaml"))
 
 
-class _Unreadable(Exception):
-    """A job file that exists but does not parse (a copy cut short, a disk that filled outside our writes)."""
-
-
 def _read(path: Path, parse):
     try:
         return parse(path.read_text())
     except (OSError, ValueError, yaml.YAMLError) as exc:
-        raise _Unreadable(f"{path.name} does not parse ({type(exc).__name__}: {str(exc).splitlines()[0]})")
+        raise UnreadableRunFile(f"{path.name} does not parse ({type(exc).__name__}: {str(exc).splitlines()[0]})")
 
 
 def _unreadable_job(folder: Path, error: str) -> Dict[str, object]:
@@ -46,7 +42,7 @@ def _unreadable_job(folder: Path, error: str) -> Dict[str, object]:
 def _config_or_empty(folder: Path) -> dict:
     try:
         cfg = _read(folder / CONFIG_FILE, yaml.safe_load)
-    except _Unreadable:
+    except UnreadableRunFile:
         return {}  # its row already says why
     return cfg if isinstance(cfg, dict) else {}
 
@@ -56,8 +52,8 @@ def read_job(folder: Path) -> Dict[str, object]:
     try:
         cfg = _read(folder / CONFIG_FILE, yaml.safe_load)
         if not isinstance(cfg, dict):
-            raise _Unreadable("config.yaml does not parse (not a mapping)")
-    except _Unreadable as exc:
+            raise UnreadableRunFile("config.yaml does not parse (not a mapping)")
+    except UnreadableRunFile as exc:
         return _unreadable_job(folder, str(exc))
     missing = [f"{group}.name" for group in ("model", "dataset", "balancing", "loss")
                if not isinstance(cfg.get(group), dict) or "name" not in cfg[group]]
@@ -65,7 +61,7 @@ def read_job(folder: Path) -> Dict[str, object]:
         return _unreadable_job(folder, f"config.yaml is incomplete (no {', '.join(missing)})")
     try:
         return _job_row(folder, cfg)
-    except _Unreadable as exc:
+    except UnreadableRunFile as exc:
         row = _job_row(folder, cfg, results=False)
         row["status"] = Status.FAILED.value if FAILURE_FILE in str(exc) else Status.INCOMPLETE.value
         row["error"] = str(exc)
@@ -86,10 +82,7 @@ def _job_row(folder: Path, cfg: dict, results: bool = True) -> Dict[str, object]
            "checkpoint_note": None}
     if not results:
         return row
-    try:
-        record = read_job_record(folder)
-    except UnreadableRunFile as exc:
-        raise _Unreadable(str(exc)) from None
+    record = read_job_record(folder)  # UnreadableRunFile: read_job makes the row incomplete or failed, saying why
     if record.summary is not None:
         summary = record.summary
         budget = summary.get("budget") or {}
