@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from balancelab.evaluation import plots
+from balancelab.sweep import plots as sweep_plots
 
 
 def per_class():
@@ -15,7 +16,7 @@ def per_class():
 
 
 def test_per_class_heatmap_rows_follow_the_rank_order_and_labels_stay_readable():
-    fig = plots.per_class_heatmap(per_class(), order=["z_best", "baseline", "a_first"])
+    fig = sweep_plots.per_class_heatmap(per_class(), order=["z_best", "baseline", "a_first"])
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["z_best", "baseline", "a_first"]
     colours = {t.get_text(): t.get_color() for t in ax.texts}
@@ -24,7 +25,7 @@ def test_per_class_heatmap_rows_follow_the_rank_order_and_labels_stay_readable()
 
 
 def test_per_class_delta_rows_follow_the_rank_order_without_baseline():
-    fig = plots.per_class_delta_heatmap(per_class(), order=["z_best", "baseline", "a_first"])
+    fig = sweep_plots.per_class_delta_heatmap(per_class(), order=["z_best", "baseline", "a_first"])
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["z_best", "a_first"]
     plt.close(fig)
 
@@ -75,7 +76,7 @@ def test_training_curves_read_at_1_3_and_30_epochs(epochs):
 
 @pytest.mark.parametrize("epochs", [1, 3, 30])
 def test_best_seed_curves_read_at_1_3_and_30_epochs(epochs):
-    fig = plots.best_seed_curves({"baseline (job a)": history(epochs), "smote (job b)": history(epochs)})
+    fig = sweep_plots.best_seed_curves({"baseline (job a)": history(epochs), "smote (job b)": history(epochs)})
     assert_readable_epoch_axes(fig, epochs)
     assert all(len(ax.get_lines()) == 2 for ax in fig.axes)
     plt.close(fig)

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from balancelab.evaluation.plots import comparison_bars, difference_dotplot, difference_intervals, row_mark
+from balancelab.sweep.plots import comparison_bars, difference_dotplot, difference_intervals, row_mark
 from balancelab.sweep.aggregate import mean_interval
 
 

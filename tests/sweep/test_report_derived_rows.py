@@ -186,7 +186,7 @@ def test_identical_per_seed_differences_are_decided_by_the_same_two_level_test(t
     text = (tmp_path / "comparison.md").read_text()
     line = next(l for l in text.splitlines() if l.startswith("| 1 | same_gain"))
     assert "—" not in line.split("|")[8]
-    from balancelab.evaluation.plots import comparison_bars, difference_intervals
+    from balancelab.sweep.plots import comparison_bars, difference_intervals
 
     intervals = difference_intervals(pd.read_csv(tmp_path / "comparison.csv"), "macro_f1").set_index("experiment")
     assert intervals.loc["same_gain", "source"] == "two-level"

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import logging
 
-from balancelab.output.contract import HEADLINE_METRICS
-from balancelab.sweep.grid import BASELINE  # noqa: F401 (the reference row of every table)
+import pandas as pd
+
+from balancelab.output.contract import HEADLINE_METRICS, Status
+from balancelab.sweep.grid import BASELINE  # noqa: F401 (the reference row of every table, re-exported)
 
 # The comparison's metric columns, by name: the run's headline test metrics, then the sweep's own.
 METRICS = [*HEADLINE_METRICS, "training_seconds", "val_test_gap"]
@@ -38,3 +40,19 @@ SOURCE_COLUMNS = {"reference": "reference", "n_comparisons": "family_size", "n_p
                   "ci_corrected_high": "diff_ci_corrected_high", "verdict": "verdict", "note": "stat_note"}
 
 log = logging.getLogger("balancelab")
+
+
+def row_mark(row) -> str:
+    """What a reader must know before trusting a row: failed, partial (some seeds missing), the model before
+    its cRT stage (the cRT result is a row of its own), one seed."""
+    marks = []
+    if row.get("status") == Status.FAILED:
+        marks.append("failed")
+    elif row.get("status") == "partial":
+        marks.append("partial")
+    before_crt = row.get("before_crt")
+    if before_crt is not None and not pd.isna(before_crt) and bool(before_crt):
+        marks.append("before cRT")
+    if row.get("n_seeds", 0) == 1:
+        marks.append("n=1")
+    return f" [{', '.join(marks)}]" if marks else ""

@@ -17,7 +17,7 @@ import pandas as pd
 from balancelab.output import html
 from balancelab.output.contract import CONFUSION_MATRIX_FILE, HISTORY_FILE, REPORT_FILE, SYNTHETIC_SAMPLES_FILE
 from balancelab.sweep.budget import budget_facts
-from balancelab.sweep.columns import DERIVED, TRAINED
+from balancelab.sweep.columns import DERIVED, TRAINED, row_mark
 from balancelab.sweep.jobs import trained_jobs
 from balancelab.sweep.numbers import format_interval, format_mean, format_p, format_share
 from balancelab.sweep.render import DERIVED_EXPLAINED, STATISTICS_EXPLAINED, best_row, difference_cell
@@ -50,7 +50,6 @@ def _verdict_class(value) -> str:
 
 def comparison_frame(table: pd.DataFrame) -> pd.DataFrame:
     """The trained experiments: rank, mean, and each metric's corrected difference to baseline and verdict."""
-    from balancelab.evaluation.plots import row_mark
 
     rows = []
     for _, r in table[table.get("row_kind", pd.Series(TRAINED, index=table.index)) == TRAINED].iterrows():
@@ -68,7 +67,6 @@ def comparison_frame(table: pd.DataFrame) -> pd.DataFrame:
 
 def derived_frame(table: pd.DataFrame) -> pd.DataFrame:
     """The derived rows (post-hoc corrections, cRT): against baseline and against their own trained model."""
-    from balancelab.evaluation.plots import row_mark
 
     rows = []
     for _, r in table[table.get("row_kind", pd.Series(dtype=object)) == DERIVED].iterrows():
@@ -163,7 +161,7 @@ def _best_label(table: pd.DataFrame, kind: str) -> str:
 def sweep_report_html(sweep_dir: Path, jobs: pd.DataFrame, table: pd.DataFrame, long: pd.DataFrame,
                       per_class: pd.DataFrame, notes: List[str], budget: Optional[dict] = None,
                       bootstrap_seed: int = 0, answer: str = "") -> str:
-    from balancelab.evaluation import plots
+    from balancelab.sweep import plots
 
     sweep_dir = Path(sweep_dir)
     budget = budget or budget_facts(jobs)

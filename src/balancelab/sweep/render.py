@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from balancelab.sweep.aggregate import column_of
-from balancelab.sweep.columns import BASELINE, BOOTSTRAP_SEED, DERIVED, TRAINED
+from balancelab.sweep.columns import BASELINE, BOOTSTRAP_SEED, DERIVED, TRAINED, row_mark
 from balancelab.sweep.numbers import format_interval, format_mean, format_p, format_share
 from balancelab.sweep.statistics import N_RESAMPLES, PRIMARY_METRIC, is_decided
 
@@ -54,7 +54,6 @@ def verdict_text(value, scope=None, secondary: bool = False) -> str:
 
 
 def _label(row) -> str:
-    from balancelab.evaluation.plots import row_mark
 
     return _cell(f"{row['experiment']}{row_mark(row)}")
 

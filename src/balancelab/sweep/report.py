@@ -50,7 +50,7 @@ def one_dataset_and_model(sweep_dir: Path, jobs: pd.DataFrame) -> None:
 def build_report(sweep_dir: str | Path, bootstrap_seed: int = BOOTSTRAP_SEED) -> dict:
     """Write comparison.csv/.md/.png, statistics.csv, per_class_recall.png, per_class_delta.csv/.png,
     sweep_summary.json and report.html."""
-    from balancelab.evaluation import plots
+    from balancelab.sweep import plots
 
     sweep_dir = Path(sweep_dir)
     jobs = jobs_table(sweep_dir)
