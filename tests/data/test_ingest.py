@@ -187,3 +187,40 @@ def test_the_listing_finds_what_rglob_found(tmp_path):
     old = sorted(str(p) for p in cls.rglob("*") if p.is_file() and is_image_file(p)
                  and not any(part.startswith(".") for part in p.relative_to(cls).parts))
     assert _image_files(str(cls)) == old and len(old) == 6
+
+
+KILLED = textwrap.dedent("""
+    import os, signal, sys
+    from balancelab.data import decoded_cache, image_folder
+    decoded_cache.CHUNK_FILES, decoded_cache.SYNC_EVERY_S = 16, 0.0
+
+    def die(done):
+        if done == 3:
+            os.kill(os.getpid(), signal.SIGKILL)  # no cleanup at all: the lock and the partial entry stay
+
+    decoded_cache.after_chunk = die
+    image_folder.load_image_folder(root=sys.argv[1], channels=3, resize_policy="resize", decode_workers=2,
+                                   split_seed=0, val_fraction=0.2, test_fraction=0.2, split_manifest=None,
+                                   imbalance_ratio=1, imbalance_profile="none", input_size=8, cache_dir=sys.argv[2])
+""")
+
+
+def test_a_killed_ingest_leaves_its_lock_and_the_next_run_takes_it_over_and_resumes(tmp_path, monkeypatch, caplog):
+    root = make_folder(tmp_path / "imgs")
+    full = tmp_path / "full"
+    load_image_folder(**cfg(root), input_size=8, cache_dir=str(full))
+    cut = tmp_path / "cut"
+    killed = subprocess.run([sys.executable, "-c", KILLED, str(root), str(cut)], capture_output=True, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    (building,) = (cut / "decoded").glob("*.building")
+    assert (building / ".lock").exists() and '"done": 3' in (building / "progress.json").read_text()
+    monkeypatch.setattr(decoded_cache, "CHUNK_FILES", 16)
+    decoded = []
+    real = decoded_cache.decode_file
+    monkeypatch.setattr(decoded_cache, "decode_file", lambda path, *a: decoded.append(path) or real(path, *a))
+    with caplog.at_level("INFO", logger="balancelab"):
+        resumed = load_image_folder(**cfg(root), input_size=8, cache_dir=str(cut))
+    assert "Took over the lock" in caplog.text and "Resuming the decode" in caplog.text
+    assert len(decoded) == resumed.notes["files_found"] - 48
+    assert _array(cut).read_bytes() == _array(full).read_bytes() and not building.exists()

@@ -10,7 +10,7 @@ cache is never trained on.
 
 Files are read once (the bytes give both the digest and the image) and decoded in parallel threads (OpenCV,
 Pillow and hashlib release the GIL), a chunk of files at a time into one buffer that is written to the array
-with one call; memory holds two chunks, never the set. The entry is built in ``<key>.building/`` under a
+with one call; memory holds a few chunks, never the set. The entry is built in ``<key>.building/`` under a
 lock (:class:`~balancelab.output.lock.FolderLock`): a second job that needs the same entry waits for the
 first and then reads it, instead of decoding it too. Every ``SYNC_EVERY_S`` seconds the chunks written so far
 are flushed and a progress record says how far the array is done: a build that was stopped (killed, a node
@@ -45,6 +45,7 @@ CHUNK_FILES = 4096  # files per chunk: one buffer and one write each
 CHUNK_BYTES = 64 << 20  # and at most this many bytes of images (large input sizes)
 SYNC_EVERY_S = 2.0  # flush the partial entry and record the progress at most this often (and at the end)
 WAIT_POLL_S = 0.2  # how often a job waiting for another's build looks whether it is done
+WAIT_RETRY_S = 5.0  # and how often it tries the lock again (its holder may have died)
 decode_file = read_and_decode  # (path, size, channels, policy) -> (image, reason, sha256 bytes)
 
 
@@ -181,7 +182,10 @@ class DecodedCache:
                     pass
 
     def _wait_while_locked(self, lock: FolderLock) -> None:
-        while lock.path.exists() and not self.info_path.exists():
+        """Until the holder is done, or for a few seconds: then the caller looks again (and takes over the lock
+        of a holder that died, resuming its build)."""
+        until = time.monotonic() + WAIT_RETRY_S
+        while lock.path.exists() and not self.info_path.exists() and time.monotonic() < until:
             time.sleep(WAIT_POLL_S)
 
     def load(self, paths: Sequence[str]) -> Optional[tuple]:
@@ -238,9 +242,11 @@ class DecodedCache:
                 whole.update(header)
             else:
                 with open(partial, "rb") as f:
-                    left = len(header) + done * per_chunk * row_bytes
+                    left = len(header) + min(n, done * per_chunk) * row_bytes
                     while left > 0:
                         block = f.read(min(left, 1 << 24))
+                        if not block:
+                            raise OSError(f"{partial} ends early")
                         whole.update(block)
                         left -= len(block)
             synced = [time.monotonic()]

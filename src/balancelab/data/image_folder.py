@@ -117,7 +117,9 @@ def _load(cfg: ImageFolderSource, input_size: int, cache_dir: Optional[str]) -> 
     index = {c: i for i, c in enumerate(class_names)}
     kept = np.flatnonzero(ok)  # X holds a row per listed file; these are the usable ones
     y = np.array([index[cls_of[i]] for i in kept], dtype=np.int64)
-    source_ids = np.array([paths[i] for i in kept])
+    # The listing's own strings (an object array): no second copy of every path (a 60-character path is 240
+    # bytes as a fixed-width NumPy string, in each split again).
+    source_ids = np.array(paths, dtype=object)[kept]
     splits_of = np.array([split_of[i] for i in kept])
     missing = [c for c in class_names if not (y == index[c]).any()]
     if missing:
@@ -250,7 +252,9 @@ def _assign_splits(cfg: ImageFolderSource, y, source_ids, keys, class_names, cac
     given = cfg.split_manifest
     spec = hashlib.sha256(json.dumps([cfg.val_fraction, cfg.test_fraction, cfg.split_seed, split_code_version()]
                                      + ([cfg.group] if cfg.group is not None else [])).encode())
-    spec.update(np.ascontiguousarray(np.sort(source_ids.astype(str))).view(np.uint8))  # the files, no list of them
+    ordered = np.sort(source_ids)
+    for lo in range(0, len(ordered), 65536):  # the files, in blocks: no one string of them all
+        spec.update(("\n".join(ordered[lo:lo + 65536].tolist()) + "\n").encode())
     cached = Path(cache_dir) / "splits" / f"{spec.hexdigest()[:32]}.csv" if cache_dir else None
     for path in [Path(given)] if given else ([cached] if cached is not None else []):
         if path.exists():
