@@ -157,7 +157,8 @@ def test_a_decoded_cache_with_flipped_bytes_is_rebuilt_not_used(tmp_path, caplog
         assert np.array_equal(np.asarray(a.X), np.asarray(b.X))
 
 
-@pytest.mark.parametrize("channels,policy,pinned", [(3, "resize", "8aa9cd58cb8c52ee"), (1, "center_crop", "3b8b7a9b1d0c3db8")])
+@pytest.mark.parametrize("channels,policy,pinned", [(3, "resize", "8aa9cd58cb8c52ee"),
+                                                     (1, "center_crop", "3b8b7a9b1d0c3db8")])
 def test_the_decoded_pixels_are_the_ones_pillow_gave(tmp_path, channels, policy, pinned):
     """The fast decoder gives, byte for byte, the images the Pillow-only decoder gave (pinned from it)."""
     root = make_folder(tmp_path / "imgs")

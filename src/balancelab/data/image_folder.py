@@ -14,7 +14,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 import pandas as pd
@@ -110,7 +110,8 @@ def _load(cfg: ImageFolderSource, input_size: int, cache_dir: Optional[str]) -> 
     cls_of = [c for split in listing for _, c in listing[split]]
     # Before any decoding: a rule that leaves a file without a group fails now, not after an hour of decoding.
     rule, rule_seen, keys_of = _groups(cfg.group, paths, root, layout)
-    X, ok, reasons, digests = _decoded(paths, listing, input_size, channels, policy, int(cfg.decode_workers), cache_dir)
+    X, ok, reasons, digests = _decoded(paths, listing, input_size, channels, policy, int(cfg.decode_workers),
+                                       cache_dir)
     for path, reason in reasons:
         log.warning("Skipped %s: %s", path, reason)
     class_names = sorted({c for c in cls_of})
@@ -210,8 +211,8 @@ def _read_manifest(path: Path, given: bool):
 
 
 def _decoded(paths, listing, size: int, channels: int, policy: str, workers: int, cache_dir: Optional[str]):
-    """(images with one row per listed file, usable mask, reasons, SHA-256 of each file (n, 32)): from the decoded-image cache, decoded into
-    it, or, without a cache_dir, decoded into memory."""
+    """(images with one row per listed file, usable mask, reasons, SHA-256 of each file (n, 32) uint8): from the
+    decoded-image cache, decoded into it, or, without a cache_dir, decoded into memory."""
     if not cache_dir:
         return decode_in_memory(paths, size, channels, policy, workers)
     cache = DecodedCache(cache_dir, _listing_key(listing, size, channels, policy))
