@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast install clean-cache bench bench-train
+.PHONY: run test test-fast install clean-cache bench bench-train bench-ingest
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ bench: $(STAMP)
 # Training loop against the same steps on synthetic tensors (pipeline efficiency), images/s, MFU on CUDA.
 bench-train: $(STAMP)
 	$(BIN)/python scripts/benchmark_training.py $(ARGS)
+
+# Image-folder ingest (listing, split, decode, cache write) against a plain read + decode loop, same files and threads.
+bench-ingest: $(STAMP)
+	$(BIN)/python scripts/benchmark_ingest.py $(ARGS)
 
 clean-cache: $(STAMP)
 	$(BIN)/balance-cache clear

@@ -219,7 +219,7 @@ def test_decoded_images_stay_on_disk_and_a_second_load_decodes_nothing(messy, tm
     in_memory = load_image_folder(**cfg(messy), input_size=16, cache_dir=None)
     first = load_image_folder(**cfg(messy), input_size=16, cache_dir=str(cache))
     assert all(is_lazy(part.X) for part in (first.train, first.val, first.test))  # rows of the file, not copies
-    monkeypatch.setattr(decoded_cache, "decode_image", lambda *a: pytest.fail("decoded again despite the cache"))
+    monkeypatch.setattr(decoded_cache, "decode_file", lambda *a: pytest.fail("decoded again despite the cache"))
     second = load_image_folder(**cfg(messy), input_size=16, cache_dir=str(cache))
     for parts in zip((in_memory.train, in_memory.val, in_memory.test), (first.train, first.val, first.test),
                      (second.train, second.val, second.test)):

@@ -1,8 +1,15 @@
-"""Decode one image file to uint8 (size, size, channels), or say why it cannot be used."""
+"""Decode one image file to uint8 (size, size, channels), or say why it cannot be used.
+
+A plain 8-bit JPEG (1 or 3 components, no EXIF, ending in its end-of-image marker) is decoded by OpenCV,
+three times faster than Pillow on small frames and giving the same pixels (both run libjpeg-turbo's default
+decoder; the grey conversion is Pillow's formula). Every other file (PNG, TIFF, EXIF-rotated, CMYK, 12-bit,
+truncated or damaged) is decoded by Pillow, which also says why a file cannot be used.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+import hashlib
+import io
 from typing import Optional, Tuple
 
 import cv2
@@ -32,6 +39,8 @@ def _to_uint8_mode(img: Image.Image, channels: int) -> np.ndarray:
 def fit_to_square(arr: np.ndarray, size: int, policy: str) -> np.ndarray:
     """resize: squash to size x size; center_crop: resize the short side, then crop the centre."""
     h, w = arr.shape[:2]
+    if h == w == size:  # already square at size: cv2.resize would copy it unchanged
+        return arr.reshape(size, size, -1)
     if policy == "center_crop" and h != w:
         scale = size / min(h, w)
         nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
@@ -43,13 +52,77 @@ def fit_to_square(arr: np.ndarray, size: int, policy: str) -> np.ndarray:
     return cv2.resize(arr, (size, size), interpolation=interp).reshape(size, size, -1)
 
 
+_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def _plain_jpeg(data: bytes) -> bool:
+    """An 8-bit JPEG of 1 or 3 components, without EXIF, complete (ends with its EOI marker)."""
+    if data[:2] != b"\xff\xd8" or data[-2:] != b"\xff\xd9":
+        return False
+    at, end = 2, len(data) - 4
+    while at < end:
+        if data[at] != 0xFF:
+            return False
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+            continue
+        length = (data[at + 2] << 8) | data[at + 3]
+        if marker == 0xE1 and data[at + 4:at + 8] == b"Exif":
+            return False  # orientation: Pillow's exif_transpose is the one rule
+        if marker in _SOF:
+            return data[at + 4] == 8 and data[at + 9] in (1, 3)
+        if marker == 0xDA:  # start of scan before a frame header: not a JPEG we know
+            return False
+        at += 2 + length
+    return False
+
+
+def _decode_plain_jpeg(data: bytes, channels: int) -> Optional[np.ndarray]:
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    if bgr is None:
+        return None
+    if channels == 3:
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    # Pillow's RGB -> L: (R*19595 + G*38470 + B*7471 + 0x8000) >> 16 (a grey JPEG's Y comes back unchanged)
+    b, g, r = (bgr[..., k].astype(np.uint32) for k in range(3))
+    return ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16).astype(np.uint8)[..., None]
+
+
+def read_and_decode(path: str, size: int, channels: int,
+                    policy: str) -> Tuple[Optional[np.ndarray], Optional[str], Optional[bytes]]:
+    """(image or None, reason or None, SHA-256 of the file's bytes or None when it cannot be read): one read
+    of the file gives both the image and the digest the duplicate-aware split needs."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        return None, f"cannot be read: {exc}", None
+    digest = hashlib.sha256(data).digest()
+    image, reason = decode_bytes(data, size, channels, policy)
+    return image, reason, digest
+
+
 def decode_image(path: str, size: int, channels: int, policy: str) -> Tuple[Optional[np.ndarray], Optional[str]]:
     """(image, None) or (None, reason)."""
-    p = Path(path)
+    image, reason, _ = read_and_decode(path, size, channels, policy)
+    return image, reason
+
+
+def decode_bytes(data: bytes, size: int, channels: int, policy: str) -> Tuple[Optional[np.ndarray], Optional[str]]:
+    """(image, None) or (None, reason) for the bytes of an image file."""
+    if not data:
+        return None, "empty file (0 bytes)"
     try:
-        if p.stat().st_size == 0:
-            return None, "empty file (0 bytes)"
-        with Image.open(p) as img:
+        plain = _plain_jpeg(data)
+    except IndexError:  # a marker cut short: Pillow says what is wrong
+        plain = False
+    if plain:
+        arr = _decode_plain_jpeg(data, channels)
+        if arr is not None and arr.size:
+            return fit_to_square(arr, size, policy), None
+    try:
+        with Image.open(io.BytesIO(data)) as img:
             img.load()  # forces a full decode: truncated files fail here
             img = ImageOps.exif_transpose(img)
             arr = _to_uint8_mode(img, channels)

@@ -1,19 +1,27 @@
 """Decode an image folder once, into a uint8 array on disk that every later run reads without decoding.
 
 The cache entry is ``<key>.npy`` (one row per listed file, in listing order; a file that could not be used
-keeps a row of zeros) and ``<key>.json`` (which files were usable, and why the others were not). Both are
-written under temporary names and renamed into place, the array first and the JSON last, so an entry is
-complete exactly when its JSON exists. Files are decoded in parallel threads (Pillow and OpenCV release the
-GIL) and each image is written to its row as soon as it is decoded: memory holds a few images, never the set.
+keeps a row of zeros), ``<key>.digests`` (the SHA-256 of each file's bytes, 32 bytes a file: the
+duplicate-aware split reads them instead of reading every file again) and ``<key>.json`` (which files were
+usable, why the others were not, and the checksums of the two). The JSON is written last, so an entry is
+complete exactly when its JSON exists; an entry whose checksum does not match, or that cannot be read, is
+reported, renamed aside (``.corrupt-<time>``, kept for inspection) and the images are decoded again: a damaged
+cache is never trained on.
 
-An entry that cannot be read (truncated, damaged, or not matching its listing) is reported, renamed aside
-(``.corrupt-<time>``, kept for inspection) and the images are decoded again.
+Files are read once (the bytes give both the digest and the image) and decoded in parallel threads (OpenCV,
+Pillow and hashlib release the GIL), a chunk of files at a time into one buffer that is written to the array
+with one call; memory holds a few chunks, never the set. The entry is built in ``<key>.building/`` under a
+lock (:class:`~balancelab.output.lock.FolderLock`): a second job that needs the same entry waits for the
+first and then reads it, instead of decoding it too. Every ``SYNC_EVERY_S`` seconds the chunks written so far
+are flushed and a progress record says how far the array is done: a build that was stopped (killed, a node
+lost) resumes there.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import json
 import logging
 import os
@@ -25,11 +33,24 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from balancelab.data import decode, resize
-from balancelab.data.decode import decode_image
+from balancelab.data.decode import read_and_decode
 from balancelab.data.rows import DiskImages
+from balancelab.errors import RunLockedError
+from balancelab.hashing import file_digest
 from balancelab.output import atomic
+from balancelab.output.lock import FolderLock
 
 log = logging.getLogger("balancelab")
+CHUNK_FILES = 4096  # files per chunk: one buffer and one write each
+CHUNK_BYTES = 64 << 20  # and at most this many bytes of images (large input sizes)
+SYNC_EVERY_S = 2.0  # flush the partial entry and record the progress at most this often (and at the end)
+WAIT_POLL_S = 0.2  # how often a job waiting for another's build looks whether it is done
+WAIT_RETRY_S = 5.0  # and how often it tries the lock again (its holder may have died)
+decode_file = read_and_decode  # (path, size, channels, policy) -> (image, reason, sha256 bytes)
+
+
+def after_chunk(done: int) -> None:
+    """Called after the progress record of chunk ``done`` (1-based count) is written; the fault tests stop here."""
 
 
 @functools.lru_cache(maxsize=None)
@@ -45,38 +66,78 @@ def decoder_version() -> str:
     return h.hexdigest()[:16]
 
 
-def decode_into(out, paths: Sequence[str], size: int, channels: int, policy: str, workers: int) -> List[Tuple[str, str]]:
-    """Decode ``paths`` into row i of ``out`` (a callable ``write(i, image)``); returns (path, reason) of the
-    files that could not be used."""
+def chunk_files(row_bytes: int) -> int:
+    return max(1, min(CHUNK_FILES, CHUNK_BYTES // max(1, row_bytes)))
+
+
+def decode_chunk(pool: ThreadPoolExecutor, workers: int, paths: Sequence[str], size: int, channels: int,
+                 policy: str):
+    """(images, digests (n, 32) uint8, reasons) of ``paths``: each worker decodes a run of files into its rows."""
+    n = len(paths)
+    images = np.zeros((n, size, size, channels), np.uint8)
+    digests = np.zeros((n, 32), np.uint8)
+
+    def run(span):
+        reasons = []
+        for j in range(*span):
+            image, reason, digest = decode_file(paths[j], size, channels, policy)
+            if digest is not None:
+                digests[j] = np.frombuffer(digest, np.uint8)
+            if image is None:
+                reasons.append((paths[j], reason))
+            else:
+                images[j] = image.reshape(size, size, channels)
+        return reasons
+
+    step = max(1, -(-n // (4 * workers)))
+    spans = [(lo, min(n, lo + step)) for lo in range(0, n, step)]
+    reasons = [r for part in pool.map(run, spans) for r in part]
+    return images, digests, reasons
+
+
+def decode_chunks(paths: Sequence[str], size: int, channels: int, policy: str, workers: int, first_chunk: int,
+                  per_chunk: int, take):
+    """Decode chunk ``first_chunk`` onwards; ``take(k, images, digests, reasons)`` runs for each chunk in order,
+    in a writer thread while the next chunk is decoded."""
     workers = workers or min(8, (os.cpu_count() or 2))
-    reasons = []
-    window = 64 * workers  # files in flight: memory holds this many images, whatever the folder's size
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for first in range(0, len(paths), window):
-            block = paths[first:first + window]
-            for i, (image, reason) in enumerate(pool.map(lambda p: decode_image(p, size, channels, policy), block),
-                                                start=first):
-                if image is None:
-                    reasons.append((paths[i], reason))
-                else:
-                    out(i, image)
-    return reasons
+    starts = list(range(first_chunk * per_chunk, len(paths), per_chunk))
+    with ThreadPoolExecutor(max_workers=workers) as pool, ThreadPoolExecutor(max_workers=1) as writer:
+        pending = None
+        for k, lo in enumerate(starts, start=first_chunk):
+            decoded = decode_chunk(pool, workers, paths[lo:lo + per_chunk], size, channels, policy)
+            if pending is not None:
+                pending.result()  # in order, and at most one chunk waiting to be written
+            pending = writer.submit(take, k, *decoded)
+        if pending is not None:
+            pending.result()
 
 
 def decode_in_memory(paths: Sequence[str], size: int, channels: int, policy: str, workers: int):
-    """(X with one row per file, usable mask, reasons) without a cache: the images are held in memory."""
+    """(X with one row per file, usable mask, reasons, digests) without a cache: the images are held in memory."""
     X = np.zeros((len(paths), size, size, channels), np.uint8)
+    digests = np.zeros((len(paths), 32), np.uint8)
+    reasons: List[Tuple[str, str]] = []
+    per_chunk = chunk_files(size * size * channels)
 
-    def write(i, image):
-        X[i] = image
+    def take(k, images, chunk_digests, chunk_reasons):
+        X[k * per_chunk:k * per_chunk + len(images)] = images
+        digests[k * per_chunk:k * per_chunk + len(images)] = chunk_digests
+        reasons.extend(chunk_reasons)
 
-    reasons = decode_into(write, paths, size, channels, policy, workers)
-    return X, _usable(paths, reasons), reasons
+    decode_chunks(paths, size, channels, policy, workers, 0, per_chunk, take)
+    return X, _usable(paths, reasons), reasons, digests
 
 
 def _usable(paths: Sequence[str], reasons) -> np.ndarray:
     bad = {p for p, _ in reasons}
     return np.array([p not in bad for p in paths], dtype=bool)
+
+
+def _npy_header(shape) -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_2_0(buf, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
+                                               "fortran_order": False, "shape": tuple(shape)})
+    return buf.getvalue()
 
 
 class DecodedCache:
@@ -86,9 +147,49 @@ class DecodedCache:
         key = hashlib.sha256(f"{listing_key}|{decoder_version()}".encode()).hexdigest()[:32]
         self.array_path = Path(cache_dir) / "decoded" / f"{key}.npy"
         self.info_path = self.array_path.with_suffix(".json")
+        self.digests_path = self.array_path.with_suffix(".digests")
+        self.building = self.array_path.with_suffix(".building")  # the lock, the partial entry and its progress
+
+    def get(self, paths: Sequence[str], size: int, channels: int, policy: str, workers: int) -> tuple:
+        """(DiskImages, usable mask, reasons, digests): the entry, built now (or resumed) when absent; while
+        another job builds it, wait for that job and read its entry."""
+        waiting_for = None
+        while True:
+            hit = self.load(paths)
+            if hit is not None:
+                if waiting_for is not None:
+                    log.info("Decoded images built by another job read from the cache %s.", self.array_path.name)
+                return hit
+            lock = FolderLock(self.building, stale_after_s=120.0, heartbeat_s=10.0, what="decoded-image cache",
+                              advice="wait for it to finish")
+            try:
+                lock.acquire()
+            except RunLockedError as exc:
+                if waiting_for is None:
+                    waiting_for = str(exc)
+                    log.info("Another job is decoding these images into %s; waiting for it (%s)", self.array_path,
+                             exc)
+                self._wait_while_locked(lock)
+                continue
+            try:
+                hit = self.load(paths)  # finished while we looked
+                return hit if hit is not None else self.build(paths, size, channels, policy, workers)
+            finally:
+                lock.release()
+                try:
+                    self.building.rmdir()
+                except OSError:  # holds a partial entry (an error stopped the build), or another job locked it
+                    pass
+
+    def _wait_while_locked(self, lock: FolderLock) -> None:
+        """Until the holder is done, or for a few seconds: then the caller looks again (and takes over the lock
+        of a holder that died, resuming its build)."""
+        until = time.monotonic() + WAIT_RETRY_S
+        while lock.path.exists() and not self.info_path.exists() and time.monotonic() < until:
+            time.sleep(WAIT_POLL_S)
 
     def load(self, paths: Sequence[str]) -> Optional[tuple]:
-        """(DiskImages, usable mask, reasons), or None when absent or unreadable (then set aside)."""
+        """(DiskImages, usable mask, reasons, digests), or None when absent or damaged (then set aside)."""
         if not self.info_path.exists():
             return None
         try:
@@ -100,44 +201,105 @@ class DecodedCache:
                 raise ValueError(f"it holds {len(images)} rows and {len(ok)} flags for the {len(paths)} files listed")
             if images.shape[1:] != tuple(info["image_shape"]):
                 raise ValueError(f"its images are {images.shape[1:]}, its record says {info['image_shape']}")
+            digests = np.fromfile(self.digests_path, np.uint8)
+            if len(digests) != 32 * len(paths):
+                raise ValueError(f"{self.digests_path.name} holds {len(digests)} bytes for {len(paths)} files")
+            if hashlib.sha256(digests).hexdigest() != info["digests_sha256"]:
+                raise ValueError(f"{self.digests_path.name} does not match its checksum")
+            if file_digest(self.array_path) != info["sha256"]:
+                raise ValueError("its images do not match their checksum (damaged on disk)")
         except (OSError, ValueError, KeyError, TypeError) as exc:
             # A cache is only a shortcut: a damaged one costs a re-decode, not the run.
             self._set_aside(exc)
             return None
-        return images, ok, reasons
+        return images, ok, reasons, digests.reshape(len(paths), 32)
 
     def build(self, paths: Sequence[str], size: int, channels: int, policy: str, workers: int) -> tuple:
-        """Decode every file into a new entry and return it as :meth:`load` does."""
-        shape = (len(paths), size, size, channels)
-        row_bytes = size * size * channels
+        """Decode every file into a new entry (resuming a stopped build of it) and return it as :meth:`load` does.
 
-        def write_array(tmp: Path):
-            with open(tmp, "wb") as f:
-                np.lib.format.write_array_header_2_0(f, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
-                                                         "fortran_order": False, "shape": shape})
-                offset = f.tell()
-                f.truncate(offset + len(paths) * row_bytes)  # rows of unusable files stay zero
-                fd = f.fileno()
+        The caller holds the lock of :attr:`building`."""
+        n, row_bytes = len(paths), size * size * channels
+        per_chunk = chunk_files(row_bytes)
+        header = _npy_header((n, size, size, channels))
+        partial, partial_digests = self.building / "images.npy.partial", self.building / "digests.partial"
+        progress_path = self.building / "progress.json"
+        plan = {"files": n, "image_shape": [size, size, channels], "chunk_files": per_chunk, "header": len(header)}
+        progress = self._progress(progress_path, plan, partial, partial_digests)
+        done, reasons = progress["done"], [tuple(r) for r in progress["reasons"]]
+        if done:
+            log.info("Resuming the decode into %s at file %d of %d (a previous build stopped there).",
+                     self.array_path.name, min(n, done * per_chunk), n)
+        else:
+            log.info("Decoding %d images into the cache %s.", n, self.array_path)
+        mode = os.O_RDWR | (0 if done else os.O_CREAT | os.O_TRUNC)
+        fd, dfd = os.open(partial, mode, 0o644), os.open(partial_digests, mode, 0o644)
+        whole = hashlib.sha256()  # of the .npy file, chunk by chunk as written (the prefix read back on resume)
+        try:
+            if not done:
+                os.pwrite(fd, header, 0)
+                os.ftruncate(fd, len(header) + n * row_bytes)  # rows of unusable files stay zero
+                os.ftruncate(dfd, 32 * n)
+                whole.update(header)
+            else:
+                with open(partial, "rb") as f:
+                    left = len(header) + min(n, done * per_chunk) * row_bytes
+                    while left > 0:
+                        block = f.read(min(left, 1 << 24))
+                        if not block:
+                            raise OSError(f"{partial} ends early")
+                        whole.update(block)
+                        left -= len(block)
+            synced = [time.monotonic()]
 
-                def write(i, image):
-                    os.pwrite(fd, np.ascontiguousarray(image).data, offset + i * row_bytes)
+            def take(k, images, digests, chunk_reasons):
+                os.pwrite(fd, images.data, len(header) + k * per_chunk * row_bytes)
+                os.pwrite(dfd, digests.data, 32 * k * per_chunk)
+                whole.update(images.data)
+                reasons.extend(chunk_reasons)
+                last = (k + 1) * per_chunk >= n
+                if not last and time.monotonic() - synced[0] < SYNC_EVERY_S:
+                    return
+                # Flushed before recorded: a record never claims rows that a crash could lose.
+                os.fdatasync(fd)
+                os.fdatasync(dfd)
+                atomic.write_json(progress_path, {**plan, "done": k + 1, "reasons": [list(r) for r in reasons]})
+                synced[0] = time.monotonic()
+                after_chunk(k + 1)
 
-                reasons.extend(decode_into(write, paths, size, channels, policy, workers))
-                f.flush()
-                os.fsync(fd)
-
-        reasons: List[Tuple[str, str]] = []
-        atomic.write_with(self.array_path, write_array)
+            decode_chunks(paths, size, channels, policy, workers, done, per_chunk, take)
+        finally:
+            os.close(fd)
+            os.close(dfd)
+        digest_bytes = partial_digests.read_bytes()
+        os.replace(partial, self.array_path)
+        os.replace(partial_digests, self.digests_path)
         ok = _usable(paths, reasons)
-        atomic.write_json(self.info_path, {"files": len(paths), "image_shape": list(shape[1:]),
+        atomic.write_json(self.info_path, {"files": n, "image_shape": [size, size, channels],
                                            "usable": ok.astype(int).tolist(), "reasons": [list(r) for r in reasons],
-                                           "decoder": decoder_version()})
-        return DiskImages(self.array_path), ok, reasons
+                                           "decoder": decoder_version(), "sha256": whole.hexdigest(),
+                                           "digests_sha256": hashlib.sha256(digest_bytes).hexdigest()})
+        progress_path.unlink(missing_ok=True)
+        return (DiskImages(self.array_path), ok, reasons,
+                np.frombuffer(digest_bytes, np.uint8).reshape(n, 32))
+
+    @staticmethod
+    def _progress(path: Path, plan: dict, partial: Path, partial_digests: Path) -> dict:
+        """How far a stopped build of this entry got (``done`` chunks), or a fresh start."""
+        fresh = {"done": 0, "reasons": []}
+        try:
+            progress = json.loads(path.read_text())
+            same = all(progress.get(k) == v for k, v in plan.items())
+            expected = plan["header"] + plan["files"] * int(np.prod(plan["image_shape"]))
+            if not same or partial.stat().st_size != expected or partial_digests.stat().st_size != 32 * plan["files"]:
+                return fresh
+            return {"done": int(progress["done"]), "reasons": progress["reasons"]}
+        except (OSError, ValueError, KeyError, TypeError):
+            return fresh
 
     def _set_aside(self, exc: BaseException) -> None:
         stamp = f"corrupt-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
         moved = []
-        for path in (self.info_path, self.array_path):
+        for path in (self.info_path, self.array_path, self.digests_path):
             try:
                 path.rename(path.with_name(f"{path.name}.{stamp}"))
                 moved.append(path.name)

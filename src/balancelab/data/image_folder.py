@@ -14,7 +14,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,7 @@ from balancelab.data import duplicates, group_rule, group_split, rows
 from balancelab.data import split as split_rules
 from balancelab.data.dataset import DataSplits, ImageSet
 from balancelab.data.decoded_cache import DecodedCache, decode_in_memory
-from balancelab.data.duplicates import cross_split_duplicates, file_digests, warn_cross_split_duplicates
+from balancelab.data.duplicates import cross_split_duplicates, warn_cross_split_duplicates
 from balancelab.data.group_report import cross_split_groups, group_statistics, warn_cross_split_groups, warn_merges
 from balancelab.data.group_rule import GroupRule, group_keys, parse_group_rule, rule_paths, unmatched_message
 from balancelab.data.group_split import merge_identical_files, stratified_group_split
@@ -38,30 +38,40 @@ log = logging.getLogger("balancelab")
 
 def _listing_key(listing, size, channels, policy) -> str:
     h = hashlib.sha256(json.dumps([size, channels, policy]).encode())
+    stat = os.stat
     for split in sorted(listing):
-        for path, cls in listing[split]:
-            st = os.stat(path)
-            h.update(f"{split}|{path}|{cls}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        entries = listing[split]
+        for lo in range(0, len(entries), 4096):  # one update per block of files: the same hash, less overhead
+            h.update("".join([f"{split}|{path}|{cls}|{st.st_size}|{st.st_mtime_ns}\n"
+                              for path, cls in entries[lo:lo + 4096] for st in (stat(path),)]).encode())
     return h.hexdigest()[:32]
 
 
-def grouped_split(y: np.ndarray, digests: List[str], val_fraction: float, test_fraction: float, seed: int):
-    """Stratified split in which byte-identical files always land in the same split."""
-    first = {}
-    for i, d in enumerate(digests):
-        first.setdefault(d, i)
-    reps = np.array(sorted(first.values()))
+def digest_keys(digests) -> np.ndarray:
+    """One comparable value per file: SHA-256 digests as an (n, 32) uint8 array, or a list of hex strings."""
+    if isinstance(digests, np.ndarray) and digests.ndim == 2:
+        return np.ascontiguousarray(digests).view(f"V{digests.shape[1]}").ravel()
+    return np.asarray(digests)
+
+
+def grouped_split(y: np.ndarray, digests, val_fraction: float, test_fraction: float, seed: int):
+    """Stratified split in which byte-identical files always land in the same split.
+
+    Each group of identical files is represented by its first file; the representatives are split, and every
+    copy follows its representative (vectorised: no per-file Python objects)."""
+    _, first, inverse = np.unique(digest_keys(digests), return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    reps = np.sort(first)
     try:
         tr, va, te, _ = stratified_split(y[reps], val_fraction, test_fraction, seed)
     except ValueError as exc:
         raise DataError(f"Only {len(reps)} distinct images (byte-identical files count once) cannot be split into "
                         f"train/val/test with val_fraction={val_fraction}, test_fraction={test_fraction}: {exc} "
                         f"Add images, or give train/ val/ test/ sub-folders.") from None
-    where = {}
+    of_group = np.empty(len(first), dtype="<U5")
     for name, part in (("train", tr), ("val", va), ("test", te)):
-        for r in reps[part]:
-            where[digests[r]] = name
-    return np.array([where[d] for d in digests])
+        of_group[inverse[reps[part]]] = name
+    return of_group[inverse]
 
 
 @dataclass(frozen=True)
@@ -100,14 +110,17 @@ def _load(cfg: ImageFolderSource, input_size: int, cache_dir: Optional[str]) -> 
     cls_of = [c for split in listing for _, c in listing[split]]
     # Before any decoding: a rule that leaves a file without a group fails now, not after an hour of decoding.
     rule, rule_seen, keys_of = _groups(cfg.group, paths, root, layout)
-    X, ok, reasons = _decoded(paths, listing, input_size, channels, policy, int(cfg.decode_workers), cache_dir)
+    X, ok, reasons, digests = _decoded(paths, listing, input_size, channels, policy, int(cfg.decode_workers),
+                                       cache_dir)
     for path, reason in reasons:
         log.warning("Skipped %s: %s", path, reason)
     class_names = sorted({c for c in cls_of})
     index = {c: i for i, c in enumerate(class_names)}
     kept = np.flatnonzero(ok)  # X holds a row per listed file; these are the usable ones
     y = np.array([index[cls_of[i]] for i in kept], dtype=np.int64)
-    source_ids = np.array([paths[i] for i in kept])
+    # The listing's own strings (an object array): no second copy of every path (a 60-character path is 240
+    # bytes as a fixed-width NumPy string, in each split again).
+    source_ids = np.array(paths, dtype=object)[kept]
     splits_of = np.array([split_of[i] for i in kept])
     missing = [c for c in class_names if not (y == index[c]).any()]
     if missing:
@@ -118,7 +131,7 @@ def _load(cfg: ImageFolderSource, input_size: int, cache_dir: Optional[str]) -> 
     origin, split_groups = ("folders" if layout == "presplit" else None), keys
     if layout == "classes":
         splits_of, origin, split_groups = _assign_splits(cfg, y, source_ids, keys, class_names, cache_dir,
-                                                         int(cfg.decode_workers))
+                                                         digests[kept])
     parts = {}
     for s in SPLITS:
         sel = np.flatnonzero(splits_of == s)
@@ -133,8 +146,9 @@ def _load(cfg: ImageFolderSource, input_size: int, cache_dir: Optional[str]) -> 
         # after long-tailing, which may drop a training copy).
         used = {s: parts[s].source_ids for s in SPLITS}
         used_ids = np.concatenate(list(used.values()))
+        row_of = dict(zip(source_ids.tolist(), kept.tolist()))
         groups = cross_split_duplicates(used_ids, np.repeat(SPLITS, [len(used[s]) for s in SPLITS]),
-                                        file_digests(used_ids, int(cfg.decode_workers)))
+                                        [digests[row_of[i]].tobytes().hex() for i in used_ids])
         warn_cross_split_duplicates(groups, f"the train/ val/ test/ folders of {root}" if origin == "folders"
                                     else f"the split manifest {cfg.split_manifest}")
         extra_notes["cross_split_duplicates"] = groups
@@ -197,8 +211,8 @@ def _read_manifest(path: Path, given: bool):
 
 
 def _decoded(paths, listing, size: int, channels: int, policy: str, workers: int, cache_dir: Optional[str]):
-    """(images with one row per listed file, usable mask, reasons): from the decoded-image cache, decoded into
-    it, or, without a cache_dir, decoded into memory."""
+    """(images with one row per listed file, usable mask, reasons, SHA-256 of each file (n, 32) uint8): from the
+    decoded-image cache, decoded into it, or, without a cache_dir, decoded into memory."""
     if not cache_dir:
         return decode_in_memory(paths, size, channels, policy, workers)
     cache = DecodedCache(cache_dir, _listing_key(listing, size, channels, policy))
@@ -206,8 +220,7 @@ def _decoded(paths, listing, size: int, channels: int, policy: str, workers: int
     if hit is not None:
         log.info("Decoded images loaded from cache %s (no decoding).", cache.array_path.name)
         return hit
-    log.info("Decoding %d images into the cache %s.", len(paths), cache.array_path)
-    return cache.build(paths, size, channels, policy, workers)
+    return cache.get(paths, size, channels, policy, workers)
 
 
 def _groups(text: Optional[str], paths, root: Path, layout: str):
@@ -230,17 +243,20 @@ def _groups(text: Optional[str], paths, root: Path, layout: str):
 
 
 def _assign_splits(cfg: ImageFolderSource, y, source_ids, keys, class_names, cache_dir,
-                   workers: int) -> Tuple[np.ndarray, str, Optional[np.ndarray]]:
+                   digests: np.ndarray) -> Tuple[np.ndarray, str, Optional[np.ndarray]]:
     """Split once: reuse a manifest (given, or cached for this listing, these ratios and this rule) if there is one.
 
     Returns the split of each file, where it came from: 'manifest' (given), 'cached' or 'split' (made now), and
     with a group rule the unit each file was split with (its group, or groups merged for identical files; for a
-    given manifest, its group).
+    given manifest, its group). ``digests``: each file's SHA-256, (n, 32) uint8, read when the files were decoded.
     """
     given = cfg.split_manifest
-    spec = json.dumps([sorted(source_ids.tolist()), cfg.val_fraction, cfg.test_fraction, cfg.split_seed,
-                       split_code_version()] + ([cfg.group] if cfg.group is not None else []))
-    cached = Path(cache_dir) / "splits" / f"{hashlib.sha256(spec.encode()).hexdigest()[:32]}.csv" if cache_dir else None
+    spec = hashlib.sha256(json.dumps([cfg.val_fraction, cfg.test_fraction, cfg.split_seed, split_code_version()]
+                                     + ([cfg.group] if cfg.group is not None else [])).encode())
+    ordered = np.sort(source_ids)
+    for lo in range(0, len(ordered), 65536):  # the files, in blocks: no one string of them all
+        spec.update(("\n".join(ordered[lo:lo + 65536].tolist()) + "\n").encode())
+    cached = Path(cache_dir) / "splits" / f"{spec.hexdigest()[:32]}.csv" if cache_dir else None
     for path in [Path(given)] if given else ([cached] if cached is not None else []):
         if path.exists():
             manifest = _read_manifest(path, given=bool(given))
@@ -261,12 +277,11 @@ def _assign_splits(cfg: ImageFolderSource, y, source_ids, keys, class_names, cac
                     return splits, "cached", np.array([unit[s] for s in source_ids], dtype=object)
         elif given:
             raise DataError(f"dataset.split_manifest={given} does not exist.")
-    digests = file_digests(source_ids, workers)
     if keys is None:
         splits, units = grouped_split(y, digests, cfg.val_fraction, cfg.test_fraction, cfg.split_seed), None
         table = pd.DataFrame({"source_id": source_ids, "split": splits})
     else:
-        units = np.array(merge_identical_files(keys.tolist(), digests)[0], dtype=object)
+        units = np.array(merge_identical_files(keys.tolist(), [d.tobytes() for d in digests])[0], dtype=object)
         splits = stratified_group_split(y, units, cfg.val_fraction, cfg.test_fraction, cfg.split_seed, class_names,
                                         cfg.group)
         table = pd.DataFrame({"source_id": source_ids, "split": splits, "split_group": units})

@@ -6,6 +6,7 @@ Kept apart from the loader and its decoders (OpenCV, PIL, scikit-learn, pandas),
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Dict, List, Tuple
 
@@ -21,6 +22,33 @@ def is_image_file(path: Path) -> bool:
 
 def _class_dirs(folder: Path) -> List[Path]:
     return sorted((d for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".")), key=lambda d: d.name)
+
+
+def _image_files(folder: str) -> List[str]:
+    """Image files under ``folder`` at any depth, as ``Path.rglob`` finds them (symlinked files included,
+    symlinked folders not entered), without hidden files or folders; one ``scandir`` per folder, no ``stat``
+    per file (the entry's type comes with the listing)."""
+    found: List[str] = []
+    stack = [folder]
+    while stack:
+        here = stack.pop()
+        try:
+            with os.scandir(here) as entries:
+                for entry in entries:
+                    name = entry.name
+                    if name.startswith("."):
+                        continue
+                    try:
+                        if entry.is_dir() and not entry.is_symlink():
+                            stack.append(entry.path)
+                        elif os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS and entry.is_file():
+                            found.append(entry.path)
+                    except OSError:
+                        continue
+        except OSError:
+            continue
+    found.sort()
+    return found
 
 
 def scan(root: Path) -> Tuple[str, Dict[str, List[Tuple[str, str]]]]:
@@ -40,8 +68,7 @@ def scan(root: Path) -> Tuple[str, Dict[str, List[Tuple[str, str]]]]:
                             f"e.g. {folder}/healthy/*.jpg and {folder}/blight/*.jpg.")
         entries = []
         for class_dir in classes:
-            files = sorted(str(p) for p in class_dir.rglob("*") if p.is_file() and is_image_file(p)
-                           and not any(part.startswith(".") for part in p.relative_to(class_dir).parts))
+            files = _image_files(str(class_dir))
             if not files:
                 raise DataError(f"The class folder {class_dir} holds no image files "
                                 f"(looked for .jpg .jpeg .png .bmp .tif .tiff .webp, any case). "

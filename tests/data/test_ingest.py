@@ -1,0 +1,227 @@
+"""Ingest of an image folder: the split it makes is pinned, an interrupted decode resumes, two jobs decode a cold
+cache once, and a damaged decoded cache is rebuilt, never used."""
+
+import hashlib
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from balancelab.data import decoded_cache
+from balancelab.data.image_folder import load_image_folder
+
+
+def cfg(root, **kw):
+    base = {"root": str(root), "channels": 3, "resize_policy": "resize", "decode_workers": 2,
+            "split_seed": 0, "val_fraction": 0.2, "test_fraction": 0.2, "split_manifest": None,
+            "imbalance_ratio": 1, "imbalance_profile": "none"}
+    return {**base, **kw}
+
+
+def make_folder(root, counts=(("a", 40), ("b", 25), ("c", 9)), copies=6):
+    """JPEGs and PNGs with fixed pixels; the last ``copies`` files of class a are byte copies of earlier ones."""
+    rng = np.random.default_rng(7)
+    for c, n in counts:
+        (root / c).mkdir(parents=True)
+        for i in range(n):
+            img = Image.fromarray(rng.integers(0, 255, (12 + i % 5, 14, 3)).astype(np.uint8))
+            img.save(root / c / f"{c}{i:03d}.{'png' if i % 4 == 0 else 'jpg'}", quality=90)
+    for i in range(copies):
+        (root / "a" / f"copy{i}.jpg").write_bytes((root / "a" / f"a{i * 4 + 1:03d}.jpg").read_bytes())
+    return root
+
+
+def split_fingerprint(data):
+    lines = sorted(f"{os.path.relpath(s, data.notes['source'])}:{split}"
+                   for split, part in (("train", data.train), ("val", data.val), ("test", data.test))
+                   for s in part.source_ids)
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16], lines
+
+
+def test_the_split_of_an_image_folder_is_pinned(tmp_path):
+    """The same files and seeds give the split they gave before ingest was made faster (and copies stay together)."""
+    root = make_folder(tmp_path / "imgs")
+    for cache in (None, str(tmp_path / "cache")):
+        data = load_image_folder(**cfg(root), input_size=8, cache_dir=cache)
+        fingerprint, lines = split_fingerprint(data)
+        where = dict(line.rsplit(":", 1) for line in lines)
+        for i in range(6):
+            assert where[f"a/copy{i}.jpg"] == where[f"a/a{i * 4 + 1:03d}.jpg"]
+        assert fingerprint == "a10890401e3049cf"
+
+
+def _array(cache):
+    (array_file,) = (cache / "decoded").glob("*.npy")
+    return array_file
+
+
+class Fault(Exception):
+    pass
+
+
+def test_an_interrupted_ingest_resumes_where_it_stopped(tmp_path, monkeypatch):
+    root = make_folder(tmp_path / "imgs")
+    full = tmp_path / "full"
+    load_image_folder(**cfg(root), input_size=8, cache_dir=str(full))
+    monkeypatch.setattr(decoded_cache, "CHUNK_FILES", 16)
+    monkeypatch.setattr(decoded_cache, "SYNC_EVERY_S", 0.0)  # a progress record after every chunk
+    decoded = []
+    real = decoded_cache.decode_file
+
+    def counting(path, *args):
+        decoded.append(path)
+        return real(path, *args)
+
+    monkeypatch.setattr(decoded_cache, "decode_file", counting)
+
+    def fault_after_chunk(done):
+        if done == 2:
+            raise Fault("killed after chunk 2")
+
+    monkeypatch.setattr(decoded_cache, "after_chunk", fault_after_chunk)
+    cut = tmp_path / "cut"
+    with pytest.raises(Fault):
+        load_image_folder(**cfg(root), input_size=8, cache_dir=str(cut))
+    assert not list((cut / "decoded").glob("*.json"))  # no entry: only the progress of a partial one
+    (progress,) = (cut / "decoded").glob("*.building/progress.json")
+    assert '"done": 2' in progress.read_text()
+    assert len(decoded) <= 48  # chunks 1 and 2 written, at most chunk 3 decoded meanwhile (and lost)
+    decoded.clear()
+    monkeypatch.setattr(decoded_cache, "after_chunk", lambda done: None)
+    resumed = load_image_folder(**cfg(root), input_size=8, cache_dir=str(cut))
+    files = resumed.notes["files_found"]
+    assert len(decoded) == files - 32  # only the rest
+    assert _array(cut).read_bytes() == _array(full).read_bytes()
+    assert _array(cut).with_suffix(".json").read_bytes() == _array(full).with_suffix(".json").read_bytes()
+
+
+DRIVER = textwrap.dedent("""
+    import sys, os
+    from pathlib import Path
+    from balancelab.data import image_folder, decoded_cache
+    root, cache, barrier = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+    (barrier / f"ready-{os.getpid()}").touch()
+    real_decoded, real_build = image_folder._decoded, decoded_cache.DecodedCache.build
+
+    def at_barrier(*a, **k):  # both jobs reach the cold cache before either decodes
+        while len(list(barrier.glob("ready-*"))) < 2:
+            pass
+        return real_decoded(*a, **k)
+
+    def build(self, *a, **k):
+        with open(barrier / "builds", "a") as f:
+            f.write(f"{os.getpid()}\\n")
+        return real_build(self, *a, **k)
+
+    image_folder._decoded, decoded_cache.DecodedCache.build = at_barrier, build
+    data = image_folder.load_image_folder(root=root, channels=3, resize_policy="resize", decode_workers=1,
+                                          split_seed=0, val_fraction=0.2, test_fraction=0.2, split_manifest=None,
+                                          imbalance_ratio=1, imbalance_profile="none", input_size=8, cache_dir=cache)
+    print(len(data.train.y) + len(data.val.y) + len(data.test.y))
+""")
+
+
+def test_two_jobs_that_need_the_same_cold_cache_decode_it_once(tmp_path):
+    root = make_folder(tmp_path / "imgs")
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-c", DRIVER, str(root), str(tmp_path / "cache"), str(barrier)]
+    jobs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+            for _ in range(2)]
+    outs = [job.communicate(timeout=120) for job in jobs]
+    assert all(job.returncode == 0 for job in jobs), [err[-2000:] for _, err in outs]
+    assert outs[0][0] == outs[1][0]
+    assert len((barrier / "builds").read_text().split()) == 1
+
+
+def test_a_decoded_cache_with_flipped_bytes_is_rebuilt_not_used(tmp_path, caplog):
+    root = make_folder(tmp_path / "imgs")
+    cache = tmp_path / "cache"
+    first = load_image_folder(**cfg(root), input_size=8, cache_dir=str(cache))
+    array_file = _array(cache)
+    good = array_file.read_bytes()
+    damaged = bytearray(good)
+    for at in (len(good) - 100, len(good) // 2):
+        damaged[at] ^= 0xFF
+    array_file.write_bytes(bytes(damaged))  # same size, readable header: only a checksum can tell
+    with caplog.at_level("WARNING", logger="balancelab"):
+        second = load_image_folder(**cfg(root), input_size=8, cache_dir=str(cache))
+    assert "decoded again" in caplog.text
+    assert array_file.read_bytes() == good
+    for a, b in zip((first.train, first.val, first.test), (second.train, second.val, second.test)):
+        assert np.array_equal(np.asarray(a.X), np.asarray(b.X))
+
+
+@pytest.mark.parametrize("channels,policy,pinned", [(3, "resize", "8aa9cd58cb8c52ee"),
+                                                     (1, "center_crop", "3b8b7a9b1d0c3db8")])
+def test_the_decoded_pixels_are_the_ones_pillow_gave(tmp_path, channels, policy, pinned):
+    """The fast decoder gives, byte for byte, the images the Pillow-only decoder gave (pinned from it)."""
+    root = make_folder(tmp_path / "imgs")
+    data = load_image_folder(**cfg(root, channels=channels, resize_policy=policy), input_size=8,
+                             cache_dir=str(tmp_path / "cache"))
+    h = hashlib.sha256()
+    for part in (data.train, data.val, data.test):
+        order = np.argsort(part.source_ids)
+        h.update(np.ascontiguousarray(np.asarray(part.X)[order]).tobytes())
+    assert h.hexdigest()[:16] == pinned
+
+
+def test_the_listing_finds_what_rglob_found(tmp_path):
+    """The scandir listing gives the files, in the order, of the rglob one it replaced: nested folders, hidden
+    files and folders left out, any-case extensions, symlinked files in and symlinked folders not entered."""
+    from balancelab.data.listing import _image_files, is_image_file
+
+    cls = tmp_path / "c"
+    for rel in ("a.jpg", "B.PNG", "n/d/x.jpeg", "n/y.webp", ".h.jpg", ".hid/z.jpg", "n/.q/w.png", "t.txt", "u.tif"):
+        (cls / rel).parent.mkdir(parents=True, exist_ok=True)
+        (cls / rel).write_bytes(b"x")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "o.jpg").write_bytes(b"x")
+    (cls / "link.jpg").symlink_to(outside / "o.jpg")
+    (cls / "linkdir").symlink_to(outside, target_is_directory=True)
+    old = sorted(str(p) for p in cls.rglob("*") if p.is_file() and is_image_file(p)
+                 and not any(part.startswith(".") for part in p.relative_to(cls).parts))
+    assert _image_files(str(cls)) == old and len(old) == 6
+
+
+KILLED = textwrap.dedent("""
+    import os, signal, sys
+    from balancelab.data import decoded_cache, image_folder
+    decoded_cache.CHUNK_FILES, decoded_cache.SYNC_EVERY_S = 16, 0.0
+
+    def die(done):
+        if done == 3:
+            os.kill(os.getpid(), signal.SIGKILL)  # no cleanup at all: the lock and the partial entry stay
+
+    decoded_cache.after_chunk = die
+    image_folder.load_image_folder(root=sys.argv[1], channels=3, resize_policy="resize", decode_workers=2,
+                                   split_seed=0, val_fraction=0.2, test_fraction=0.2, split_manifest=None,
+                                   imbalance_ratio=1, imbalance_profile="none", input_size=8, cache_dir=sys.argv[2])
+""")
+
+
+def test_a_killed_ingest_leaves_its_lock_and_the_next_run_takes_it_over_and_resumes(tmp_path, monkeypatch, caplog):
+    root = make_folder(tmp_path / "imgs")
+    full = tmp_path / "full"
+    load_image_folder(**cfg(root), input_size=8, cache_dir=str(full))
+    cut = tmp_path / "cut"
+    killed = subprocess.run([sys.executable, "-c", KILLED, str(root), str(cut)], capture_output=True, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    (building,) = (cut / "decoded").glob("*.building")
+    assert (building / ".lock").exists() and '"done": 3' in (building / "progress.json").read_text()
+    monkeypatch.setattr(decoded_cache, "CHUNK_FILES", 16)
+    decoded = []
+    real = decoded_cache.decode_file
+    monkeypatch.setattr(decoded_cache, "decode_file", lambda path, *a: decoded.append(path) or real(path, *a))
+    with caplog.at_level("INFO", logger="balancelab"):
+        resumed = load_image_folder(**cfg(root), input_size=8, cache_dir=str(cut))
+    assert "Took over the lock" in caplog.text and "Resuming the decode" in caplog.text
+    assert len(decoded) == resumed.notes["files_found"] - 48
+    assert _array(cut).read_bytes() == _array(full).read_bytes() and not building.exists()
