@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast install clean-cache bench bench-train bench-ingest
+.PHONY: run test test-e2e test-all install clean-cache bench bench-train bench-ingest
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,15 +20,19 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/balance-run $(ARGS)
 
-# The whole suite, end-to-end runs of the console scripts included, on TEST_WORKERS processes
-# (files stay whole on one worker, so module-scoped runs are made once). `make test-fast` skips the
-# slow end-to-end tests.
+# The test suite on TEST_WORKERS processes (files stay whole on one worker, so module-scoped runs are made once):
+# `make test` the default set (unit tests and the quick end-to-end runs of the console scripts, within about 10
+# minutes on 2 cores), `make test-e2e` the slow end-to-end runs (a real one-node SLURM cluster among them),
+# `make test-all` both. CI (.ci/run) runs `make test` and then `make test-e2e`.
 TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m "not slow" $(PYTEST_ARGS)
 
-test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m "not slow" $(PYTEST_ARGS)
+test-e2e: $(STAMP)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m slow $(PYTEST_ARGS)
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/benchmark_smote.py
