@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+
 import numpy as np
 
 from balancelab.balancing.apply import BalancedTrainingSet, technique_params
