@@ -23,13 +23,35 @@ MARK = "# ---- every other key, at its default (scripts/write_option_yamls.py wr
 GROUPS = ("model", "dataset", "balancing", "loss", "optimizer", "scheduler", "logger", "trainer", "augmentation")
 
 
-def composed_node(group: str, option: str) -> dict:
-    """The option's node as the app composes it (interpolations kept as written)."""
+def schema_of(group: str, own: dict):
+    """The schema an option's YAML extends (``- /schema/<group>/<name>@_here_`` in its defaults), or None."""
+    from balancelab.options.store import GROUPS, SETTINGS
+
+    for entry in own.get("defaults") or []:
+        if isinstance(entry, str) and entry.startswith("/schema/"):
+            _, _, schema_group, name = entry.split("@")[0].split("/")
+            if schema_group in GROUPS:
+                return GROUPS[schema_group].schemas[name]
+            return SETTINGS[schema_group]
+    return None
+
+
+def composed_node(group: str, option: str, text: str = None) -> dict:
+    """The option's node (interpolations kept as written): its schema's defaults under the YAML's own lines.
+    Built from the schema and the own part only - never from a generated part written earlier - so that a
+    changed default in the schema reaches the YAML (a YAML without a schema is composed as the app does)."""
     from omegaconf import OmegaConf
 
-    from balancelab.cli.compose import compose_job
+    if text is None:
+        text = (CONFIGS / group / f"{option}.yaml").read_text()
+    own = yaml.safe_load(own_part(text)) or {}
+    schema = schema_of(group, own)
+    if schema is None:
+        from balancelab.cli.compose import compose_job
 
-    return OmegaConf.to_container(compose_job([f"{group}={option}"])[group], resolve=False)
+        return OmegaConf.to_container(compose_job([f"{group}={option}"])[group], resolve=False)
+    node = OmegaConf.merge(OmegaConf.structured(schema), {k: v for k, v in own.items() if k != "defaults"})
+    return OmegaConf.to_container(node, resolve=False)
 
 
 def own_part(text: str) -> str:
@@ -55,7 +77,7 @@ def _line(key: str, value) -> str:
 
 def expected(path: Path, group: str) -> str:
     text = path.read_text()
-    return own_part(text) + generated_part(text, composed_node(group, path.stem))
+    return own_part(text) + generated_part(text, composed_node(group, path.stem, text))
 
 
 def option_files():

@@ -143,3 +143,15 @@ def test_a_criterion_that_does_not_describe_itself_is_named_by_its_class_not_as_
     facts = describe_loss(Hinge())
     assert facts["type"].endswith("Hinge") and facts["type"] != "cross_entropy"
     assert describe_loss(torch.nn.CrossEntropyLoss())["type"] == "cross_entropy"
+
+
+def test_a_subclass_of_a_built_in_criterion_without_describe_is_named_by_its_class():
+    """A new loss written as a subclass of nn.CrossEntropyLoss (or of the focal loss) is another loss: it was
+    reported as cross_entropy (found by a review)."""
+    class Poly1(torch.nn.CrossEntropyLoss):
+        def forward(self, logits, target):
+            ce = super().forward(logits, target)
+            return ce + (1 - torch.exp(-ce))
+
+    facts = describe_loss(Poly1())
+    assert facts["type"].endswith("Poly1"), facts

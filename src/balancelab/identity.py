@@ -45,6 +45,8 @@ def identity(config: Mapping[str, Any]) -> dict:
         out.pop("feature_balancing")
         if isinstance(out.get("trainer"), dict):  # used only by it (and then refused unless at its default)
             out["trainer"] = {k: v for k, v in out["trainer"].items() if k != "feature_head_epochs"}
+    if isinstance(out.get("loss"), dict) and out["loss"].get("weight", 0) is None:  # ldam's, added later: unset,
+        out["loss"] = {k: v for k, v in out["loss"].items() if k != "weight"}        # runs keep their identity
     for dotted in PRESENTATION_KEYS:
         *parents, leaf = dotted.split(".")
         node = out

@@ -149,13 +149,14 @@ def describe_loss(criterion: nn.Module) -> dict:
     """Plain facts about the criterion for the run's summary, with where its class weights came from."""
     if callable(getattr(criterion, "describe", None)):  # a component that describes itself (e.g. a user's loss)
         return {**criterion.describe(), **getattr(criterion, "weighting_info", {})}
-    if isinstance(criterion, BinaryCrossEntropy):
+    # exact types: a subclass (a new loss built on one of these) is another loss, named by its own class below
+    if type(criterion) is BinaryCrossEntropy:
         pw = criterion.pos_weight
         facts = {"type": "binary_cross_entropy", "pos_weight": None if pw is None else float(pw.item())}
-    elif isinstance(criterion, FocalLoss):
+    elif type(criterion) is FocalLoss:
         alpha = None if criterion.alpha is None else criterion.alpha.tolist()
         facts = {"type": "focal", "gamma": criterion.gamma, "alpha": alpha}
-    elif isinstance(criterion, nn.CrossEntropyLoss):
+    elif type(criterion) is nn.CrossEntropyLoss:
         weight = criterion.weight
         facts = {"type": "cross_entropy", "class_weights": None if weight is None else weight.tolist()}
     else:  # a criterion that does not describe itself: named by its class, never passed off as cross-entropy

@@ -33,6 +33,22 @@ def test_the_generated_keys_change_no_composed_value():
     assert script.own_part(cut) + script.generated_part(cut, script.composed_node("model", "resnet32")) == text
 
 
+def test_a_changed_schema_default_makes_the_yaml_stale(monkeypatch):
+    """The schema is the one place a default is written: the YAML's generated value follows it (found by a
+    review: the generator composed the YAML with its own generated part, so a written value never changed)."""
+    import dataclasses
+
+    from balancelab.options import losses
+
+    script = _script()
+    path = ROOT / "configs" / "loss" / "weighted_ce.yaml"
+    field = {f.name: f for f in dataclasses.fields(losses.WeightedCrossEntropy)}["beta"]
+    assert "beta: 0.999\n" in path.read_text()
+    monkeypatch.setattr(field, "default", 0.99)
+    monkeypatch.setattr(losses.WeightedCrossEntropy, "beta", 0.99)
+    assert "beta: 0.99\n" in script.expected(path, "loss")
+
+
 @pytest.mark.parametrize("group", ["model", "dataset", "balancing", "loss", "optimizer", "scheduler", "logger"])
 def test_every_schema_has_its_yaml(group):
     from balancelab.options.store import GROUPS

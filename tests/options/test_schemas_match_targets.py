@@ -53,3 +53,16 @@ def test_a_default_written_in_the_schema_and_the_signature_is_the_same(group, na
         if ours != parameter.default:
             differ[key] = (ours, parameter.default)
     assert not differ, f"{group}={name}: schema default != {schema._target_} default for {differ}"
+
+
+@pytest.mark.parametrize("group,name,schema", [s for s in SCHEMAS if s[2]._target_.startswith("balancelab.")],
+                         ids=[f"{g}={n}" for g, n, s in SCHEMAS if s._target_.startswith("balancelab.")])
+def test_every_parameter_of_a_target_is_a_key_of_its_schema(group, name, schema):
+    """A parameter added to the callable alone could never be set from the command line (found by a review):
+    every parameter is a schema key, or a run fact the group offers."""
+    target = target_of({"_target_": schema._target_}, group)
+    keys = set(_keys(group, schema)) | set(GROUPS[group].offered) | set(GROUPS[group].runner_keys)
+    parameters = [p.name for p in inspect.signature(target).parameters.values()
+                  if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and p.name != "self"]
+    assert set(parameters) <= keys, f"{group}={name}: {sorted(set(parameters) - keys)} of {schema._target_} " \
+                                    f"are not keys of its schema: add them to the schema (options/{group}...)"

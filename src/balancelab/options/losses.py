@@ -109,6 +109,15 @@ class LDAM(LossBase):
     scale: float = option(30.0, "logit scale s (30 with a cosine classifier, as in the paper)", gt=0.0)
     drw_epoch: Optional[int] = option(None, DRW_HELP, ge=0)
     beta: float = option(0.9999, DRW_BETA_HELP, ge=0.0, lt=1.0)
+    weight: Optional[List[float]] = option(None, "fixed per-class weights, one per class in class order (null = "
+                                           "none); not with drw_epoch")
+
+    @staticmethod
+    def cross_check(node) -> List[str]:
+        if node.get("weight") is not None and node.get("drw_epoch") is not None:
+            return ["loss=ldam: give either fixed class weights (loss.weight) or deferred re-weighting "
+                    "(loss.drw_epoch), not both. Remove one of them."]
+        return []
 
 
 @dataclass
