@@ -354,3 +354,13 @@ def test_the_same_training_set_two_ways_is_one_run():
 def test_a_misspelt_choice_is_fixed_with_the_closest_choice():
     with pytest.raises(ConfigError, match=r"Fix it with trainer\.budget=steps\."):
         validate(compose(["trainer.budget=step"]))
+
+
+@pytest.mark.parametrize("argv,chosen", [(["+balancing.overrides.NormalVideos=1.5"], "none"),
+                                         (["balancing=smote", "+balancing.overrides.NormalVideos=1.5"], "smote")])
+def test_a_key_of_another_option_names_the_options_that_have_it(argv, chosen):
+    """'Remove it' was the wrong fix for a key the user meant for another technique (a review found the message
+    had lost the options that take it)."""
+    with pytest.raises(ConfigError, match=rf"'balancing\.overrides' is not a key of balancing={chosen}.*"
+                                          r"balancing=random_undersampling.*balancing=resample_to_target"):
+        validate(compose(argv))

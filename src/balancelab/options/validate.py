@@ -98,8 +98,15 @@ def _check_fields(path: str, schema: Any, values: Dict[str, Any], top_level: boo
     for extra in [k for k in values if k not in known and not top_level]:  # `+group.key=...` opens the schema
         close = difflib.get_close_matches(extra, known, n=1)
         where = f"{path}.{extra}"
-        problems.append(f"'{where}' is not a key of this option" + (f" (did you mean '{path}.{close[0]}'?)" if close else "")
-                        + f". Its keys: {', '.join(k for k in known if not k.startswith('_'))}. Remove it.")
+        chosen = values.get("name") if path in GROUPS else None
+        option = f"{path}={chosen}" if chosen else "this option"
+        # a key of the group's other options: the user meant one of them, so name them (the fix is to choose one)
+        having = [n for n, s in GROUPS[path].schemas.items() if extra in {f.name for f in dataclasses.fields(s)}] \
+            if path in GROUPS else []
+        fix = (f"It is a key of {' / '.join(f'{path}={n}' for n in having)}: add {path}={having[0]} to use it, or "
+               f"remove it." if having else "Remove it.")
+        problems.append(f"'{where}' is not a key of {option}" + (f" (did you mean '{path}.{close[0]}'?)" if close and not having else "")
+                        + f". Its keys: {', '.join(k for k in known if not k.startswith('_'))}. {fix}")
     for f in dataclasses.fields(schema):
         if f.name not in values or (top_level and (f.name in GROUPS or f.name in SETTINGS)):
             continue
