@@ -150,3 +150,14 @@ def test_a_failed_representation_fails_its_seed_jobs_with_the_reason(tmp_path, m
         failure = json.loads((tmp_path / f"{experiment}_seed0" / "failure.json").read_text())
         assert "no epoch finished" in failure["error"]
     assert "the representation failed" in screen_notice(tmp_path)
+
+
+def test_a_screen_has_its_own_folder_also_per_dataset_combination(tmp_path):
+    """The screen's folder (also as found again by a dataset=[a,b] sweep for its ranks) is never the grid's."""
+    from balancelab.cli.sweep_command import _sweep_dir
+
+    args = [f"output_root={tmp_path}", "dataset=digits_lt"]
+    screen, grid = _sweep_dir({"screen": "true"}, args), _sweep_dir({}, args)
+    assert screen.name.startswith("screen_small_cnn_digits_lt_") and grid.name.startswith("grid_")
+    assert screen.name.split("_")[-1] != grid.name.split("_")[-1]
+    assert _sweep_dir({"screen": "true", "name": "s"}, args).name.startswith("s_")

@@ -194,9 +194,7 @@ def _screen_sweep(own: dict, experiments: list, seeds, passthrough: list, flags:
         log.error("%s", explain_composition_error(exc, passthrough))
         return EXIT_USER_ERROR
     first = next(iter(bases.values())).cfg
-    base = own.get("name") or f"screen_{first['model']['name']}_{first['dataset']['name']}"
-    sweep_dir = (Path(first["output_root"]) / "sweeps"
-                 / f"{base}_{shared_overrides_hash([*passthrough, 'screen=true'])}")
+    sweep_dir = _sweep_dir(own, passthrough)
     try:
         ensure_writable(first["output_root"], "output_root")
     except OutputWriteError as exc:
@@ -293,8 +291,15 @@ def _sweep_dir(own: dict, passthrough: list, name=None, cfg=None) -> Path:
     if cfg is None:
         names = _parse_list(own.get("experiments") or own.get("experiment") or "")
         cfg = _grid_config(select(own.get("group"), names or None), passthrough)
+    if _screening(own):  # a screen is another sweep than the full grid's, in a folder of its own
+        base = name or own.get("name") or f"screen_{cfg.model.name}_{cfg.dataset.name}"
+        return Path(cfg.output_root) / "sweeps" / f"{base}_{shared_overrides_hash([*passthrough, 'screen=true'])}"
     base = name or own.get("name") or f"grid_{cfg.model.name}_{cfg.dataset.name}"
     return Path(cfg.output_root) / "sweeps" / f"{base}_{shared_overrides_hash(passthrough)}"
+
+
+def _screening(own: dict) -> bool:
+    return own.get("screen", "false").strip().lower() == "true"
 
 
 def shared_overrides_hash(overrides: list) -> str:
