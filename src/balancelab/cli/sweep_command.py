@@ -13,12 +13,13 @@ from balancelab.cli.preflight import preflight
 from balancelab.cli.roots import unwritable_folder
 from balancelab.errors import (EXIT_LOCKED, EXIT_OUTPUT_ERROR, EXIT_USER_ERROR, BalancelabError, DataError,
                                OutputWriteError, RunLockedError)
-from balancelab.identity import PRESENTATION_KEYS, RECORDED_ELSEWHERE
+from balancelab.identity import PRESENTATION_KEYS, RECORDED_ELSEWHERE, identity_hash, resolved_without_name
 from balancelab.logs import setup_logging
+from balancelab.output.atomic import ensure_writable
 from balancelab.output.contract import Status
 from balancelab.options.imports import importable_working_directory
 from balancelab.output.lock import FolderLock
-from balancelab.sweep.grid import experiments, select
+from balancelab.sweep.grid import BASELINE, experiments, select
 from balancelab.task import CONFIG_PATH, run_job
 
 log = logging.getLogger("balancelab")
@@ -34,7 +35,10 @@ def sweep_help() -> str:
         groups.setdefault(group, []).append(name)
     lines = ["balance-sweep: run the experiment grid as one Hydra multirun, then write its comparison.", "",
              "Usage: balance-sweep [group=NAME | experiments=[a,b]] [seeds=[0,1,2]] [name=SWEEP]",
-             "                     [launcher=basic|parallel|slurm|local] [overrides for every job ...]", "",
+             "                     [launcher=basic|parallel|slurm|local] [screen=true] [overrides for every job ...]",
+             "",
+             "screen=true: a screen of the classifier stage: the baseline trained once per seed and frozen, every",
+             "  experiment trains only a linear head on its cached features (docs/balancing.md, Screening).", "",
              "Experiment groups:"]
     lines += [f"  {group:<14} {', '.join(names)}" for group, names in groups.items()]
     lines += ["", "Launchers: basic (one job after another), parallel (joblib, this machine), slurm and local (submitit);",
@@ -52,7 +56,7 @@ def _split_arguments(argv: list) -> tuple[dict, list, list]:
     while args:
         arg = args.pop(0)
         key = arg.split("=", 1)[0]
-        if key in ("group", "experiments", "experiment", "seeds", "name", "launcher") and "=" in arg:
+        if key in ("group", "experiments", "experiment", "seeds", "name", "launcher", "screen") and "=" in arg:
             own[key] = arg.split("=", 1)[1]
         elif arg in ("--cfg", "-c", "--info", "-i", "--package", "-p"):
             flags.append(arg)
@@ -97,6 +101,13 @@ def sweep() -> None:
     except ValueError as exc:
         log.error("%s", exc)
         sys.exit(EXIT_USER_ERROR)
+    screen = own.get("screen", "false").strip().lower()
+    if screen not in ("true", "false"):
+        log.error("screen=%s: give screen=true (a screen of the classifier stage) or screen=false (the full grid).",
+                  own["screen"])
+        sys.exit(EXIT_USER_ERROR)
+    if screen == "true":
+        sys.exit(_screen_sweep(own, experiments, seeds, passthrough, flags))
     launcher = LAUNCHERS.get(own.get("launcher", "basic"), "?")
     if launcher == "?":
         log.error("launcher=%s is not known. Valid: %s.", own["launcher"], ", ".join(LAUNCHERS))
@@ -142,6 +153,64 @@ def sweep() -> None:
     if flags:  # --cfg / --info printed their answer; nothing ran
         return
     sys.exit(sweep_report_step(sweep_dir, cfg.lock_stale_after_s))
+
+
+def _screen_sweep(own: dict, experiments: list, seeds, passthrough: list, flags: list) -> int:
+    """``balance-sweep screen=true``: every job composed and checked here, then the screen runs in this process
+    (balancelab.sweep.screening) and the same report is written. Returns the exit code."""
+    if flags:
+        log.error("screen=true runs no Hydra multirun, so %s has nothing to answer; run it without screen=true.",
+                  " ".join(flags))
+        return EXIT_USER_ERROR
+    if own.get("launcher", "basic") != "basic":
+        log.error("screen=true trains each seed's representation once and then only linear heads, in this process; "
+                  "launcher=%s does not apply. Drop launcher=.", own["launcher"])
+        return EXIT_USER_ERROR
+    from balancelab.options.validate import validate  # loads omegaconf
+    from balancelab.sweep.screening import ScreenJob, run_screen  # loads torch
+
+    # trainer.feature_head_epochs sets the screen's head epochs: a run refuses it without feature_balancing, so it
+    # is taken out of the composition and put into every job's config after its check (retrain_head checks it).
+    head_key = "trainer.feature_head_epochs"
+    head = [a.partition("=")[2] for a in passthrough if a.partition("=")[0].lstrip("+~") == head_key]
+    shared = [a for a in composable(passthrough) if a.partition("=")[0].lstrip("+~") != head_key]
+
+    def job(experiment: str, seed, with_head: bool = True) -> ScreenJob:
+        cfg, choices = compose_job([f"experiment={experiment}", *shared, *([f"seed={seed}"] if seed is not None
+                                                                           else [])], with_choices=True)
+        identity = identity_hash(resolved_without_name(cfg))
+        plain = validate(cfg, choices)
+        if head and with_head:  # the representation's own run is a plain baseline run
+            plain["trainer"]["feature_head_epochs"] = int(head[-1]) if head[-1].strip().isdigit() else head[-1]
+        return ScreenJob(experiment, int(plain["seed"]), plain, identity)
+
+    try:
+        bases = {b.seed: b for b in (job(BASELINE, s, with_head=False) for s in (seeds or [None]))}
+        jobs = [job(e, s) for s in (seeds or [None]) for e in experiments]
+    except BalancelabError as exc:
+        log.error("%s", exc)
+        return EXIT_USER_ERROR
+    except Exception as exc:
+        log.error("%s", explain_composition_error(exc, passthrough))
+        return EXIT_USER_ERROR
+    first = next(iter(bases.values())).cfg
+    sweep_dir = _sweep_dir(own, passthrough)
+    try:
+        ensure_writable(first["output_root"], "output_root")
+    except OutputWriteError as exc:
+        log.error("%s", exc)
+        return EXIT_OUTPUT_ERROR
+    log.info("Screen %s: %d experiment(s) x %d seed(s) on a frozen representation -> %s", sweep_dir.name,
+             len(experiments), len(bases), sweep_dir)
+    try:
+        run_screen(sweep_dir, bases, jobs, first["lock_stale_after_s"])
+    except RunLockedError as exc:
+        log.error("%s", exc)
+        return EXIT_LOCKED
+    except OutputWriteError as exc:
+        log.error("%s", exc)
+        return EXIT_OUTPUT_ERROR
+    return sweep_report_step(sweep_dir, first["lock_stale_after_s"])
 
 
 SPLIT_KEYS = ("dataset", "model")  # list values run one sweep per combination
@@ -222,8 +291,15 @@ def _sweep_dir(own: dict, passthrough: list, name=None, cfg=None) -> Path:
     if cfg is None:
         names = _parse_list(own.get("experiments") or own.get("experiment") or "")
         cfg = _grid_config(select(own.get("group"), names or None), passthrough)
+    if _screening(own):  # a screen is another sweep than the full grid's, in a folder of its own
+        base = name or own.get("name") or f"screen_{cfg.model.name}_{cfg.dataset.name}"
+        return Path(cfg.output_root) / "sweeps" / f"{base}_{shared_overrides_hash([*passthrough, 'screen=true'])}"
     base = name or own.get("name") or f"grid_{cfg.model.name}_{cfg.dataset.name}"
     return Path(cfg.output_root) / "sweeps" / f"{base}_{shared_overrides_hash(passthrough)}"
+
+
+def _screening(own: dict) -> bool:
+    return own.get("screen", "false").strip().lower() == "true"
 
 
 def shared_overrides_hash(overrides: list) -> str:

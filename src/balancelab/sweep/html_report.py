@@ -160,7 +160,7 @@ def _best_label(table: pd.DataFrame, kind: str) -> str:
 
 def sweep_report_html(sweep_dir: Path, jobs: pd.DataFrame, table: pd.DataFrame, long: pd.DataFrame,
                       per_class: pd.DataFrame, notes: List[str], budget: Optional[dict] = None,
-                      bootstrap_seed: int = 0, answer: str = "") -> str:
+                      bootstrap_seed: int = 0, answer: str = "", notice: Optional[str] = None) -> str:
     from balancelab.sweep import plots
 
     sweep_dir = Path(sweep_dir)
@@ -181,6 +181,11 @@ def sweep_report_html(sweep_dir: Path, jobs: pd.DataFrame, table: pd.DataFrame, 
                   ("best derived row (macro-F1)", _best_label(table, DERIVED))]
     n_resamples = int(long["n_resamples"].max()) if len(long) and long["n_resamples"].notna().any() else 0
     parts = [f"<h1>Sweep {html.escape(sweep_dir.name)}</h1>"]
+    if notice:  # a screen of the classifier stage (sweep/screen_notice.py): said before any result
+        lines = [line.lstrip("- ").replace("**", "").replace("`", "") for line in notice.splitlines()]
+        parts.append(f'<p class="screen-notice"><b>Screen of the classifier stage.</b> {html.escape(lines[0])}</p>')
+        if len(lines) > 1:
+            parts.append("<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in lines[1:]) + "</ul>")
     if answer:
         parts.append(f'<p class="answer"><b>Answer.</b> {html.escape(answer)}</p>')
     trained_rows = table[kinds == TRAINED]

@@ -32,6 +32,7 @@ from balancelab.sweep.columns import BOOTSTRAP_SEED, DERIVED, TRAINED, log
 from balancelab.sweep.html_report import sweep_report_html
 from balancelab.sweep.jobs import jobs_table, trained_jobs
 from balancelab.sweep.render import best_row, derived_markdown, markdown, statistics_markdown
+from balancelab.sweep.screen_notice import screen_notice
 from balancelab.sweep.statistics import FAMILIES, PRIMARY_METRIC
 
 
@@ -67,7 +68,9 @@ def build_report(sweep_dir: str | Path, bootstrap_seed: int = BOOTSTRAP_SEED) ->
     atomic.write_csv(sweep_dir / "comparison.csv", table)
     atomic.write_csv(sweep_dir / "statistics.csv", long)
     derived_text = derived_markdown(table)
-    atomic.write_text(sweep_dir / "comparison.md", "# Sweep comparison\n\n**Answer.** " + answer.text + "\n\n"
+    notice = screen_notice(sweep_dir)  # a screen of the classifier stage says so before anything else
+    title = "# Screen of the classifier stage\n\n" + notice + "\n\n" if notice else "# Sweep comparison\n\n"
+    atomic.write_text(sweep_dir / "comparison.md", title + "**Answer.** " + answer.text + "\n\n"
                       + budget["text"] + "\n\nMean ± std over "
                       "seeds on the test split; Δ is the paired difference to `baseline` (see below); rank by "
                       "macro-F1 among the trained experiments.\n\n" + markdown(table)
@@ -90,20 +93,21 @@ def build_report(sweep_dir: str | Path, bootstrap_seed: int = BOOTSTRAP_SEED) ->
         "budget": budget, "holm_families": list(FAMILIES), "primary_metric": PRIMARY_METRIC,
         "bootstrap": {"seed": bootstrap_seed, "resamples": n_resamples}, "answer": answer.as_dict(),
         "jobs_detail": json.loads(jobs.to_json(orient="records")),
+        "screen": notice is not None,
     }
     atomic.write_json(sweep_dir / "sweep_summary.json", summary)
-    write_sweep_page(sweep_dir, jobs, table, long, per_class, notes, budget, bootstrap_seed, answer.text)
+    write_sweep_page(sweep_dir, jobs, table, long, per_class, notes, budget, bootstrap_seed, answer.text, notice)
     return summary
 
 
 def write_sweep_page(sweep_dir: Path, jobs, table, long, per_class, notes, budget=None,
-                     bootstrap_seed: int = BOOTSTRAP_SEED, answer: str = "") -> None:
+                     bootstrap_seed: int = BOOTSTRAP_SEED, answer: str = "", notice=None) -> None:
     """report.html; the comparison files above are the results, so an error drawing the page is logged, not
     raised. A page that cannot be written (a full disk) is the storage error every other file gives."""
 
     try:
         atomic.write_text(sweep_dir / REPORT_FILE, sweep_report_html(sweep_dir, jobs, table, long, per_class, notes,
-                                                                     budget, bootstrap_seed, answer))
+                                                                     budget, bootstrap_seed, answer, notice))
     except OutputWriteError:
         raise
     except Exception as exc:

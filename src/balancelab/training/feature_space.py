@@ -53,12 +53,14 @@ def retrain_head(train_features: np.ndarray, train_labels: np.ndarray, val_featu
                  val_labels: np.ndarray, *, out_features: int, bias: bool = True, epochs: int, batch_size: int,
                  seed: int, lr: float = 0.1, momentum: float = 0.9, weight_decay: float = 5e-4,
                  class_balanced_batches: bool = False, device: torch.device | str = "cpu",
-                 stop_requested: Callable[[], Optional[str]] = lambda: None) -> HeadRetraining:
+                 stop_requested: Callable[[], Optional[str]] = lambda: None,
+                 criterion: Optional[nn.Module] = None) -> HeadRetraining:
     """A new ``nn.Linear(D, out_features)`` trained on ``(train_features, train_labels)`` (N x D, already
     balanced), the epoch best on ``(val_features, val_labels)`` kept (see the module docstring).
 
     ``stop_requested`` is asked after every batch: a signal name raises Interrupted (nothing of this stage is
-    kept; a rerun starts it over, to the same result)."""
+    kept; a rerun starts it over, to the same result). ``criterion``: the loss on the head's logits (default
+    plain cross-entropy; the screening mode, pipeline/screening.py, gives each experiment's own loss)."""
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ConfigError(f"Balancing in feature space: trainer.feature_head_epochs must be an integer >= 1; got "
                           f"{epochs!r}.")
@@ -76,7 +78,7 @@ def retrain_head(train_features: np.ndarray, train_labels: np.ndarray, val_featu
         head = nn.Linear(X.shape[1], out_features, bias=bias).to(device)  # nn.Linear's own initialisation
     optimizer = torch.optim.SGD(head.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: 0.5 * (1 + math.cos(math.pi * e / epochs)))
-    criterion = nn.CrossEntropyLoss()
+    criterion = nn.CrossEntropyLoss() if criterion is None else criterion.to(device)
     generator = torch.Generator().manual_seed(seed)
     steps = max(1, len(y) // batch_size)
     sampler = ClassAwareSampler(np.asarray(train_labels), IMAGES_PER_CLASS_VISIT, generator) \

@@ -1,0 +1,196 @@
+"""``balance-sweep screen=true``: the grid screened on a frozen representation (docs/balancing.md, Screening).
+
+Per seed: the baseline (balancing=none, loss=ce and the sweep's shared overrides) is trained ONCE, as an ordinary
+run, into ``<sweep>/representation/seed<S>/``; its best model's features of the training, validation and test
+splits are extracted once and cached in ``<sweep>/representation/features_seed<S>.npz``. Then every experiment
+of the grid trains only a linear head on the cached features (pipeline/screening.py) and gets a job folder with
+the files the report reads, so the same comparison, statistics and verdicts run, under a notice that says this
+is a screen of the classifier stage. An experiment whose difference from the baseline is not in its balancing
+or loss (a cosine classifier, mixup, cRT), or whose balancing cannot act on feature rows (offline image
+augmentation, deferred re-sampling), is not screenable: it is listed with the reason in ``screen.json`` and
+the report, and gets no job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from balancelab.checkpoint import load_checkpoint
+from balancelab.errors import BalancelabError, ConfigError, DataError, OutputFolderError, RunLockedError
+from balancelab.experiment import run_experiment
+from balancelab.identity import PRESENTATION_KEYS
+from balancelab.options.build import build
+from balancelab.output import atomic
+from balancelab.output.contract import CHECKPOINT_FILE, FINISHED
+from balancelab.output.lock import FolderLock
+from balancelab.output.run_folder import prepare_run_folder, read_summary
+from balancelab.pipeline import artifacts
+from balancelab.pipeline.screening import (SCREEN_NOTE, CachedFeatures, balancing_refusal, extract_features,
+                                           screen_job, screen_loss)
+from balancelab.sweep.jobs import flat_settings
+from balancelab.sweep.screen_notice import NOTICE, SCREEN_FILE
+from balancelab.task import record_failure
+from balancelab.training.batches import DeviceImages
+from balancelab.training.runtime import select_device
+
+log = logging.getLogger("balancelab")
+
+REPRESENTATION_DIR = "representation"
+# What an experiment may change and still be screened: what the head is trained with (and its epochs).
+SCREENED_GROUPS = ("balancing", "loss", "feature_balancing")
+HEAD_KEYS = ("trainer.feature_head_epochs",)
+
+
+
+@dataclass
+class ScreenJob:
+    """One experiment x seed of the screen: its validated config and run identity (balance-run's)."""
+
+    experiment: str
+    seed: int
+    cfg: dict
+    identity: str
+
+
+def representation_dir(sweep_dir: Path, seed: int) -> Path:
+    return Path(sweep_dir) / REPRESENTATION_DIR / f"seed{seed}"
+
+
+def features_file(sweep_dir: Path, seed: int) -> Path:
+    return Path(sweep_dir) / REPRESENTATION_DIR / f"features_seed{seed}.npz"
+
+
+def not_screenable(cfg: dict, base_cfg: dict) -> Optional[str]:
+    """Why an experiment cannot be screened on the baseline's representation (None: it can)."""
+    mine, base = flat_settings(cfg), flat_settings(base_cfg)
+    differ = sorted(k for k in set(mine) | set(base) if k.split(".", 1)[0] not in SCREENED_GROUPS
+                    and k not in HEAD_KEYS and mine.get(k) != base.get(k))
+    if differ:
+        shown = ", ".join(f"{k}={mine.get(k, '(unset)')}" for k in differ[:3]) + (" ..." if len(differ) > 3 else "")
+        return f"it changes the representation's training, not only the classifier's ({shown})"
+    return balancing_refusal(cfg)
+
+
+def screen_identity(job: ScreenJob, representation: str) -> str:
+    """A screen job's folder identity: the experiment's, on that representation, screened (never a full run's)."""
+    head_epochs = job.cfg["trainer"]["feature_head_epochs"]
+    return hashlib.sha256(f"screen\n{job.identity}\n{representation}\nhead epochs {head_epochs}".encode()).hexdigest()[:8]
+
+
+def train_representation(sweep_dir: Path, base: ScreenJob, stale_after_s: float) -> dict:
+    """The baseline of ``base.seed`` trained (or found finished) in its representation folder; its summary."""
+    folder = representation_dir(sweep_dir, base.seed)
+    with FolderLock(folder, stale_after_s=stale_after_s, what="screen representation"):
+        action = prepare_run_folder(folder, base.identity, overwrite=False, skip_finished=True)
+        if action == "skip":
+            log.info("Screen: the representation of seed %d is already trained (%s).", base.seed, folder)
+        else:
+            log.info("Screen: training the representation of seed %d (the baseline) in %s.", base.seed, folder)
+            run_experiment(base.cfg, folder, base.identity)
+    summary = read_summary(folder)
+    if summary.get("status") not in FINISHED or not (folder / CHECKPOINT_FILE).exists():
+        raise DataError(f"The screen's representation for seed {base.seed} did not finish ({summary.get('status')}: "
+                        f"{summary.get('message')}); see {folder}.")
+    return summary
+
+
+def load_features(sweep_dir: Path, base: ScreenJob) -> CachedFeatures:
+    """The cached features of ``base.seed``'s representation, extracted (one backbone pass per split) when the
+    cache is missing or belongs to another representation."""
+    path = features_file(sweep_dir, base.seed)
+    if path.exists():
+        try:
+            cache = CachedFeatures.load(path)
+            if cache.identity == base.identity:
+                return cache
+        except (OSError, ValueError, KeyError):
+            pass  # a cache cut short is extracted again
+    cache = extract_representation_features(representation_dir(sweep_dir, base.seed), base)
+    cache.save(path)
+    return cache
+
+
+def extract_representation_features(folder: Path, base: ScreenJob) -> CachedFeatures:
+    cfg, trainer = base.cfg, base.cfg["trainer"]
+    device = select_device(trainer["device"])
+    model, meta = load_checkpoint(folder / CHECKPOINT_FILE)
+    model.to(device)
+    splits = build(cfg["dataset"], "dataset", name=cfg["dataset"]["name"], input_size=cfg["model"]["input_size"],
+                   cache_dir=cfg["cache_dir"] if cfg["use_cache"] else None)
+    norm = meta["normalization"]
+    parts = {"train": splits.train, "val": splits.val, "test": splits.test}
+    data = {s: DeviceImages(p.X, p.y, device, norm["mean"], norm["std"]) for s, p in parts.items()}
+    return extract_features(model, data, {s: p.y for s, p in parts.items()}, splits.test.source_ids,
+                            splits.class_names, trainer["eval_batch_size"] or trainer["batch_size"], base.identity)
+
+
+def run_screen(sweep_dir: Path, bases: Dict[int, ScreenJob], jobs: List[ScreenJob],
+               stale_after_s: float = 600.0) -> dict:
+    """Screen ``jobs`` (each seed's representation from ``bases[seed]``); writes screen.json and returns it."""
+    sweep_dir = Path(sweep_dir)
+    skipped: Dict[str, str] = {}
+    failed_seeds: Dict[int, str] = {}
+    for seed, base in bases.items():
+        mine = [j for j in jobs if j.seed == seed]
+        try:
+            train_representation(sweep_dir, base, stale_after_s)
+            cache = load_features(sweep_dir, base)
+        except BalancelabError as exc:
+            failed_seeds[seed] = str(exc)
+            log.error("Screen, seed %d: %s", seed, exc)
+            for job in mine:  # each screenable experiment's row says why it has no result
+                if not not_screenable(job.cfg, base.cfg):
+                    folder = sweep_dir / f"{job.experiment}_seed{seed}"
+                    folder.mkdir(parents=True, exist_ok=True)
+                    artifacts.write_config(folder, job.cfg, screen_identity(job, base.identity), PRESENTATION_KEYS)
+                    record_failure(folder, exc, None)
+            continue
+        device = select_device(base.cfg["trainer"]["device"])
+        counts = np.bincount(cache.labels["train"], minlength=len(cache.class_names))
+        for job in mine:
+            reason = not_screenable(job.cfg, base.cfg)
+            if reason is None:
+                try:
+                    screen_loss(job.cfg["loss"], counts, counts, False)
+                except ConfigError as exc:
+                    reason = str(exc)
+            if reason:
+                skipped[job.experiment] = reason
+                log.warning("Screen: %s is not screenable: %s. Skipped.", job.experiment, reason)
+                continue
+            try:
+                _screen_one(sweep_dir, job, base, cache, device, stale_after_s)
+            except (OutputFolderError, RunLockedError) as exc:  # a folder that is not this job's: left as it is
+                log.error("Screen: %s seed %d: %s", job.experiment, seed, exc)
+    info = {"mode": "screen", "what": SCREEN_NOTE, "notice": NOTICE,
+            "representation": {"experiment": "baseline", "folders": {str(s): str(representation_dir(sweep_dir, s))
+                                                                     for s in bases},
+                               "features": {str(s): str(features_file(sweep_dir, s)) for s in bases}},
+            "head_epochs": sorted({j.cfg["trainer"]["feature_head_epochs"] for j in jobs}),
+            "screened": sorted({j.experiment for j in jobs} - set(skipped)), "not_screenable": skipped,
+            "failed_seeds": {str(s): e for s, e in failed_seeds.items()}}
+    atomic.write_json(sweep_dir / SCREEN_FILE, info)
+    return info
+
+
+def _screen_one(sweep_dir: Path, job: ScreenJob, base: ScreenJob, cache: CachedFeatures, device,
+                stale_after_s: float) -> None:
+    folder = sweep_dir / f"{job.experiment}_seed{job.seed}"
+    identity = screen_identity(job, base.identity)
+    with FolderLock(folder, stale_after_s=stale_after_s, what="screen job"):
+        if prepare_run_folder(folder, identity, overwrite=False, skip_finished=True) == "skip":
+            log.info("Screen: %s seed %d already screened.", job.experiment, job.seed)
+            return
+        artifacts.write_config(folder, job.cfg, identity, PRESENTATION_KEYS)
+        try:
+            screen_job(folder, job.cfg, cache, representation=str(representation_dir(sweep_dir, job.seed)),
+                       device=device)
+        except Exception as exc:  # one experiment's failure is its row; the screen goes on
+            log.exception("Screen: %s seed %d failed: %s", job.experiment, job.seed, exc)
+            record_failure(folder, exc, None)
