@@ -12,7 +12,7 @@ from torchvision import models as tvm
 
 from balancelab.backbones.cifar_resnet import NormedLinear
 from balancelab.errors import ConfigError
-from balancelab.options.models import TIMM_INSTALL, timm_architecture_problem
+from balancelab.options.models import timm_architecture_problem
 
 
 class SmallCNN(nn.Module):

@@ -5,7 +5,7 @@ the input size, the channels, the resize policy (``config.dataset.resize_policy`
 are square and are squashed, which is ``resize``), the normalisation mean/std, the class names and,
 for two classes, the operating threshold chosen on validation. Files are decoded by the same function
 as the image_folder dataset (balancelab.data.decode), normalised and scored by the same code as the
-test split (training.batches.DeviceImages, training.loop.probabilities, evaluation.decision), so a
+test split (training.batches.DeviceImages, evaluation.forward.probabilities, evaluation.decision), so a
 run's own test images give back its predictions.csv.
 """
 
@@ -24,6 +24,7 @@ import pandas as pd
 from balancelab.errors import (EXIT_OUTPUT_ERROR, EXIT_USER_ERROR, BalancelabError, ConfigError, DataError,
                                OutputWriteError)
 from balancelab.evaluation.decision import DecisionRule
+from balancelab.data.listing import is_image_file
 from balancelab.logs import setup_logging
 from balancelab.options.imports import importable_working_directory
 from balancelab.output import atomic
@@ -65,8 +66,6 @@ def collect_inputs(inputs: Sequence[str | Path]) -> Tuple[List[Path], List[Tuple
     A named file is tried whatever its extension (the user asked for it); inside folders only image
     extensions count, hidden files and folders left out, as in the image_folder dataset.
     """
-    from balancelab.data.decode import is_image_file
-
     files, problems = [], []
     for item in inputs:
         path = Path(item)

@@ -8,7 +8,8 @@ from torch import nn
 
 from balancelab.errors import ConfigError
 from balancelab.evaluation.metrics import split_scores
-from balancelab.evaluation.posthoc import (DEFAULT_TAUS, TAU_NORM_TAUS, adjusted_logits, final_linear,
+from balancelab.evaluation.forward import final_linear
+from balancelab.evaluation.posthoc import (DEFAULT_TAUS, TAU_NORM_TAUS, adjusted_logits,
                                            model_outputs, posthoc_logit_adjustment, tau_normalisation,
                                            tau_normalised_logits, tau_normalised_weight)
 from balancelab.training.batches import DeviceImages

@@ -6,7 +6,8 @@ import torch
 from torch import nn
 
 from balancelab.training.batches import DeviceImages
-from balancelab.training.loop import TrainSettings, fit, training_budget
+from balancelab.training.budget import training_budget
+from balancelab.training.loop import TrainSettings, fit
 
 
 class CountingSGD(torch.optim.SGD):

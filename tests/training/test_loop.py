@@ -198,7 +198,7 @@ def test_with_no_usable_state_the_run_restarts_cleanly(tmp_path):
 
 
 def test_predicted_labels_match_probabilities():
-    from balancelab.training.loop import predicted_labels, probabilities
+    from balancelab.evaluation.forward import predicted_labels, probabilities
 
     multi = torch.randn(20, 4)
     single = torch.randn(20, 1)

@@ -28,7 +28,6 @@ from balancelab.errors import ConfigError
 from balancelab.options import balancing as options_balancing
 from balancelab.options.validate import rule_problem
 
-WEIGHTINGS = ("effective_number", "inverse_frequency")
 DEFAULT_BETA = 0.9999  # the LDAM-DRW code's resampler
 
 

@@ -19,7 +19,7 @@ from balancelab.output.atomic import ensure_writable
 from balancelab.output.contract import Status
 from balancelab.options.imports import importable_working_directory
 from balancelab.output.lock import FolderLock
-from balancelab.sweep.grid import BASELINE, experiments, select
+from balancelab.sweep.grid import BASELINE, DEFAULT_GROUPS, experiments, select
 from balancelab.task import CONFIG_PATH, run_job
 
 log = logging.getLogger("balancelab")
@@ -39,8 +39,9 @@ def sweep_help() -> str:
              "",
              "screen=true: a screen of the classifier stage: the baseline trained once per seed and frozen, every",
              "  experiment trains only a linear head on its cached features (docs/balancing.md, Screening).", "",
-             "Experiment groups:"]
-    lines += [f"  {group:<14} {', '.join(names)}" for group, names in groups.items()]
+             "Experiment groups (without group= or experiments=: the groups marked *; group=all: every group):"]
+    lines += [f"  {group + ('*' if group in DEFAULT_GROUPS else ''):<14} {', '.join(names)}"
+              for group, names in groups.items()]
     lines += ["", "Launchers: basic (one job after another), parallel (joblib, this machine), slurm and local (submitit);",
               f"  parallel needs {install_hint('joblib')}, slurm/local need {install_hint('slurm')}.",
               "Overrides: any balance-run override (model=..., dataset=..., trainer.epochs=...); see balance-run --help.",
@@ -235,8 +236,6 @@ def _sweep_each_combination(own: dict, passthrough: list, lists: dict, flags: li
     import itertools
     import subprocess
 
-    from balancelab.sweep.across import write_ranks
-
     shared = [a for a in passthrough if a.partition("=")[0] not in lists]
     keys = list(lists)
     own_args = [f"{k}={v}" for k, v in own.items() if k != "name"]
@@ -365,7 +364,7 @@ def _write_ranks_locked(folders, out_dir: Path, metric: str, stale_after_s: floa
 def _report_again_fix(exc: OutputWriteError, command: str) -> str:
     """The fix of a failed report file: the job folders are intact, so the report is simply rebuilt."""
     where = Path(exc.path).parent if exc.path is not None else "the sweep folder"
-    first = f"Make {where} writable" if exc.permission else f"Free some space there (or raise the quota)"
+    first = f"Make {where} writable" if exc.permission else "Free some space there (or raise the quota)"
     return (f"{first}, then run {command} again: the job folders are not touched and the report is rebuilt from "
             f"them. Files written before are kept as they were.")
 

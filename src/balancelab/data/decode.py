@@ -16,7 +16,6 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from balancelab.data.listing import IMAGE_EXTENSIONS, is_image_file  # noqa: F401 - one definition, light module
 
 
 def _to_uint8_mode(img: Image.Image, channels: int) -> np.ndarray:

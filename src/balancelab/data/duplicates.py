@@ -8,23 +8,12 @@ a copy in test of a training image inflates the test score.
 from __future__ import annotations
 
 import logging
-import os
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Sequence, Tuple
-
-from balancelab.hashing import file_digest
 
 log = logging.getLogger("balancelab")
 # Groups spelled out in the warning; all of them go into the notes.
 LISTED_IN_WARNING = 5
-
-
-def file_digests(paths: Sequence[str], workers: int = 0) -> List[str]:
-    """SHA-256 of each file, in threads (hashlib releases the GIL on large reads)."""
-    workers = workers or min(8, (os.cpu_count() or 2))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(file_digest, paths, chunksize=64))
 
 
 def cross_split_duplicates(paths: Sequence[str], splits: Sequence[str],

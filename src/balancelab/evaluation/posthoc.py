@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from balancelab.errors import ConfigError, DataError
-from balancelab.evaluation.forward import final_linear, forward_pass  # noqa: F401 (final_linear: part of this API)
+from balancelab.evaluation.forward import forward_pass
 from balancelab.evaluation.metrics import split_scores
 from balancelab.longtail_losses import log_prior
 

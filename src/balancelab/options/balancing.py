@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
-from balancelab.options.fields import components, option
+from balancelab.options.fields import components, field_default, option
 
 KNN_BACKENDS = ("auto", "sklearn", "torch")
 STRATEGY_HELP = ("auto (every class up to the largest), {class: target count}, or a ratio minority/majority "
@@ -115,11 +115,10 @@ class ResampleToTarget(BalancingBase, NeighbourSearch):
     oversampler: str = option("random", "how classes below the target grow: random | smote", choices=("random", "smote"))
     k_neighbors: int = option(5, "SMOTE's neighbours (oversampler=smote)", ge=1)
 
-    @staticmethod
-    def cross_check(node) -> List[str]:
+    @classmethod
+    def cross_check(cls, node) -> List[str]:
         if node.get("oversampler") == "random":
-            unused = [k for k, default in (("k_neighbors", 5), ("feature_size", None), ("knn_backend", "auto"))
-                      if node.get(k) != default]
+            unused = [k for k in ("k_neighbors", "feature_size", "knn_backend") if node.get(k) != field_default(cls, k)]
             if unused:
                 return [f"balancing.{', balancing.'.join(unused)} only apply with balancing.oversampler=smote; with "
                         f"oversampler=random they would do nothing. Set balancing.oversampler=smote or remove them."]
@@ -137,9 +136,9 @@ class DeferredResampling(BalancingBase):
                             "(1 / n_class: every class equally likely)", choices=("effective_number", "inverse_frequency"))
     beta: float = option(0.9999, "effective-number beta of the deferred draws (weighting=effective_number)", ge=0, lt=1)
 
-    @staticmethod
-    def cross_check(node) -> List[str]:
-        if node.get("weighting") == "inverse_frequency" and node.get("beta") != 0.9999:
+    @classmethod
+    def cross_check(cls, node) -> List[str]:
+        if node.get("weighting") == "inverse_frequency" and node.get("beta") != field_default(cls, "beta"):
             return [f"balancing.beta only applies with balancing.weighting=effective_number; with weighting="
                     f"inverse_frequency it would do nothing (got beta={node.get('beta')}). Remove balancing.beta or "
                     f"set balancing.weighting=effective_number."]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, List, Optional
 
-from balancelab.options.fields import components, option
+from balancelab.options.fields import components, field_default, option
 
 WEIGHTS_FROM_HELP = ("class counts the weights come from: original (the training split before balancing) or "
                      "trained (the distribution the batches have after balancing)")
@@ -46,9 +46,9 @@ class WeightedCrossEntropy(LossBase):
     label_smoothing: float = option(0.0, "label smoothing of the targets", ge=0.0, lt=1.0)
     weights_from: str = option("original", WEIGHTS_FROM_HELP, choices=("original", "trained"))
 
-    @staticmethod
-    def cross_check(node) -> List[str]:
-        if node.get("weighting") == "inverse_frequency" and node.get("beta") != 0.999:
+    @classmethod
+    def cross_check(cls, node) -> List[str]:
+        if node.get("weighting") == "inverse_frequency" and node.get("beta") != field_default(cls, "beta"):
             return ["'loss.beta' is used only with loss.weighting=effective_number; with inverse_frequency it does "
                     "nothing. Set loss.weighting=effective_number or remove loss.beta."]
         return []

@@ -21,7 +21,8 @@ from omegaconf.errors import MissingMandatoryValue, OmegaConfBaseException
 from balancelab.errors import ConfigError
 from balancelab.options.annotations import expected_type, parameter_annotations
 from balancelab.options.build import component_arguments
-from balancelab.options.fields import rule_text, violates
+from balancelab.options.fields import field_default, rule_text, violates
+from balancelab.options.run import Trainer
 from balancelab.options.store import GROUPS, SETTINGS
 from balancelab.options.targets import accepted_parameters, target_of
 
@@ -307,7 +308,6 @@ def _starts_within_the_run(plain: Dict[str, Any], epochs: int) -> List[str]:
     return problems
 
 
-FEATURE_HEAD_EPOCHS_DEFAULT = 10  # run.Trainer.feature_head_epochs
 
 
 def feature_space_refusal(node: Dict[str, Any]) -> Optional[str]:
@@ -335,8 +335,9 @@ def _check_feature_balancing(cfg: DictConfig, plain: Dict[str, Any], choices: Ma
     off (null), ``trainer.feature_head_epochs`` is not used and may not be changed."""
     node, trainer = plain.get("feature_balancing"), plain["trainer"]
     if node is None:
-        epochs = trainer.get("feature_head_epochs", FEATURE_HEAD_EPOCHS_DEFAULT)
-        if epochs != FEATURE_HEAD_EPOCHS_DEFAULT:
+        default = field_default(Trainer, "feature_head_epochs")
+        epochs = trainer.get("feature_head_epochs", default)
+        if epochs != default:
             return [f"'trainer.feature_head_epochs' ({epochs}) is used only by balancing in feature space, which is "
                     f"off (feature_balancing is null). Choose a technique (balancing@feature_balancing=smote, or "
                     f"experiment=smote_features) or remove the setting."]

@@ -14,7 +14,7 @@ import pandas as pd  # noqa: E402
 
 from balancelab.evaluation.plots import epoch_style, integer_epochs
 from balancelab.output.contract import Status
-from balancelab.sweep.columns import row_mark
+from balancelab.sweep.columns import BASELINE, row_mark
 
 
 VERDICT_COLOURS = {"better": "tab:green", "worse": "tab:red", "no detectable difference": "tab:gray",
@@ -53,7 +53,7 @@ def _zoomed(values: np.ndarray, floor: float = 0.0, ceiling: float = 1.0):
 def difference_dotplot(table: pd.DataFrame, metric: str = "macro_f1"):
     """The trained experiments' paired Δ to baseline, sorted by effect (largest first), each with the corrected
     interval its verdict is read from, coloured by verdict, on an axis zoomed to the differences."""
-    intervals = difference_intervals(table[table["experiment"] != "baseline"], metric)
+    intervals = difference_intervals(table[table["experiment"] != BASELINE], metric)
     intervals = intervals[intervals["difference"].notna()].sort_values("difference", ascending=False)
     fig, ax = plt.subplots(figsize=(8, max(2.2, 0.38 * len(intervals) + 1.4)))
     y = np.arange(len(intervals))
@@ -102,7 +102,7 @@ def comparison_bars(table: pd.DataFrame):
         if r.get("status") == Status.FAILED or np.isnan(means[i]):
             ax.text(0.02, i, "failed: no finished seed", va="center", fontsize=8, color="tab:red",
                     transform=ax.get_yaxis_transform())
-    base = table.loc[table["experiment"] == "baseline", "macro_f1_mean"]
+    base = table.loc[table["experiment"] == BASELINE, "macro_f1_mean"]
     if len(base) and not np.isnan(base.iloc[0]):
         ax.axvline(base.iloc[0], color="black", linestyle="--", linewidth=1, label="baseline mean")
         ax.legend(loc="lower right", fontsize=8)
@@ -175,7 +175,7 @@ def per_class_heatmap(per_class: pd.DataFrame, order: Optional[Sequence[str]] = 
 def per_class_delta_heatmap(per_class: pd.DataFrame, order: Optional[Sequence[str]] = None):
     """Experiments x classes: test recall minus the baseline's (mean over seeds), diverging around 0."""
     fig, ax = plt.subplots(figsize=(8, 4))
-    rows = per_class[per_class["experiment"] != "baseline"] if len(per_class) else per_class
+    rows = per_class[per_class["experiment"] != BASELINE] if len(per_class) else per_class
     if rows.empty or rows["recall_delta"].isna().all():
         ax.text(0.5, 0.5, "no per-class difference to baseline (baseline or other experiments missing)", ha="center")
         ax.axis("off")

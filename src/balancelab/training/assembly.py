@@ -16,7 +16,8 @@ import torch
 from balancelab.balancing.apply import batch_sampling
 from balancelab.options.build import build
 from balancelab.training.batches import OnlineAugmentation, input_normalization
-from balancelab.training.loop import TrainSettings, training_budget
+from balancelab.training.budget import training_budget
+from balancelab.training.loop import TrainSettings
 from balancelab.training.mixing import make_mix
 from balancelab.training.placement import keep_on_device, place
 from balancelab.training.runtime import amp_dtype, prepare_for_device

@@ -37,10 +37,10 @@ from torch import nn
 
 from balancelab.errors import ConfigError
 from balancelab.evaluation.metrics import split_scores
-from balancelab.evaluation.posthoc import final_linear
+from balancelab.evaluation.forward import final_linear, predicted_labels
 from balancelab.training.batches import ImageBatches, OnlineAugmentation
 from balancelab.training.class_aware import ClassAwareSampler
-from balancelab.training.loop import Interrupted, predicted_labels
+from balancelab.training.loop import Interrupted
 
 log = logging.getLogger("balancelab")
 IMAGES_PER_CLASS_VISIT = 4  # cls_crt.yaml: sampler {type: ClassAwareSampler, num_samples_cls: 4}

@@ -20,12 +20,11 @@ import numpy as np
 import torch
 
 from balancelab.balancing.sample_order import epoch_order
-from balancelab.evaluation.forward import forward_pass, predicted_labels, probabilities  # noqa: F401 (re-exported)
+from balancelab.evaluation.forward import forward_pass, predicted_labels
 from balancelab.evaluation.metrics import split_scores
 from balancelab.output.contract import Status
 from balancelab.output.deferred import deferred_block, precedes_switch_note
 from balancelab.training.batches import DeviceImages, OnlineAugmentation
-from balancelab.training.budget import training_budget  # noqa: F401  (the run's budget, next to the loop it drives)
 from balancelab.training.mixing import MixedTargets, mixed_loss
 from balancelab.training.precise_bn import recompute_batch_norm_statistics
 from balancelab.training.resume import Bookkeeping, EpochProgress, resume, snapshot

@@ -28,15 +28,16 @@ baseline and test set.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import pandas as pd
 
+from balancelab.output.contract import Status
+from balancelab.sweep.grid import BASELINE
 from balancelab.sweep.statistics.comparisons import BETTER, TRAINED_FAMILY, WORSE, compare_to_baseline
 from balancelab.sweep.statistics.metrics import PRIMARY_METRIC, metric_value
 
-NULL_KINDS = ("null", "unstable", "fluke")
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def simulate_sweep(scenario: Scenario, rng: np.random.Generator) -> Tuple[pd.Dat
     difficulty = np.where(rng.random(len(y)) < scenario.ambiguous_share, -10.0, rng.normal(0.0, 1.0, len(y)))
     draw = _Draw(y, difficulty, rng, scenario)
     baseline = [draw.model(0.0) for _ in range(scenario.seeds)]
-    predictions = {("baseline", s): p for s, p in enumerate(baseline)}
+    predictions = {(BASELINE, s): p for s, p in enumerate(baseline)}
     for i, arm in enumerate(scenario.arms):
         name = f"arm{i}"
         if arm.kind == "fluke":
@@ -123,7 +124,7 @@ def simulate_sweep(scenario: Scenario, rng: np.random.Generator) -> Tuple[pd.Dat
     ids = np.array([f"img{i:06d}" for i in range(len(y))])
     for (experiment, s), pred in predictions.items():
         frames[(experiment, s)] = pd.DataFrame({"source_id": ids, "true_index": y, "pred_index": pred})
-        rows.append({"job": f"{experiment}_seed{s}", "experiment": experiment, "seed": s, "status": "completed",
+        rows.append({"job": f"{experiment}_seed{s}", "experiment": experiment, "seed": s, "status": Status.COMPLETED.value,
                      PRIMARY_METRIC: metric_value(y, pred, PRIMARY_METRIC)})
     return pd.DataFrame(rows), frames, y
 
