@@ -22,7 +22,7 @@ import numpy as np
 from balancelab.logs import quiet_on_write_failure
 from balancelab.options.rules import WANDB_MODES
 from balancelab.output.atomic import storage_reason, write_failure, write_json
-from balancelab.output.contract import PREDICTIONS_FILE, TEST_METRICS_FILE
+from balancelab.output.contract import PREDICTIONS_FILE, TEST_METRICS_FILE, WANDB_RUN_FILE
 
 log = logging.getLogger("balancelab")
 
@@ -60,7 +60,7 @@ class NullTracker:
         pass
 
 
-RUN_ID_FILE = "wandb_run.json"
+RUN_ID_FILE = WANDB_RUN_FILE
 
 
 def wandb_run_id(run_dir: Path, identity: str) -> tuple[str, bool]:

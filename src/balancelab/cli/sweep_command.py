@@ -16,7 +16,7 @@ from balancelab.errors import (EXIT_LOCKED, EXIT_OUTPUT_ERROR, EXIT_USER_ERROR, 
 from balancelab.identity import PRESENTATION_KEYS, RECORDED_ELSEWHERE, identity_hash, resolved_without_name
 from balancelab.logs import setup_logging
 from balancelab.output.atomic import ensure_writable
-from balancelab.output.contract import Status
+from balancelab.output.contract import COMPARISON_MD, RANKS_MD, Status
 from balancelab.options.imports import importable_working_directory
 from balancelab.output.lock import FolderLock
 from balancelab.sweep.grid import BASELINE, DEFAULT_GROUPS, experiments, select
@@ -257,7 +257,7 @@ def _sweep_each_combination(own: dict, passthrough: list, lists: dict, flags: li
         out = Path(cfg.output_root) / "sweeps" / f"{own.get('name') or 'grid'}_across_{shared_overrides_hash(shared)}"
         try:
             ranks = _write_ranks_locked(folders, out, "macro_f1", cfg.lock_stale_after_s)
-            print((Path(ranks["out_dir"]) / "ranks.md").read_text())
+            print((Path(ranks["out_dir"]) / RANKS_MD).read_text())
         except DataError as exc:
             log.error("No ranks across the sweeps: %s", exc)
             codes.append(EXIT_USER_ERROR)
@@ -347,8 +347,8 @@ def _report_and_exit_code(sweep_dir: Path, stale_after_s: float = 600.0, bootstr
     with FolderLock(sweep_dir, stale_after_s=stale_after_s, what="sweep report", advice=REPORT_ADVICE):
         summary = build_report(sweep_dir, bootstrap_seed)
     counts = summary["status_counts"]
-    log.info("Comparison: %s (jobs: %s)", sweep_dir / "comparison.md", counts)
-    print((sweep_dir / "comparison.md").read_text())
+    log.info("Comparison: %s (jobs: %s)", sweep_dir / COMPARISON_MD, counts)
+    print((sweep_dir / COMPARISON_MD).read_text())
     for job in summary["failed_jobs"]:
         log.error("Failed job %s: %s", job["job"], job["error"])
     return 1 if counts.get(Status.FAILED.value) or counts.get(Status.INCOMPLETE.value) else 0
@@ -417,8 +417,8 @@ def report(argv=None) -> None:
             from balancelab.sweep.across import default_out_dir
 
             ranks = _write_ranks_locked(args.paths, args.out or default_out_dir(args.paths), args.metric)
-            print((Path(ranks["out_dir"]) / "ranks.md").read_text())
-            log.info("Ranks across %d sweeps: %s", len(args.paths), Path(ranks["out_dir"]) / "ranks.md")
+            print((Path(ranks["out_dir"]) / RANKS_MD).read_text())
+            log.info("Ranks across %d sweeps: %s", len(args.paths), Path(ranks["out_dir"]) / RANKS_MD)
     except RunLockedError as exc:
         log.error("%s", exc)
         sys.exit(EXIT_LOCKED)

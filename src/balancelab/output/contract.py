@@ -1,5 +1,5 @@
-"""The run folder's contract: the name of every file a run writes, the statuses a job ends with, and the
-metrics a report reads by name. Every reader and writer (the pipeline, the sweep report, the statistics,
+"""The run folder's contract: the name of every file a run (and a sweep's report) writes, the statuses a job
+ends with, and the metrics a report reads by name. Every reader and writer (the pipeline, the sweep report, the statistics,
 balance-predict, the run page, the tracker) takes them from here, so a name is typed once.
 """
 
@@ -45,6 +45,15 @@ POSTHOC_LA_METRICS_FILE, POSTHOC_LA_PREDICTIONS_FILE = "test_metrics_posthoc_la.
 POSTHOC_TAU_NORM_METRICS_FILE = "test_metrics_posthoc_tau_norm.csv"
 POSTHOC_TAU_NORM_PREDICTIONS_FILE = "predictions_posthoc_tau_norm.csv"
 CRT_METRICS_FILE, CRT_PREDICTIONS_FILE = "test_metrics_crt.csv", "predictions_crt.csv"
+WANDB_RUN_FILE = "wandb_run.json"  # the W&B run id, so a resumed run logs to the same W&B run
+
+# A sweep folder's report (sweep/report.py), beside its job folders; and the ranks across sweeps (sweep/across.py).
+COMPARISON_MD, COMPARISON_CSV, COMPARISON_PLOT = "comparison.md", "comparison.csv", "comparison.png"
+STATISTICS_FILE = "statistics.csv"
+PER_CLASS_DELTA_FILE, PER_CLASS_DELTA_PLOT = "per_class_delta.csv", "per_class_delta.png"
+PER_CLASS_RECALL_PLOT = "per_class_recall.png"
+SWEEP_SUMMARY_FILE = "sweep_summary.json"
+RANKS_MD, RANKS_CSV, CRITICAL_DIFFERENCE_PLOT = "ranks.md", "ranks.csv", "critical_difference.png"
 
 
 class Status(str, Enum):

@@ -26,7 +26,8 @@ import yaml
 
 from balancelab.errors import DataError
 from balancelab.output import atomic
-from balancelab.output.contract import CONFIG_FILE, FINISHED, PREDICTIONS_FILE
+from balancelab.output.contract import (CONFIG_FILE, CRITICAL_DIFFERENCE_PLOT, FINISHED, PREDICTIONS_FILE,
+                                        RANKS_CSV, RANKS_MD)
 from balancelab.sweep.jobs import jobs_table, trained_jobs
 
 
@@ -131,7 +132,7 @@ def write_ranks(sweep_dirs: Sequence[Path], out_dir: Path, metric: str = "macro_
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ranks = result.ranks.reset_index()
-    atomic.write_csv(out_dir / "ranks.csv", ranks)
+    atomic.write_csv(out_dir / RANKS_CSV, ranks)
     notes: List[str] = [f"experiments left out (no finished score in every sweep): {', '.join(left_out)}"] if left_out else []
     notes += shared
     if result.note:
@@ -165,10 +166,10 @@ def write_ranks(sweep_dirs: Sequence[Path], out_dir: Path, metric: str = "macro_
             lines.append(f"No post-hoc test: the omnibus test does not reject at α = {alpha}, so no two experiments "
                          "are shown as different (no critical difference, no groups).")
     lines += [f"> {n}" for n in notes]
-    atomic.write_text(out_dir / "ranks.md", "\n".join(lines) + "\n")
+    atomic.write_text(out_dir / RANKS_MD, "\n".join(lines) + "\n")
     figure = critical_difference_figure(result.average_ranks, result.critical_difference, result.groups,
                                         title=f"{metric}: average rank over {result.n_datasets} test sets")
-    atomic.save_figure(out_dir / "critical_difference.png", figure)
+    atomic.save_figure(out_dir / CRITICAL_DIFFERENCE_PLOT, figure)
     return {"out_dir": str(out_dir), "sweeps": list(scores.index), "blocks": list(blocks.index),
             "experiments": complete, "left_out": left_out, "friedman_p": result.friedman_p,
             "omnibus_p": result.omnibus_p, "post_hoc": result.post_hoc,

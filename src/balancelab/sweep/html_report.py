@@ -15,7 +15,10 @@ import numpy as np
 import pandas as pd
 
 from balancelab.output import html
-from balancelab.output.contract import CONFUSION_MATRIX_FILE, HISTORY_FILE, REPORT_FILE, SYNTHETIC_SAMPLES_FILE
+from balancelab.output.contract import (COMPARISON_CSV, COMPARISON_MD, COMPARISON_PLOT, CONFUSION_MATRIX_FILE,
+                                        HISTORY_FILE, PER_CLASS_DELTA_FILE, PER_CLASS_DELTA_PLOT,
+                                        PER_CLASS_RECALL_PLOT, REPORT_FILE, STATISTICS_FILE, SWEEP_SUMMARY_FILE,
+                                        SYNTHETIC_SAMPLES_FILE)
 from balancelab.sweep.budget import budget_facts
 from balancelab.sweep.columns import DERIVED, TRAINED, row_mark
 from balancelab.sweep.jobs import trained_jobs
@@ -211,7 +214,7 @@ def sweep_report_html(sweep_dir: Path, jobs: pd.DataFrame, table: pd.DataFrame, 
                   html.table(derived, text_columns=["row", "derived from", "status"],
                              cell_classes={"verdict vs baseline": _verdict_class,
                                            "verdict vs its trained model": _verdict_class}), "</details>"]
-    parts.append(html.image_from_file(sweep_dir / "comparison.png", "comparison", "Test macro-F1 per experiment "
+    parts.append(html.image_from_file(sweep_dir / COMPARISON_PLOT, "comparison", "Test macro-F1 per experiment "
                                       "(95% t-interval over seeds) and paired differences to baseline (Holm-corrected "
                                       "intervals)"))
     if len(long):
@@ -220,8 +223,8 @@ def sweep_report_html(sweep_dir: Path, jobs: pd.DataFrame, table: pd.DataFrame, 
                                                                    "verdict", "note"],
                              cell_classes={"verdict": _verdict_class}), "</details>"]
     parts += ["<h2>Per class</h2>", '<div class="grid">',
-              html.image_from_file(sweep_dir / "per_class_recall.png", "per-class recall", "Test recall per class"),
-              html.image_from_file(sweep_dir / "per_class_delta.png", "per-class deltas",
+              html.image_from_file(sweep_dir / PER_CLASS_RECALL_PLOT, "per-class recall", "Test recall per class"),
+              html.image_from_file(sweep_dir / PER_CLASS_DELTA_PLOT, "per-class deltas",
                                    "Test recall per class minus the baseline's"), "</div>"]
     histories = _histories(sweep_dir, best)
     if histories:
@@ -239,8 +242,8 @@ def sweep_report_html(sweep_dir: Path, jobs: pd.DataFrame, table: pd.DataFrame, 
     parts += ["<h2>Jobs</h2>", html.table(jobs_frame(sweep_dir, jobs), text_columns=["job folder", "experiment",
                                                                                      "status", "error"],
                                           raw_columns=["job folder"])]
-    files = [n for n in ("comparison.csv", "comparison.md", "statistics.csv", "per_class_delta.csv",
-                         "sweep_summary.json") if (sweep_dir / n).is_file() or n == "sweep_summary.json"]
+    files = [n for n in (COMPARISON_CSV, COMPARISON_MD, STATISTICS_FILE, PER_CLASS_DELTA_FILE,
+                         SWEEP_SUMMARY_FILE) if (sweep_dir / n).is_file() or n == SWEEP_SUMMARY_FILE]
     parts.append("<p>Files: " + ", ".join(f'<a href="{n}">{n}</a>' for n in files) + "</p>")
     return html.page(f"balancelab sweep {sweep_dir.name}", "\n".join(parts))
 

@@ -24,7 +24,9 @@ import pandas as pd
 
 from balancelab.errors import DataError, OutputWriteError
 from balancelab.output import atomic
-from balancelab.output.contract import REPORT_FILE, Status
+from balancelab.output.contract import (COMPARISON_CSV, COMPARISON_MD, COMPARISON_PLOT, PER_CLASS_DELTA_FILE,
+                                        PER_CLASS_DELTA_PLOT, PER_CLASS_RECALL_PLOT, REPORT_FILE, STATISTICS_FILE,
+                                        SWEEP_SUMMARY_FILE, Status)
 from balancelab.sweep.aggregate import attach_statistics, comparison_table, paired_statistics, per_class_tables
 from balancelab.sweep.answer import sweep_answer
 from balancelab.sweep.budget import budget_facts
@@ -65,21 +67,21 @@ def build_report(sweep_dir: str | Path, bootstrap_seed: int = BOOTSTRAP_SEED) ->
     answer = sweep_answer(table, jobs, stats.predictions, stats.minority_index, bootstrap_seed, groups=stats.groups)
     per_class = per_class_tables(jobs, sweep_dir)
     budget = budget_facts(jobs)
-    atomic.write_csv(sweep_dir / "comparison.csv", table)
-    atomic.write_csv(sweep_dir / "statistics.csv", long)
+    atomic.write_csv(sweep_dir / COMPARISON_CSV, table)
+    atomic.write_csv(sweep_dir / STATISTICS_FILE, long)
     derived_text = derived_markdown(table)
     notice = screen_notice(sweep_dir)  # a screen of the classifier stage says so before anything else
     title = "# Screen of the classifier stage\n\n" + notice + "\n\n" if notice else "# Sweep comparison\n\n"
-    atomic.write_text(sweep_dir / "comparison.md", title + "**Answer.** " + answer.text + "\n\n"
+    atomic.write_text(sweep_dir / COMPARISON_MD, title + "**Answer.** " + answer.text + "\n\n"
                       + budget["text"] + "\n\nMean ± std over "
                       "seeds on the test split; Δ is the paired difference to `baseline` (see below); rank by "
                       "macro-F1 among the trained experiments.\n\n" + markdown(table)
                       + ("\n" + derived_text if derived_text else "") + "\n"
                       + statistics_markdown(long, notes, n_resamples, bootstrap_seed))
-    atomic.write_csv(sweep_dir / "per_class_delta.csv", per_class)
-    atomic.save_figure(sweep_dir / "comparison.png", plots.comparison_bars(table))
-    atomic.save_figure(sweep_dir / "per_class_recall.png", plots.per_class_heatmap(per_class, table["experiment"]))
-    atomic.save_figure(sweep_dir / "per_class_delta.png", plots.per_class_delta_heatmap(per_class, table["experiment"]))
+    atomic.write_csv(sweep_dir / PER_CLASS_DELTA_FILE, per_class)
+    atomic.save_figure(sweep_dir / COMPARISON_PLOT, plots.comparison_bars(table))
+    atomic.save_figure(sweep_dir / PER_CLASS_RECALL_PLOT, plots.per_class_heatmap(per_class, table["experiment"]))
+    atomic.save_figure(sweep_dir / PER_CLASS_DELTA_PLOT, plots.per_class_delta_heatmap(per_class, table["experiment"]))
     real = trained_jobs(jobs)
     failed = real[real["status"] == Status.FAILED]
     trained_rows = table[table["row_kind"] == TRAINED]
@@ -95,7 +97,7 @@ def build_report(sweep_dir: str | Path, bootstrap_seed: int = BOOTSTRAP_SEED) ->
         "jobs_detail": json.loads(jobs.to_json(orient="records")),
         "screen": notice is not None,
     }
-    atomic.write_json(sweep_dir / "sweep_summary.json", summary)
+    atomic.write_json(sweep_dir / SWEEP_SUMMARY_FILE, summary)
     write_sweep_page(sweep_dir, jobs, table, long, per_class, notes, budget, bootstrap_seed, answer.text, notice)
     return summary
 
