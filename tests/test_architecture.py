@@ -13,8 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "src"
 # Libraries whose import costs seconds or pulls a GPU runtime: the command line's rejection path and --help
 # must answer without them, so a module may import a module that loads them inside the function that needs it.
-HEAVY = {"torch", "torchvision", "cv2", "sklearn", "imblearn", "matplotlib", "wandb", "scipy", "pandas", "hydra",
-         "omegaconf", "submitit", "PIL", "hydra_plugins", "joblib", "timm", "optuna"}
+HEAVY = {"torch", "torchvision", "cv2", "sklearn", "imblearn", "matplotlib", "wandb", "scipy", "pandas",
+         "submitit", "PIL", "hydra_plugins", "joblib", "timm", "optuna"}
 # Function-level imports of light modules kept on purpose, each with its reason.
 KEPT_FUNCTION_IMPORTS = {
     ("balancelab.task", "balancelab.output.atomic"):

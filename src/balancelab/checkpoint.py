@@ -8,6 +8,7 @@ from typing import Tuple
 import torch
 
 from balancelab.errors import ConfigError
+from balancelab.options.build import accepted_parameters, build, component_arguments, target_of
 from balancelab.options.models import SCHEMAS
 from balancelab.output.atomic import write_with
 
@@ -23,7 +24,6 @@ def load_checkpoint(path: str | Path) -> Tuple[torch.nn.Module, dict]:
     The model is built from the config node the run used (its ``_target_``), never from pretrained
     files: the state dict holds every weight.
     """
-    from balancelab.options.build import build
 
     payload = torch.load(path, map_location="cpu", weights_only=True)
     meta = payload["metadata"]
@@ -43,8 +43,6 @@ def with_target(model_node: dict) -> dict:
     if model_node.get("_target_"):
         return model_node
     import dataclasses
-
-    from balancelab.options.build import accepted_parameters, component_arguments, target_of
 
     name = str(model_node.get("name", ""))
     schema = SCHEMAS.get(name) or SCHEMAS.get(name.split("_x")[0])

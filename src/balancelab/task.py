@@ -14,6 +14,7 @@ from balancelab.errors import (EXIT_DIVERGED, EXIT_FAILED, EXIT_INTERRUPTED, EXI
                                EXIT_USER_ERROR, BalancelabError, OutputWriteError, RunLockedError)
 from balancelab.identity import identity_hash, resolved_without_name
 from balancelab.logs import setup_logging
+from balancelab.options.validate import validate
 from balancelab.output.contract import CONFIG_FILE, FAILURE_FILE, FINISHED, Status
 from balancelab.output.lock import LOCK_FILE, FolderLock
 from balancelab.output.run_folder import folder_identity, prepare_run_folder, read_summary
@@ -58,7 +59,6 @@ def _job(cfg) -> dict:
     """One job. Inside a multirun a failing job is recorded and the others go on; alone, it exits."""
     from hydra.core.hydra_config import HydraConfig
 
-    from balancelab.options.validate import validate
     from balancelab.output.atomic import ensure_writable
 
     setup_logging()

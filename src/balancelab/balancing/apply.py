@@ -12,6 +12,7 @@ import numpy as np
 from balancelab.balancing.cache import BalancedSetCache, cache_key, data_fingerprint
 from balancelab.balancing.strategy import resolve_class_keys
 from balancelab.data import rows
+from balancelab.options.build import build
 from balancelab.options.targets import target_of
 
 log = logging.getLogger("balancelab")
@@ -41,7 +42,6 @@ def technique_params(balancing_node: dict, class_names: Sequence[str]) -> dict:
 def balance_training_set(X: np.ndarray, y: np.ndarray, balancing_node: dict, class_names: Sequence[str],
                          seed: int, cache_dir: Optional[str], device: str = "cpu") -> BalancedTrainingSet:
     """Balance (X, y) with the technique of ``balancing_node`` (a plain config dict with ``_target_``)."""
-    from balancelab.options.build import build
 
     name = balancing_node["name"]
     params = technique_params(balancing_node, class_names)
@@ -80,7 +80,6 @@ def batch_sampling(balancing_node: dict, seed: int) -> tuple:
     """(class-balanced batches every epoch?, an epoch -> order schedule or None) that the technique asks of the
     trainer: ``balanced_batches = True`` on its class (weighted_sampler), or a ``batch_order()`` method
     (deferred_resampling)."""
-    from balancelab.options.build import build
 
     cls = target_of(balancing_node, "balancing")
     if getattr(cls, "balanced_batches", False):

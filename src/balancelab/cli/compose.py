@@ -9,6 +9,7 @@ from typing import Any, List, Optional, Sequence
 
 from balancelab.cli.hydra_private import expand_multirun, parse_hydra_arguments
 from balancelab.errors import ConfigError
+from balancelab.options.store import GROUPS
 
 CONFIG_MODULE = "balancelab.configs"
 
@@ -82,8 +83,6 @@ def mapping_settings() -> set:
     user fills with ``key={name: value}``."""
     import dataclasses
     import typing
-
-    from balancelab.options.store import GROUPS
 
     found = set()
     for group, spec in GROUPS.items():

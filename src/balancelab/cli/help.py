@@ -11,6 +11,7 @@ from typing import Optional, Sequence
 from balancelab.options.catalog import (config_groups, default_choices, field_default, option_keys,
                                         options_chosen_by_datasets, own_target)
 from balancelab.options.fields import rule_text
+from balancelab.options.run import TopLevel
 from balancelab.options.searchpath import search_folders
 
 GROUP_HELP = {
@@ -57,8 +58,6 @@ def render_group_help(group: str, program: str = "balance-run", overrides: Optio
 
 def _top_level_help(program: str) -> str:
     import dataclasses
-
-    from balancelab.options.run import TopLevel
 
     lines = ["Top-level keys (no group):"]
     for f in dataclasses.fields(TopLevel):

@@ -15,7 +15,9 @@ from balancelab.errors import ConfigError
 from balancelab.options.catalog import config_groups
 from balancelab.options.fields import rule_text
 from balancelab.options.searchpath import search_folders
+from balancelab.options.store import GROUPS
 from balancelab.options.targets import accepted_parameters, target_of
+from balancelab.options.validate import show, valid_example
 
 # Hydra flags that neither run jobs nor print the job's config: leave them to Hydra. (`--cfg` is checked:
 # printing a config that cannot run would pass a mistake off as valid.)
@@ -63,7 +65,6 @@ def _wrong_type(message: str, overrides: Sequence[str]) -> Optional[str]:
     rule = _TYPE_WORDS.get(kind, f"of type {kind}")
     field = _schema_field(key, [o for o in overrides if o.split("=", 1)[0].lstrip("+~") != key])
     if field is not None:
-        from balancelab.options.validate import show, valid_example
 
         bounds = rule_text(field.metadata)
         help_text = field.metadata.get("help")
@@ -115,7 +116,6 @@ def _bad_key(text: str) -> Optional[str]:
 def _hint_for_key(group: str, leaf: str, overrides: Sequence[str], text: str = "") -> str:
     """'Did you mean' among the chosen option's keys (a user component's: also its target's parameters), or,
     for a built-in option, which other option of the group has the key; then the option's keys."""
-    from balancelab.options.store import GROUPS
 
     chosen = _chosen_option(group, overrides)
     if chosen is None:
@@ -146,7 +146,6 @@ def _hint_for_key(group: str, leaf: str, overrides: Sequence[str], text: str = "
 def _hint_for_component(group: str, top: str, label: str, target: str, keys: List[str],
                         overrides: Sequence[str]) -> str:
     """A component that is not a built-in option's: its keys and its target's parameters are the vocabulary."""
-    from balancelab.options.store import GROUPS
 
     try:
         names, _ = accepted_parameters(target_of({"_target_": target}, group))

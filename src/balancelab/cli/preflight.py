@@ -18,7 +18,9 @@ from balancelab.cli.messages import explain_composition_error
 from balancelab.errors import ConfigError
 from balancelab.identity import identity_hash, resolved_without_name
 from balancelab.options.catalog import config_groups
+from balancelab.options.run import Mixing
 from balancelab.options.searchpath import search_folders
+from balancelab.options.validate import validate
 
 # Hydra flags that neither run jobs nor print the job's config: leave them to Hydra. (`--cfg` is checked:
 # printing a config that cannot run would pass a mistake off as valid.)
@@ -108,7 +110,6 @@ def _check_one_of(jobs: List[List[str]], job: Job):
 def check_job(overrides: List[str], job: Optional[Job] = None):
     """Raises ConfigError for a mistake; returns (the settings this job would not use (see preflight), the job's
     identity hash). ``job``: the job already composed by compose_jobs (else it is composed here)."""
-    from balancelab.options.validate import validate
 
     check_optional_groups(overrides)
     job = job or Job(list(overrides))
@@ -125,8 +126,6 @@ def check_job(overrides: List[str], job: Optional[Job] = None):
     choices = {g: c for g, c in choices.items() if f"{g}.name" not in typed
                and not (g == "experiment" and "experiment_name" in typed)}
     validate(cfg, choices)
-
-    from balancelab.options.run import Mixing
 
     unused = unused_preset_settings(overrides, cfg) + unused_input_size(overrides, cfg)
     return unused + Mixing.unused_settings(_plain(cfg.augmentation.mixup)), \

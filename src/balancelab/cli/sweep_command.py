@@ -15,6 +15,7 @@ from balancelab.errors import (EXIT_LOCKED, EXIT_OUTPUT_ERROR, EXIT_USER_ERROR, 
                                OutputWriteError, RunLockedError)
 from balancelab.identity import PRESENTATION_KEYS, RECORDED_ELSEWHERE, identity_hash, resolved_without_name
 from balancelab.logs import setup_logging
+from balancelab.options.validate import validate
 from balancelab.output.atomic import ensure_writable
 from balancelab.output.contract import COMPARISON_MD, RANKS_MD, Status
 from balancelab.options.imports import importable_working_directory
@@ -167,7 +168,6 @@ def _screen_sweep(own: dict, experiments: list, seeds, passthrough: list, flags:
         log.error("screen=true trains each seed's representation once and then only linear heads, in this process; "
                   "launcher=%s does not apply. Drop launcher=.", own["launcher"])
         return EXIT_USER_ERROR
-    from balancelab.options.validate import validate  # loads omegaconf
     from balancelab.sweep.screening import ScreenJob, run_screen  # loads torch
 
     # trainer.feature_head_epochs sets the screen's head epochs: a run refuses it without feature_balancing, so it

@@ -13,6 +13,7 @@ from typing import Optional, Sequence
 
 from balancelab.options.fields import rule_text
 from balancelab.options.searchpath import option_file, options_in
+from balancelab.options.store import GROUPS, SETTINGS
 
 
 def config_groups(folders: Sequence[Path] = ()) -> dict:
@@ -44,8 +45,6 @@ def option_keys(group: str, option: str, folders: Sequence[Path] = ()) -> list:
     option of your own without a schema: its keys as written)."""
     import dataclasses
     import typing
-
-    from balancelab.options.store import GROUPS, SETTINGS
 
     data = _option_data(group, option, folders)
     schema = SETTINGS.get(group)
