@@ -10,7 +10,6 @@ cannot drift apart. Each derived result becomes a row of its own in a sweep comp
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
@@ -18,7 +17,7 @@ import pandas as pd
 
 from balancelab.output.contract import (CRT_METRICS_FILE, CRT_PREDICTIONS_FILE, POSTHOC_LA_METRICS_FILE,
                                         POSTHOC_LA_PREDICTIONS_FILE, POSTHOC_TAU_NORM_METRICS_FILE,
-                                        POSTHOC_TAU_NORM_PREDICTIONS_FILE, PREDICTIONS_FILE, TEST_METRICS_FILE)
+                                        POSTHOC_TAU_NORM_PREDICTIONS_FILE)
 
 
 @dataclass(frozen=True)
@@ -64,13 +63,3 @@ def predictions_table(y_true, pred, source_ids, class_names: Sequence[str], prob
         for i, name in enumerate(class_names):
             table[f"prob_{name}"] = probs[:, i]
     return table
-
-
-def job_file(sweep_dir: Path, job: str, kind: str) -> Path:
-    """The file of a comparison row's job: ``kind`` is "predictions" or "metrics"; a derived row's job is
-    ``<folder>#<label>``, a trained row's is its folder."""
-    folder, _, label = str(job).partition("#")
-    if not label:
-        return Path(sweep_dir) / folder / (PREDICTIONS_FILE if kind == "predictions" else TEST_METRICS_FILE)
-    derived = BY_LABEL[label]
-    return Path(sweep_dir) / folder / (derived.predictions_file if kind == "predictions" else derived.metrics_file)

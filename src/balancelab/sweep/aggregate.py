@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from balancelab.errors import DataError
-from balancelab.evaluation.derived import BY_LABEL, job_file
+from balancelab.evaluation.derived import BY_LABEL
+from balancelab.sweep.jobs import job_file
 from balancelab.output.contract import FINISHED, Status
 from balancelab.sweep import statistics
 from balancelab.sweep.columns import (BASELINE, BEFORE_CRT_VERDICT, BOOTSTRAP_SEED, DERIVED, METRICS, REFERENCE,

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from balancelab.evaluation.derived import DERIVED_RESULTS
+from balancelab.evaluation.derived import BY_LABEL, DERIVED_RESULTS
 from balancelab.identity import identity
 from balancelab.output.contract import (CONFIG_FILE, FAILED_STATUSES, FAILURE_FILE, FINISHED, HEADLINE_METRICS,
-                                        SUMMARY_FILE, Status)
+                                        PREDICTIONS_FILE, SUMMARY_FILE, TEST_METRICS_FILE, Status)
 from balancelab.output.deferred import checkpoint_precedes_switch
 from balancelab.output.run_folder import UnreadableRunFile, read_job_record
 from balancelab.sweep.columns import BASELINE, DERIVED, DERIVED_METRICS, METRICS, TRAINED
@@ -225,3 +225,13 @@ def jobs_table(sweep_dir: Path) -> pd.DataFrame:
 def trained_jobs(jobs: pd.DataFrame) -> pd.DataFrame:
     """The rows of real jobs (not the post-hoc/cRT rows derived from them)."""
     return jobs[jobs["row_kind"] == TRAINED] if "row_kind" in jobs else jobs
+
+
+def job_file(sweep_dir: Path, job: str, kind: str) -> Path:
+    """The file of a comparison row's job: ``kind`` is "predictions" or "metrics"; a derived row's job is
+    ``<folder>#<label>``, a trained row's is its folder."""
+    folder, _, label = str(job).partition("#")
+    if not label:
+        return Path(sweep_dir) / folder / (PREDICTIONS_FILE if kind == "predictions" else TEST_METRICS_FILE)
+    derived = BY_LABEL[label]
+    return Path(sweep_dir) / folder / (derived.predictions_file if kind == "predictions" else derived.metrics_file)

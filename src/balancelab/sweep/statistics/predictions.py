@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from balancelab.errors import DataError
-from balancelab.evaluation.derived import job_file
+from balancelab.sweep.jobs import job_file
 from balancelab.output.contract import FINISHED, SPLIT_MANIFEST_FILE, SUMMARY_FILE
 from balancelab.output.run_folder import read_summary
 
