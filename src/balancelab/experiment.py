@@ -108,7 +108,7 @@ def _run(cfg: dict, run_dir: Path, identity: str, tracker, launcher, stop: StopC
                     run_dir, training.model, best_state, training.images(splits.train.X, splits.train.y),
                     training.val_data, splits, cfg["feature_balancing"], epochs=trainer["feature_head_epochs"],
                     batch_size=trainer["batch_size"], eval_batch_size=training.settings.evaluation_batch_size,
-                    seed=cfg["seed"], device=device, stop_requested=stop)
+                    seed=cfg["seed"], device=device, loss_node=cfg["loss"], stop_requested=stop)
             summary["feature_balancing"]["stage_seconds"] = round(timer.seconds["feature_balancing"], 3)
             head_counts = list(summary["feature_balancing"]["class_counts_after"].values())
             balanced_draws = "class-aware" in summary["feature_balancing"]["head"]["sampling"]

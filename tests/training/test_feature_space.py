@@ -152,3 +152,56 @@ def test_the_default_grid_is_unchanged_and_group_feature_space_holds_the_three_r
     assert not [n for n in select() if n.endswith("_features")]
     assert set(select(group="feature_space")) == {"baseline", "smote_features", "adasyn_features",
                                                   "random_oversampling_features"}
+
+
+def test_the_head_is_trained_with_the_runs_loss_not_silently_with_cross_entropy(tmp_path):
+    """experiment=smote_features loss=focal: the focal loss was used for the representation only and the head
+    was cross-entropy whatever the run chose (found by a review)."""
+    rng = np.random.default_rng(0)
+    train, val = _splits(rng, (60, 12, 6)), _splits(rng, (10, 10, 10))
+    splits = SimpleNamespace(train=train, val=val, class_names=["a", "b", "c"])
+    data = lambda s: DeviceImages(s.X, s.y, torch.device("cpu"), [0.5], [0.25])  # noqa: E731
+    node = {"_target_": "balancelab.balancing.simple.RandomOversampling", "name": "random_oversampling",
+            "sampling_strategy": "auto"}
+    heads = {}
+    for loss in (None, {"_target_": "balancelab.losses.focal", "name": "focal", "gamma": 5.0, "alpha": None,
+                        "weights_from": "original", "drw_epoch": None, "drw_beta": 0.9999}):
+        model = _Net()
+        best_state = {k: v.clone() for k, v in model.state_dict().items()}
+        block, state = feature_space_retraining(tmp_path, model, best_state, data(train), data(val), splits, node,
+                                                epochs=2, batch_size=8, eval_batch_size=32, seed=0,
+                                                device=torch.device("cpu"), loss_node=loss)
+        heads[block["head"]["loss"].split()[0]] = state["head.weight"]
+    assert set(heads) == {"ce", "focal"}
+    assert not torch.allclose(heads["ce"], heads["focal"])
+
+
+def test_a_deferred_loss_with_feature_balancing_is_refused(composed):
+    with pytest.raises(ConfigError, match=r"loss\.drw_epoch=.*feature_balancing.*loss\.drw_epoch=null"):
+        _validated(composed, ["experiment=smote_features", "loss=ldam", "loss.drw_epoch=5"])
+
+
+def test_head_epochs_set_for_a_whole_sweep_reach_its_feature_rows_and_spare_the_others(composed):
+    """balance-sweep experiments=[baseline,smote_features] trainer.feature_head_epochs=3 was refused for the
+    baseline job (found by a review); a single run without feature balancing still refuses it."""
+    plain = _validated(composed, ["experiment=baseline", "trainer.feature_head_epochs=3", "sweep_name=grid"])
+    assert plain["trainer"]["feature_head_epochs"] == 3
+    base = _validated(composed, ["experiment=baseline", "sweep_name=grid"])
+    assert identity_hash(plain) == identity_hash(base)
+    with pytest.raises(ConfigError, match="feature_head_epochs"):
+        _validated(composed, ["experiment=baseline", "trainer.feature_head_epochs=3"])
+
+
+def test_an_imbalanced_learn_sampler_used_directly_has_its_copies_counted_as_copies(tmp_path):
+    """_target_: imblearn.over_sampling.RandomOverSampler reported every row, the real ones too, as synthetic
+    (found by a review): rows equal to a training row are copies of it."""
+    rng = np.random.default_rng(0)
+    train, val = _splits(rng, (60, 12, 6)), _splits(rng, (10, 10, 10))
+    splits = SimpleNamespace(train=train, val=val, class_names=["a", "b", "c"])
+    data = lambda s: DeviceImages(s.X, s.y, torch.device("cpu"), [0.5], [0.25])  # noqa: E731
+    model = _Net()
+    best_state = {k: v.clone() for k, v in model.state_dict().items()}
+    node = {"_target_": "imblearn.over_sampling.RandomOverSampler", "name": "mine"}
+    block, _ = feature_space_retraining(tmp_path, model, best_state, data(train), data(val), splits, node, epochs=1,
+                                        batch_size=8, eval_batch_size=32, seed=0, device=torch.device("cpu"))
+    assert block["rows_after"] == 180 and block["synthetic_rows"] == 0

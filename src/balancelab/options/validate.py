@@ -332,12 +332,14 @@ def feature_space_refusal(node: Dict[str, Any]) -> Optional[str]:
 
 def _check_feature_balancing(cfg: DictConfig, plain: Dict[str, Any], choices: Mapping[str, str]) -> List[str]:
     """``feature_balancing``: a balancing option checked as ``balancing`` is, plus what feature space rules out;
-    off (null), ``trainer.feature_head_epochs`` is not used and may not be changed."""
+    off (null), ``trainer.feature_head_epochs`` is not used and may not be changed - except in a sweep, where it
+    is one setting for the whole grid and reaches the feature-space rows (a row without feature balancing leaves
+    it out of its identity, so its run is the same run with or without it)."""
     node, trainer = plain.get("feature_balancing"), plain["trainer"]
     if node is None:
         default = field_default(Trainer, "feature_head_epochs")
         epochs = trainer.get("feature_head_epochs", default)
-        if epochs != default:
+        if epochs != default and not plain.get("sweep_name"):
             return [f"'trainer.feature_head_epochs' ({epochs}) is used only by balancing in feature space, which is "
                     f"off (feature_balancing is null). Choose a technique (balancing@feature_balancing=smote, or "
                     f"experiment=smote_features) or remove the setting."]
@@ -374,6 +376,10 @@ def _check_feature_balancing(cfg: DictConfig, plain: Dict[str, Any], choices: Ma
     if plain["model"].get("normed_classifier"):
         problems.append("feature_balancing re-trains a final linear layer, but model.normed_classifier=true gives a "
                         "cosine classifier. Use one of them (model.normed_classifier=false).")
+    if plain["loss"].get("drw_epoch"):
+        problems.append(f"loss.drw_epoch={plain['loss']['drw_epoch']} starts re-weighting at an epoch of the "
+                        f"representation's training, but feature_balancing re-trains the classifier with the run's "
+                        f"loss for epochs of its own. Use one of them (loss.drw_epoch=null, or feature_balancing=null).")
     if _one_output(OmegaConf.get_type(cfg.loss), plain["loss"]):
         problems.append(f"loss={plain['loss']['name']} makes the model output one logit, but feature_balancing "
                         f"re-trains a classifier with one output per class. Use loss=ce (or weighted_ce, focal), or "

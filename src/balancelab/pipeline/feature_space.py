@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -23,18 +24,20 @@ from balancelab.evaluation.forward import final_linear, forward_pass
 from balancelab.options.build import build
 from balancelab.options.validate import feature_space_refusal
 from balancelab.pipeline import artifacts
-from balancelab.training.feature_space import layer_name, retrain_head, with_head
+from balancelab.training.feature_space import head_loss, layer_name, retrain_head, with_head
 
 log = logging.getLogger("balancelab")
 
 
 def feature_space_retraining(run_dir: Path, model, best_state: dict, train_data, val_data, splits, node: dict, *,
                              epochs: int, batch_size: int, eval_batch_size: int, seed: int, device,
-                             stop_requested=lambda: None) -> tuple[dict, dict]:
+                             loss_node: Optional[dict] = None, stop_requested=lambda: None) -> tuple[dict, dict]:
     """(the summary's ``feature_balancing`` block, the best state with the re-trained head in it).
 
     ``train_data``: the training split's images (unbalanced, unaugmented) placed as the training set's;
-    ``node``: the balancing option (plain config dict with ``_target_``)."""
+    ``node``: the balancing option (plain config dict with ``_target_``); ``loss_node``: the run's loss, which the
+    head is trained with as the representation was (class weights from the balanced rows' counts; None: plain
+    cross-entropy)."""
     problem = feature_space_refusal(node)
     if problem:
         raise ConfigError(problem)
@@ -59,20 +62,22 @@ def feature_space_retraining(run_dir: Path, model, best_state: dict, train_data,
     X_bal, y_bal = np.asarray(X_res, dtype=np.float32), np.asarray(y_res, dtype=np.int64)
     provenance = getattr(balancer, "provenance_", None)
     if provenance is None or len(provenance) != len(y_bal):
-        provenance = np.full(len(y_bal), -1, np.int64)  # rows it made itself, without saying from what
+        provenance = matched_provenance(features, X_bal)  # an imbalanced-learn sampler: no provenance_ of its own
     report = dict(getattr(balancer, "report_", {}) or {})
     balance_seconds = time.perf_counter() - start
     artifacts.write_synthetic_provenance(run_dir, report, BalancedTrainingSet(X_res, y_bal, provenance, report, False),
                                          splits.train.source_ids, names, space="features")
 
+    balanced_batches = bool(getattr(type(balancer), "balanced_batches", False))
+    before, after = np.bincount(labels, minlength=len(names)), np.bincount(y_bal, minlength=len(names))
+    criterion = None if loss_node is None else head_loss(loss_node, before, after, balanced_batches)
     start = time.perf_counter()
     head = retrain_head(X_bal, y_bal, val.features, splits.val.y, out_features=layer.out_features,
                         bias=layer.bias is not None, epochs=epochs, batch_size=batch_size, seed=seed,
-                        class_balanced_batches=bool(getattr(type(balancer), "balanced_batches", False)),
-                        device=layer.weight.device, stop_requested=stop_requested)
+                        class_balanced_batches=balanced_batches, device=layer.weight.device,
+                        stop_requested=stop_requested, criterion=criterion)
     head_seconds = time.perf_counter() - start
     state = with_head(best_state, layer_name(model, layer), head.head)
-    before, after = np.bincount(labels, minlength=len(names)), np.bincount(y_bal, minlength=len(names))
     block = {
         "technique": node.get("name"), "parameters": report.get("parameters", params),
         "features": {"layer": layer_name(model, layer), "shape": list(features.shape), "extracted_in": "eval mode, "
@@ -85,7 +90,9 @@ def feature_space_retraining(run_dir: Path, model, best_state: dict, train_data,
         "head": {"epochs": epochs, "best_epoch": head.best_epoch, "chosen_on": "validation",
                  "selection_metric": "macro_f1", "val_macro_f1": head.val_macro_f1, "lr_per_epoch": head.lrs,
                  "batch_size": batch_size, "sampling": head.sampling, "optimizer": "SGD lr 0.1 momentum 0.9 "
-                 "weight decay 5e-4, cosine to 0 (cRT's)", "loss": "cross-entropy", "initialisation": "fresh nn.Linear"},
+                 "weight decay 5e-4, cosine to 0 (cRT's)",
+                 "loss": (loss_node or {}).get("name", "ce") + " (the run's loss, class counts of the feature rows)",
+                 "initialisation": "fresh nn.Linear"},
         "seconds": {"extract": round(extract_seconds, 3), "balance": round(balance_seconds, 3),
                     "head": round(head_seconds, 3)},
         "relation_to_crt": "cRT is class-balanced sampling on frozen features: feature_balancing=weighted_sampler "
@@ -94,3 +101,12 @@ def feature_space_retraining(run_dir: Path, model, best_state: dict, train_data,
     log.info("Balancing in feature space (%s): %d -> %d feature rows of %d values; head epoch %d kept.",
              node.get("name"), len(labels), len(y_bal), features.shape[1], head.best_epoch)
     return block, state
+
+
+def matched_provenance(features: np.ndarray, balanced: np.ndarray) -> np.ndarray:
+    """Per balanced row, the index of the training row it is a copy of (its bytes equal), or -1 for a row made
+    anew: what a balancer that keeps no provenance (an imbalanced-learn sampler used directly) did, recovered
+    from its output, so its kept and copied rows are not counted as synthetic."""
+    index = {row.tobytes(): i for i, row in enumerate(np.ascontiguousarray(features, dtype=np.float32))}
+    rows = np.ascontiguousarray(balanced, dtype=np.float32)
+    return np.array([index.get(row.tobytes(), -1) for row in rows], dtype=np.int64)

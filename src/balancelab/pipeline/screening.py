@@ -34,7 +34,7 @@ from balancelab.options.validate import feature_space_refusal
 from balancelab.output import atomic
 from balancelab.output.contract import SUMMARY_FILE, Status
 from balancelab.pipeline import artifacts
-from balancelab.training.feature_space import layer_name, retrain_head
+from balancelab.training.feature_space import head_loss, layer_name, retrain_head
 
 log = logging.getLogger("balancelab")
 
@@ -111,20 +111,8 @@ def balancing_refusal(cfg: dict) -> Optional[str]:
 
 def screen_loss(loss_node: dict, counts_before: Sequence[int], counts_after: Sequence[int],
                 balanced_batches: bool) -> torch.nn.Module:
-    """The experiment's loss on the head's logits, built as a run builds it (training/assembly.py); ConfigError
-    for a loss a linear head on frozen features cannot take."""
-    criterion = build(loss_node, "loss", num_classes=len(counts_before), class_counts=[int(c) for c in counts_before],
-                      trained_counts=[int(c) for c in counts_after], balanced_batches=balanced_batches)
-    name = loss_node.get("name")
-    if getattr(criterion, "output_units", len(counts_before)) != len(counts_before):
-        raise ConfigError(f"loss={name} trains a model with {criterion.output_units} output(s), not one per class")
-    if float(getattr(criterion, "logit_scale", 1.0)) != 1.0:
-        raise ConfigError(f"loss={name} scales a cosine classifier's outputs (logit_scale "
-                          f"{criterion.logit_scale}); the screen's head is a plain linear layer")
-    if loss_node.get("drw_epoch"):
-        raise ConfigError(f"loss={name} starts its re-weighting at epoch {loss_node['drw_epoch']} of the "
-                          f"representation's training, which a screen does not run")
-    return criterion
+    """The experiment's loss on the screen's head (plain softmax at evaluation: no logit scale)."""
+    return head_loss(loss_node, counts_before, counts_after, balanced_batches, scaled=False)
 
 
 def screen_job(run_dir: Path, cfg: dict, cache: CachedFeatures, *, representation: str, device,

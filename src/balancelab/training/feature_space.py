@@ -21,7 +21,7 @@ import copy
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -30,6 +30,7 @@ from torch import nn
 from balancelab.errors import ConfigError
 from balancelab.evaluation.forward import predicted_labels
 from balancelab.evaluation.metrics import split_scores
+from balancelab.options.build import build
 from balancelab.training.class_aware import ClassAwareSampler
 from balancelab.training.crt import IMAGES_PER_CLASS_VISIT, _check, _random_stream
 from balancelab.training.loop import Interrupted
@@ -142,3 +143,23 @@ def with_head(state: dict, name: str, head: nn.Linear) -> dict:
                               f"the re-trained head cannot be put back.")
         out[target] = value.detach().to(out[target].device, out[target].dtype).clone()
     return out
+
+
+def head_loss(loss_node: dict, counts_before: Sequence[int], counts_after: Sequence[int], balanced_batches: bool,
+              scaled: bool = True) -> nn.Module:
+    """The experiment's loss for a head re-trained on features, built as a run builds it (class weights from the
+    counts, as training/assembly.py does); ConfigError for a loss a linear head on frozen features cannot take.
+    ``scaled``: the caller applies the loss's logit scale at evaluation (a run does, through its checkpoint; a
+    screen's head is scored with a plain softmax and refuses it)."""
+    criterion = build(loss_node, "loss", num_classes=len(counts_before), class_counts=[int(c) for c in counts_before],
+                      trained_counts=[int(c) for c in counts_after], balanced_batches=balanced_batches)
+    name = loss_node.get("name")
+    if getattr(criterion, "output_units", len(counts_before)) != len(counts_before):
+        raise ConfigError(f"loss={name} trains a model with {criterion.output_units} output(s), not one per class")
+    if not scaled and float(getattr(criterion, "logit_scale", 1.0)) != 1.0:
+        raise ConfigError(f"loss={name} scales a cosine classifier's outputs (logit_scale "
+                          f"{criterion.logit_scale}); the screen's head is a plain linear layer")
+    if loss_node.get("drw_epoch"):
+        raise ConfigError(f"loss={name} starts its re-weighting at epoch {loss_node['drw_epoch']} of the "
+                          f"representation's training; a head re-trained on features has epochs of its own")
+    return criterion
