@@ -139,8 +139,17 @@ def _hint_for_key(group: str, leaf: str, overrides: Sequence[str], text: str = "
         owners = sorted(owners, key=lambda o: (getattr(schemas[o], "two_classes_only", False), len(o), o))
         return (f"'{group}.{top}' is a key of {' / '.join(f'{group}={o}' for o in owners)}, not of the {group} you "
                 f"chose: add {group}={owners[0]} to use it.")
+    if OTHER_LIBRARIES_NAMES.get(top) in keys:  # timm's drop_rate is not drop_path_rate, whatever difflib says
+        ours, where = OTHER_LIBRARIES_NAMES[top], OTHER_LIBRARIES_WHERE[top]
+        return f"'{group}.{top}' is {where}'s name for '{group}.{ours}' here: use {group}.{ours}=<value>. " \
+               f"Keys of {label}: {', '.join(keys)}."
     close = difflib.get_close_matches(top, keys, n=1)
     return (f"Did you mean '{group}.{close[0]}'? " if close else "") + f"Keys of {label}: {', '.join(keys)}."
+
+
+# Keys other libraries spell differently, which a close-match would send to the wrong key.
+OTHER_LIBRARIES_NAMES = {"drop_rate": "dropout"}
+OTHER_LIBRARIES_WHERE = {"drop_rate": "timm"}
 
 
 def _hint_for_component(group: str, top: str, label: str, target: str, keys: List[str],
