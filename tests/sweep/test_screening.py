@@ -109,7 +109,6 @@ def test_the_heads_differ_by_loss_on_the_same_features(tmp_path, fake_representa
     ("offline_augmentation", "does not apply to features"),
     ("deferred_resampling", "does not apply to features"),
     ("ldam", "model.normed_classifier"),
-    ("crt", "trainer.crt_epochs"),
     ("remix", "augmentation.mixup.method"),
 ])
 def test_what_changes_the_representation_is_not_screenable(experiment, reason):
@@ -121,6 +120,17 @@ def test_what_changes_the_representation_is_not_screenable(experiment, reason):
                                         "logit_adjusted", "cb_focal", "adasyn"])
 def test_balancing_and_loss_experiments_are_screenable(experiment):
     assert screening.not_screenable(job(experiment).cfg, job("baseline").cfg) is None
+
+
+def test_crt_is_screened_as_class_balanced_sampling_of_the_frozen_features():
+    """cRT is the issue's named special case, class-balanced sampling on frozen features: it was left out of the
+    screen as 'changing the representation' (found by a review)."""
+    from balancelab.pipeline.screening import screened_balancing
+
+    crt = job("crt").cfg
+    assert screening.not_screenable(crt, job("baseline").cfg) is None
+    assert screened_balancing(crt)["name"] == "weighted_sampler"
+    assert screened_balancing(job("smote").cfg)["name"] == "smote"
 
 
 def test_not_screenable_experiments_are_listed_and_get_no_job(tmp_path, fake_representation):

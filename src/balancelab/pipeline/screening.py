@@ -95,10 +95,19 @@ def extract_features(model: torch.nn.Module, data: Dict[str, object], labels: Di
                           layer.out_features, layer.bias is not None, identity)
 
 
+# cRT (Kang et al. 2020) on frozen features: its classifier re-trained on class-aware batches (cRT's sampler).
+CRT_IN_FEATURE_SPACE = {"_target_": "balancelab.balancing.simple.WeightedSamplerBalancing", "name": "weighted_sampler"}
+
+
 def screened_balancing(cfg: dict) -> dict:
     """The balancing a screen applies to the features: ``feature_balancing`` when the experiment has one (it
-    already is a feature-space method), else its ``balancing``."""
-    return cfg.get("feature_balancing") or cfg["balancing"]
+    already is a feature-space method); class-balanced sampling for a cRT experiment on unbalanced data (cRT is
+    that, on frozen features); else its ``balancing``."""
+    if cfg.get("feature_balancing"):
+        return cfg["feature_balancing"]
+    if (cfg.get("trainer") or {}).get("crt_epochs") and cfg["balancing"].get("name") == "none":
+        return CRT_IN_FEATURE_SPACE
+    return cfg["balancing"]
 
 
 def balancing_refusal(cfg: dict) -> Optional[str]:

@@ -44,7 +44,8 @@ log = logging.getLogger("balancelab")
 REPRESENTATION_DIR = "representation"
 # What an experiment may change and still be screened: what the head is trained with (and its epochs).
 SCREENED_GROUPS = ("balancing", "loss", "feature_balancing")
-HEAD_KEYS = ("trainer.feature_head_epochs",)
+HEAD_KEYS = ("trainer.feature_head_epochs",
+             "trainer.crt_epochs")  # cRT: class-balanced sampling of the frozen features (screened_balancing)
 
 
 
