@@ -2,6 +2,7 @@
 
 import errno
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -93,6 +94,8 @@ def fail_at(monkeypatch, matches, kind):
 def assert_reported_and_nothing_lost(err, name, written, tmp_path):
     assert name in str(err.value) and "Free space there" in str(err.value)
     for path in written:
+        if ".building" in Path(path).parent.name:  # a decode's progress record: replaced as it goes, by design
+            continue
         assert os.path.exists(path) and os.path.getsize(path) > 0
     assert not [p for p in tmp_path.rglob("*") if ".tmp" in p.name]
 

@@ -216,8 +216,19 @@ class DecodedCache:
 
     def build(self, paths: Sequence[str], size: int, channels: int, policy: str, workers: int) -> tuple:
         """Decode every file into a new entry (resuming a stopped build of it) and return it as :meth:`load` does.
+        A full disk or a read-only cache folder is the run's output error (exit 4, naming the file, the free
+        space and the fix); the chunks written so far stay, and the next run resumes from them.
 
         The caller holds the lock of :attr:`building`."""
+        try:
+            return self._build(paths, size, channels, policy, workers)
+        except OSError as exc:
+            failure = atomic.write_failure(self.array_path, exc)
+            if failure is None:
+                raise
+            raise failure from exc
+
+    def _build(self, paths: Sequence[str], size: int, channels: int, policy: str, workers: int) -> tuple:
         n, row_bytes = len(paths), size * size * channels
         per_chunk = chunk_files(row_bytes)
         header = _npy_header((n, size, size, channels))
