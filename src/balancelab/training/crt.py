@@ -57,7 +57,7 @@ class ClassifierRetraining:
     steps_per_epoch: int = 0
 
 
-def _check(epochs, batch_size, lr, momentum, weight_decay) -> None:
+def check_retraining(epochs, batch_size, lr, momentum, weight_decay) -> None:
     for name, value in (("crt_epochs", epochs), ("batch_size", batch_size)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"cRT: {name} must be an integer >= 1; got {value!r}.")
@@ -68,7 +68,7 @@ def _check(epochs, batch_size, lr, momentum, weight_decay) -> None:
 
 
 @contextmanager
-def _random_stream(seed: int, device: torch.device):
+def seeded_stream(seed: int, device: torch.device):
     """torch's global generator(s) seeded with ``seed`` inside, restored after: the classifier's
     initialisation and dropout depend on the cRT seed alone, and the caller's stream is left as it was."""
     devices = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
@@ -99,7 +99,7 @@ def retrain_classifier(model: nn.Module, train: ImageBatches, val: ImageBatches,
     ``stop_requested`` is asked after every batch: a signal name raises Interrupted (nothing of cRT is kept;
     it starts over, to the same result).
     """
-    _check(epochs, batch_size, float(lr), float(momentum), float(weight_decay))
+    check_retraining(epochs, batch_size, float(lr), float(momentum), float(weight_decay))
     if len(val) == 0:
         raise ConfigError("cRT chooses its epoch on validation, but the validation split is empty. Give the "
                           "dataset a validation split (e.g. dataset.val_fraction) or set trainer.crt_epochs=0.")
@@ -112,7 +112,7 @@ def retrain_classifier(model: nn.Module, train: ImageBatches, val: ImageBatches,
     captured = []
     hook = layer.register_forward_hook(lambda module, inputs, output: captured.append(inputs[0]))
     try:
-        with _random_stream(seed, layer.weight.device):
+        with seeded_stream(seed, layer.weight.device):
             return _train(model, layer, train, val, criterion, epochs, batch_size, seed, lr, momentum, weight_decay,
                           augment, stop_requested, captured)
     finally:

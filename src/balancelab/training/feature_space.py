@@ -32,7 +32,7 @@ from balancelab.evaluation.forward import predicted_labels
 from balancelab.evaluation.metrics import split_scores
 from balancelab.options.build import build
 from balancelab.training.class_aware import ClassAwareSampler
-from balancelab.training.crt import IMAGES_PER_CLASS_VISIT, _check, _random_stream
+from balancelab.training.crt import IMAGES_PER_CLASS_VISIT, check_retraining, seeded_stream
 from balancelab.training.loop import Interrupted
 
 log = logging.getLogger("balancelab")
@@ -65,7 +65,7 @@ def retrain_head(train_features: np.ndarray, train_labels: np.ndarray, val_featu
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ConfigError(f"Balancing in feature space: trainer.feature_head_epochs must be an integer >= 1; got "
                           f"{epochs!r}.")
-    _check(epochs, batch_size, float(lr), float(momentum), float(weight_decay))
+    check_retraining(epochs, batch_size, float(lr), float(momentum), float(weight_decay))
     if len(val_labels) == 0:
         raise ConfigError("Balancing in feature space chooses the head's epoch on validation, but the validation "
                           "split is empty. Give the dataset a validation split (e.g. dataset.val_fraction).")
@@ -75,7 +75,7 @@ def retrain_head(train_features: np.ndarray, train_labels: np.ndarray, val_featu
     X = torch.as_tensor(np.asarray(train_features, dtype=np.float32), device=device)
     y = torch.as_tensor(np.asarray(train_labels, dtype=np.int64), device=device)
     X_val = torch.as_tensor(np.asarray(val_features, dtype=np.float32), device=device)
-    with _random_stream(seed, device):
+    with seeded_stream(seed, device):
         head = nn.Linear(X.shape[1], out_features, bias=bias).to(device)  # nn.Linear's own initialisation
     optimizer = torch.optim.SGD(head.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: 0.5 * (1 + math.cos(math.pi * e / epochs)))
