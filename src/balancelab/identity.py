@@ -36,26 +36,41 @@ PRESENTATION_KEYS = (
 # an override of one still makes another sweep (cli.sweep_command.shared_overrides_hash).
 RECORDED_ELSEWHERE = ("dataset.input_size",)
 HASH_LENGTH = 8
+_ABSENT = object()
+# (dotted key, its value when off, keys read only when it is on)
+ADDED_LATER = (("feature_balancing", None, ("trainer.feature_head_epochs",)),
+               ("loss.weight", None, ()))  # ldam's fixed class weights
+
+
+def _get(config: dict, dotted: str, default: Any) -> Any:
+    node: Any = config
+    for key in dotted.split("."):
+        if not isinstance(node, dict) or key not in node:
+            return default
+        node = node[key]
+    return node
+
+
+def _pop(config: dict, dotted: str) -> None:
+    *parents, leaf = dotted.split(".")
+    node: Any = config
+    for key in parents:
+        node = node.get(key) if isinstance(node, dict) else None
+    if isinstance(node, dict):
+        node.pop(leaf, None)
 
 
 def identity(config: Mapping[str, Any]) -> dict:
     """A copy of the resolved ``config`` (plain dict) without the presentation-only keys."""
     out = copy.deepcopy(dict(config))
-    if out.get("feature_balancing", 0) is None:  # off (the default): a run's identity as before the option existed
-        out.pop("feature_balancing")
-        if isinstance(out.get("trainer"), dict):  # used only by it (and then refused unless at its default)
-            out["trainer"] = {k: v for k, v in out["trainer"].items() if k != "feature_head_epochs"}
-    if isinstance(out.get("loss"), dict) and out["loss"].get("weight", 0) is None:  # ldam's, added later: unset,
-        out["loss"] = {k: v for k, v in out["loss"].items() if k != "weight"}        # runs keep their identity
+    # Keys added after runs were made, left out while they are off (their neutral value), so that those runs
+    # keep their identity; with them go the keys only they use.
+    for dotted, off, used_only_with in ADDED_LATER:
+        if _get(out, dotted, _ABSENT) is off:
+            for key in (dotted, *used_only_with):
+                _pop(out, key)
     for dotted in PRESENTATION_KEYS:
-        *parents, leaf = dotted.split(".")
-        node = out
-        for key in parents:
-            node = node.get(key) if isinstance(node, dict) else None
-            if node is None:
-                break
-        if isinstance(node, dict):
-            node.pop(leaf, None)
+        _pop(out, dotted)
     return out
 
 
