@@ -146,30 +146,43 @@ def _row_order(frame: pd.DataFrame, order: Optional[Sequence[str]]) -> List[str]
     return ordered + [e for e in present if e not in ordered]
 
 
-def per_class_heatmap(per_class: pd.DataFrame, order: Optional[Sequence[str]] = None):
-    """Experiments (rows, in ``order``: the comparison's rank order) x classes, test recall (mean over seeds)."""
-    fig, ax = plt.subplots(figsize=(8, 4))
-    if per_class.empty:
-        ax.text(0.5, 0.5, "no finished jobs", ha="center")
-        return fig
-    grid = per_class.pivot(index="experiment", columns="class", values="recall")
-    grid = grid[list(dict.fromkeys(per_class["class"]))].reindex(_row_order(per_class, order))
+def _class_grid(fig, ax, grid: pd.DataFrame, title: str, text_of, text_colour, **imshow):
+    """Experiments x classes as an image, each cell labelled (``text_of(value)``, or none for None) while the
+    grid is small enough to read, and a colour bar; the shared body of the two per-class heatmaps."""
     fig.set_size_inches(max(6, 0.6 * grid.shape[1] + 3), max(3, 0.45 * grid.shape[0] + 1.5))
-    im = ax.imshow(grid.to_numpy(), cmap="viridis", vmin=0, vmax=1, aspect="auto")
+    im = ax.imshow(grid.to_numpy(), aspect="auto", **imshow)
     ax.set_xticks(range(grid.shape[1]), grid.columns, rotation=90 if grid.shape[1] > 12 else 0)
     ax.set_yticks(range(grid.shape[0]), grid.index)
     if grid.size <= 400:
         for i in range(grid.shape[0]):
             for j in range(grid.shape[1]):
                 value = grid.iat[i, j]
-                # viridis is light (yellow-green) at the top: dark text there, white on the dark end.
-                ax.text(j, i, "—" if np.isnan(value) else f"{value:.2f}", ha="center", va="center", fontsize=7,
-                        color="black" if value > 0.6 else "white")
+                text = text_of(value)
+                if text is not None:
+                    ax.text(j, i, text, ha="center", va="center", fontsize=7, color=text_colour(value))
     ax.set_xlabel("class")
-    ax.set_title("test recall per class (rows in rank order)")
+    ax.set_title(title)
     fig.colorbar(im, ax=ax, fraction=0.046)
     fig.tight_layout()
     return fig
+
+
+def _experiments_by_class(rows: pd.DataFrame, values: str, order: Optional[Sequence[str]]) -> pd.DataFrame:
+    grid = rows.pivot(index="experiment", columns="class", values=values)
+    return grid[list(dict.fromkeys(rows["class"]))].reindex(_row_order(rows, order))
+
+
+def per_class_heatmap(per_class: pd.DataFrame, order: Optional[Sequence[str]] = None):
+    """Experiments (rows, in ``order``: the comparison's rank order) x classes, test recall (mean over seeds)."""
+    fig, ax = plt.subplots(figsize=(8, 4))
+    if per_class.empty:
+        ax.text(0.5, 0.5, "no finished jobs", ha="center")
+        return fig
+    grid = _experiments_by_class(per_class, "recall", order)
+    # viridis is light (yellow-green) at the top: dark text there, white on the dark end.
+    return _class_grid(fig, ax, grid, "test recall per class (rows in rank order)",
+                       lambda v: "—" if np.isnan(v) else f"{v:.2f}",
+                       lambda v: "black" if v > 0.6 else "white", cmap="viridis", vmin=0, vmax=1)
 
 
 def per_class_delta_heatmap(per_class: pd.DataFrame, order: Optional[Sequence[str]] = None):
@@ -180,25 +193,11 @@ def per_class_delta_heatmap(per_class: pd.DataFrame, order: Optional[Sequence[st
         ax.text(0.5, 0.5, "no per-class difference to baseline (baseline or other experiments missing)", ha="center")
         ax.axis("off")
         return fig
-    grid = rows.pivot(index="experiment", columns="class", values="recall_delta")
-    grid = grid[list(dict.fromkeys(rows["class"]))].reindex(_row_order(rows, order))
+    grid = _experiments_by_class(rows, "recall_delta", order)
     limit = max(0.05, float(np.nanmax(np.abs(grid.to_numpy()))))
-    fig.set_size_inches(max(6, 0.6 * grid.shape[1] + 3), max(3, 0.45 * grid.shape[0] + 1.5))
-    im = ax.imshow(grid.to_numpy(), cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
-    ax.set_xticks(range(grid.shape[1]), grid.columns, rotation=90 if grid.shape[1] > 12 else 0)
-    ax.set_yticks(range(grid.shape[0]), grid.index)
-    if grid.size <= 400:
-        for i in range(grid.shape[0]):
-            for j in range(grid.shape[1]):
-                value = grid.iat[i, j]
-                if not np.isnan(value):
-                    ax.text(j, i, f"{value:+.2f}", ha="center", va="center", fontsize=7,
-                            color="white" if abs(value) > 0.6 * limit else "black")
-    ax.set_xlabel("class")
-    ax.set_title("test recall per class: experiment − baseline (mean over seeds)")
-    fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.tight_layout()
-    return fig
+    return _class_grid(fig, ax, grid, "test recall per class: experiment − baseline (mean over seeds)",
+                       lambda v: None if np.isnan(v) else f"{v:+.2f}",
+                       lambda v: "white" if abs(v) > 0.6 * limit else "black", cmap="RdBu", vmin=-limit, vmax=limit)
 
 
 def best_seed_curves(histories: dict):
