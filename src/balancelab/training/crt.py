@@ -46,15 +46,54 @@ log = logging.getLogger("balancelab")
 IMAGES_PER_CLASS_VISIT = 4  # cls_crt.yaml: sampler {type: ClassAwareSampler, num_samples_cls: 4}
 
 
-@dataclass
-class ClassifierRetraining:
+@dataclass(kw_only=True)
+class Retraining:
+    """How a re-trained classifier was chosen: its best validation epoch among the epochs trained (shared by cRT
+    and the feature-space head, training/feature_space.py, which train and select the same way)."""
+
+    best_epoch: int = 0                                      # 1-based
+    val_macro_f1: List[float] = field(default_factory=list)  # one per epoch
+    lrs: List[float] = field(default_factory=list)           # the lr each epoch trained at
+    steps_per_epoch: int = 0
+    best_score: float = -np.inf
+
+    def keep_if_best(self, score: float, epoch: int) -> bool:
+        """Record epoch ``epoch``'s validation macro-F1; True when it is the best so far (strictly: ties keep the
+        earlier epoch, as Kang et al.'s reference does)."""
+        self.val_macro_f1.append(score)
+        if score > self.best_score:
+            self.best_score, self.best_epoch = score, epoch
+            return True
+        return False
+
+
+@dataclass(kw_only=True)
+class ClassifierRetraining(Retraining):
     """The re-trained model (at its best validation epoch) and how it was chosen."""
 
     model: nn.Module
-    best_epoch: int                                   # 1-based
-    val_macro_f1: List[float] = field(default_factory=list)  # one per epoch
-    lrs: List[float] = field(default_factory=list)    # the lr each epoch trained at
-    steps_per_epoch: int = 0
+
+
+def sgd_cosine(parameters, epochs: int, lr: float, momentum: float, weight_decay: float):
+    """The reference's stage-2 optimiser (SGD with momentum and weight decay) and its cosine schedule to 0 over
+    ``epochs`` (stepped once an epoch)."""
+    optimizer = torch.optim.SGD(parameters, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: 0.5 * (1 + math.cos(math.pi * e / epochs)))
+    return optimizer, schedule
+
+
+def optimiser_step(optimizer, loss, stop_requested: Callable[[], Optional[str]], epoch: int, rows_done: int,
+                   stage: str) -> float:
+    """One step of a stage-2 optimiser on ``loss`` (its value returned); then, if a stop was asked for (a signal),
+    Interrupted: nothing of the stage is kept, a rerun starts it over to the same result."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    value = loss.item()
+    signal = stop_requested()
+    if signal is not None:
+        raise Interrupted(signal, epoch, rows_done, saved=True, stage=stage)
+    return value
 
 
 def check_retraining(epochs, batch_size, lr, momentum, weight_decay) -> None:
@@ -128,13 +167,12 @@ def _train(model, layer, train, val, criterion, epochs, batch_size, seed, lr, mo
     layer.reset_parameters()
     for p in layer.parameters():
         p.requires_grad_(True)
-    optimizer = torch.optim.SGD(layer.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: 0.5 * (1 + math.cos(math.pi * e / epochs)))
+    optimizer, schedule = sgd_cosine(layer.parameters(), epochs, lr, momentum, weight_decay)
     generator = torch.Generator().manual_seed(seed)
     sampler = ClassAwareSampler(train.y, IMAGES_PER_CLASS_VISIT, generator)
     steps = max(1, len(train) // batch_size)
-    result = ClassifierRetraining(model, best_epoch=0, steps_per_epoch=steps)
-    best_state, best_score = None, -np.inf
+    result = ClassifierRetraining(model=model, steps_per_epoch=steps)
+    best_state = None
     for epoch in range(1, epochs + 1):
         model.train()
         result.lrs.append(optimizer.param_groups[0]["lr"])
@@ -144,23 +182,15 @@ def _train(model, layer, train, val, criterion, epochs, batch_size, seed, lr, mo
             captured.clear()
             with torch.no_grad():  # the backbone's forward (batch norm's running averages move, as in train mode)
                 model(x)
-            loss = criterion(layer(captured[0].detach()), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.item()
-            if stop_requested() is not None:
-                raise Interrupted(stop_requested(), epoch, (step + 1) * batch_size, saved=True,
-                                  stage="classifier re-training")
+            total += optimiser_step(optimizer, criterion(layer(captured[0].detach()), y), stop_requested, epoch,
+                                    (step + 1) * batch_size, "classifier re-training")
         schedule.step()
-        result.val_macro_f1.append(validation_macro_f1(model, val, batch_size))
-        if result.val_macro_f1[-1] > best_score:  # strictly: ties keep the earlier epoch, as the reference
-            best_score, result.best_epoch = result.val_macro_f1[-1], epoch
+        if result.keep_if_best(validation_macro_f1(model, val, batch_size), epoch):
             best_state = copy.deepcopy(model.state_dict())
         log.info("cRT epoch %d/%d  loss %.4f  val macro-F1 %.4f", epoch, epochs, total / steps,
                  result.val_macro_f1[-1])
     model.load_state_dict(best_state)
     model.eval()
     log.info("cRT: the classifier of epoch %d (best validation macro-F1, %.4f) is kept.", result.best_epoch,
-             best_score)
+             result.best_score)
     return result

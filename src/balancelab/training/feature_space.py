@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import copy
 import logging
-import math
-from dataclasses import dataclass, field
-from typing import Callable, List, Optional, Sequence
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -32,21 +31,17 @@ from balancelab.evaluation.forward import predicted_labels
 from balancelab.evaluation.metrics import split_scores
 from balancelab.options.build import build
 from balancelab.training.class_aware import ClassAwareSampler
-from balancelab.training.crt import IMAGES_PER_CLASS_VISIT, check_retraining, seeded_stream
-from balancelab.training.loop import Interrupted
+from balancelab.training.crt import (IMAGES_PER_CLASS_VISIT, Retraining, check_retraining, optimiser_step,
+                                     seeded_stream, sgd_cosine)
 
 log = logging.getLogger("balancelab")
 
 
-@dataclass
-class HeadRetraining:
+@dataclass(kw_only=True)
+class HeadRetraining(Retraining):
     """The re-trained head (at its best validation epoch) and how it was chosen."""
 
     head: nn.Linear
-    best_epoch: int                                          # 1-based
-    val_macro_f1: List[float] = field(default_factory=list)  # one per epoch
-    lrs: List[float] = field(default_factory=list)           # the lr each epoch trained at
-    steps_per_epoch: int = 0
     sampling: str = ""
 
 
@@ -77,8 +72,7 @@ def retrain_head(train_features: np.ndarray, train_labels: np.ndarray, val_featu
     X_val = torch.as_tensor(np.asarray(val_features, dtype=np.float32), device=device)
     with seeded_stream(seed, device):
         head = nn.Linear(X.shape[1], out_features, bias=bias).to(device)  # nn.Linear's own initialisation
-    optimizer = torch.optim.SGD(head.parameters(), lr=lr, momentum=momentum, weight_decay=weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda e: 0.5 * (1 + math.cos(math.pi * e / epochs)))
+    optimizer, schedule = sgd_cosine(head.parameters(), epochs, lr, momentum, weight_decay)
     criterion = nn.CrossEntropyLoss() if criterion is None else criterion.to(device)
     generator = torch.Generator().manual_seed(seed)
     steps = max(1, len(y) // batch_size)
@@ -87,8 +81,8 @@ def retrain_head(train_features: np.ndarray, train_labels: np.ndarray, val_featu
     sampling = (f"class-aware ({IMAGES_PER_CLASS_VISIT} rows a class visit) over the feature rows, {steps} batches "
                 f"an epoch" if sampler is not None else
                 f"a random permutation of the balanced feature rows each epoch, {steps} batches an epoch")
-    result = HeadRetraining(head, best_epoch=0, steps_per_epoch=steps, sampling=sampling)
-    best_state, best_score = None, -np.inf
+    result = HeadRetraining(head=head, steps_per_epoch=steps, sampling=sampling)
+    best_state = None
     for epoch in range(1, epochs + 1):
         head.train()
         result.lrs.append(optimizer.param_groups[0]["lr"])
@@ -100,28 +94,20 @@ def retrain_head(train_features: np.ndarray, train_labels: np.ndarray, val_featu
             else:
                 index = order[step * batch_size:(step + 1) * batch_size]
             index = index.to(device)
-            loss = criterion(head(X[index]), y[index])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.item()
-            if stop_requested() is not None:
-                raise Interrupted(stop_requested(), epoch, (step + 1) * batch_size, saved=True,
-                                  stage="balancing in feature space")
+            total += optimiser_step(optimizer, criterion(head(X[index]), y[index]), stop_requested, epoch,
+                                    (step + 1) * batch_size, "balancing in feature space")
         schedule.step()
         head.eval()
         with torch.no_grad():
             predictions = predicted_labels(head(X_val)).cpu().numpy()
-        result.val_macro_f1.append(split_scores(np.asarray(val_labels), predictions)["macro_f1"])
-        if result.val_macro_f1[-1] > best_score:  # strictly: ties keep the earlier epoch, as cRT
-            best_score, result.best_epoch = result.val_macro_f1[-1], epoch
+        if result.keep_if_best(split_scores(np.asarray(val_labels), predictions)["macro_f1"], epoch):
             best_state = copy.deepcopy(head.state_dict())
         log.info("feature-space head epoch %d/%d  loss %.4f  val macro-F1 %.4f", epoch, epochs, total / steps,
                  result.val_macro_f1[-1])
     head.load_state_dict(best_state)
     head.eval()
     log.info("Feature space: the classifier of epoch %d (best validation macro-F1, %.4f) is kept.", result.best_epoch,
-             best_score)
+             result.best_score)
     return result
 
 
