@@ -60,13 +60,19 @@ def _pop(config: dict, dotted: str) -> None:
         node.pop(leaf, None)
 
 
+def _is_off(value: Any, off: Any) -> bool:
+    """``value`` is the key's off value: the same value of the same type (0.0 is off for a float key whose off
+    value is 0.0, but False is not 0 and 1.0 is not True), or both None."""
+    return value is off or (value is not _ABSENT and type(value) is type(off) and value == off)
+
+
 def identity(config: Mapping[str, Any]) -> dict:
     """A copy of the resolved ``config`` (plain dict) without the presentation-only keys."""
     out = copy.deepcopy(dict(config))
     # Keys added after runs were made, left out while they are off (their neutral value), so that those runs
     # keep their identity; with them go the keys only they use.
     for dotted, off, used_only_with in ADDED_LATER:
-        if _get(out, dotted, _ABSENT) is off:
+        if _is_off(_get(out, dotted, _ABSENT), off):
             for key in (dotted, *used_only_with):
                 _pop(out, key)
     for dotted in PRESENTATION_KEYS:
