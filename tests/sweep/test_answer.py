@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from balancelab.sweep.aggregate import attach_statistics, comparison_table
-from balancelab.sweep.columns import METRICS
+from balancelab.sweep.columns import TABLE_METRICS
 from balancelab.sweep.answer import EQUIVALENCE_MARGIN, sweep_answer
 from balancelab.sweep.statistics import compare_to_baseline, equivalence_p
 
@@ -22,7 +22,7 @@ def jobs_of(values, seconds):
     rows = [{"job": f"{e}_seed{s}", "experiment": e, "seed": s, "status": "completed", "macro_f1": v,
              "training_seconds": float(seconds.get(e, 10.0)), "row_kind": "trained", "group": "g", "settings": "",
              "balancing": e, "loss": "ce", "error": None,
-             **{m: np.nan for m in METRICS if m not in ("macro_f1", "training_seconds")}}
+             **{m: np.nan for m in TABLE_METRICS if m not in ("macro_f1", "training_seconds")}}
             for e, per_seed in values.items() for s, v in enumerate(per_seed)]
     return pd.DataFrame(rows)
 

@@ -146,7 +146,12 @@ def prepare_run_folder(folder: str | Path, identity: str, overwrite: bool, skip_
 
 
 class UnreadableRunFile(ValueError):
-    """A run file that exists but does not parse (a copy cut short, a disk that filled outside our writes)."""
+    """A run file that exists but does not parse (a copy cut short, a disk that filled outside our writes);
+    ``file`` names it (a name of output.contract), so that a reader decides by the file, not by the message."""
+
+    def __init__(self, message: str, file: Optional[str] = None):
+        super().__init__(message)
+        self.file = file
 
 
 @dataclass(frozen=True)
@@ -163,7 +168,8 @@ def _parsed(path: Path) -> object:
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise UnreadableRunFile(f"{path.name} does not parse ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+        raise UnreadableRunFile(f"{path.name} does not parse ({type(exc).__name__}: {str(exc).splitlines()[0]})",
+                                path.name) from None
 
 
 def read_summary(folder: Path, require_status: bool = True) -> dict:
@@ -174,7 +180,7 @@ def read_summary(folder: Path, require_status: bool = True) -> dict:
         raise FileNotFoundError(f"{path} does not exist: the job has not finished")
     summary = _parsed(path)
     if not isinstance(summary, dict) or (require_status and "status" not in summary):
-        raise UnreadableRunFile(f"{SUMMARY_FILE} is incomplete (no status)")
+        raise UnreadableRunFile(f"{SUMMARY_FILE} is incomplete (no status)", SUMMARY_FILE)
     return summary
 
 
@@ -187,6 +193,6 @@ def read_job_record(folder: Path) -> JobRecord:
     if (folder / FAILURE_FILE).exists():
         failure = _parsed(folder / FAILURE_FILE)
         if not isinstance(failure, dict):
-            raise UnreadableRunFile(f"{FAILURE_FILE} is incomplete (not a mapping)")
+            raise UnreadableRunFile(f"{FAILURE_FILE} is incomplete (not a mapping)", FAILURE_FILE)
         return JobRecord(Status.FAILED.value, failure=failure)
     return JobRecord(Status.INCOMPLETE.value)

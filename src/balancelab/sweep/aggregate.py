@@ -15,8 +15,9 @@ from balancelab.evaluation.derived import BY_LABEL
 from balancelab.sweep.jobs import job_file
 from balancelab.output.contract import FINISHED, Status
 from balancelab.sweep import statistics
-from balancelab.sweep.columns import (BASELINE, BEFORE_CRT_VERDICT, BOOTSTRAP_SEED, DERIVED, METRICS, REFERENCE,
-                                      SOURCE_COLUMNS, STAT_COLUMNS, TRAINED, log)
+from balancelab.sweep.columns import (BEFORE_CRT_VERDICT, BOOTSTRAP_SEED, DERIVED, REFERENCE, SOURCE_COLUMNS,
+                                      STAT_COLUMNS, TABLE_METRICS, TRAINED, RowStatus, log)
+from balancelab.sweep.grid import BASELINE
 from balancelab.sweep.statistics import DERIVED_VS_SOURCE_FAMILY
 
 
@@ -47,8 +48,8 @@ def _outcome(group: pd.DataFrame) -> Dict[str, object]:
 
 def _status(n_ok: int, n_failed: int, n_incomplete: int, n_missing: int = 0) -> str:
     if n_failed == 0 and n_incomplete == 0 and n_missing == 0:
-        return "ok"
-    return "failed" if n_ok == 0 and n_failed else "partial"
+        return RowStatus.OK
+    return RowStatus.FAILED if n_ok == 0 and n_failed else RowStatus.PARTIAL
 
 
 def _description(kind: str, name: str, source, derived, ran_crt: bool) -> str:
@@ -94,7 +95,7 @@ def comparison_table(jobs: pd.DataFrame) -> pd.DataFrame:
                "budget": ", ".join(sorted({str(b) for b in column_of(group, "budget").dropna()})) or None,
                "optimiser_steps": float(ok["steps_done"].mean()) if "steps_done" in ok and
                ok["steps_done"].notna().any() else np.nan}
-        for key in METRICS:
+        for key in TABLE_METRICS:
             values = ok[key].dropna()
             row[f"{key}_mean"] = float(values.mean()) if len(values) else np.nan
             row[f"{key}_std"] = float(values.std(ddof=1)) if len(values) > 1 else (0.0 if len(values) else np.nan)
@@ -102,7 +103,7 @@ def comparison_table(jobs: pd.DataFrame) -> pd.DataFrame:
         rows.append(row)
     table = pd.DataFrame(rows)
     base = table[table["experiment"] == BASELINE]
-    for key in METRICS:
+    for key in TABLE_METRICS:
         ref = base[f"{key}_mean"].iloc[0] if len(base) else np.nan
         table[f"{key}_delta_vs_baseline"] = table[f"{key}_mean"] - ref
     trained = table["row_kind"] == TRAINED
@@ -172,7 +173,7 @@ def attach_statistics(table: pd.DataFrame, long: pd.DataFrame) -> pd.DataFrame:
     verdict}`` (the comparison with baseline; the baseline row's verdict is ``reference``) and, for derived
     rows, ``{metric}_vs_source_{...}`` (the comparison with the trained model they come from)."""
     added = {}
-    for metric in statistics.METRICS:
+    for metric in statistics.TESTED_METRICS:
         of_metric = long[long["metric"] == metric]
         for part, columns, prefix in ((of_metric[of_metric["family"] != DERIVED_VS_SOURCE_FAMILY], STAT_COLUMNS, ""),
                                       (of_metric[of_metric["family"] == DERIVED_VS_SOURCE_FAMILY], SOURCE_COLUMNS,
@@ -183,7 +184,7 @@ def attach_statistics(table: pd.DataFrame, long: pd.DataFrame) -> pd.DataFrame:
                 added[f"{metric}_{prefix}{suffix}"] = table["experiment"].map(values)
     table = pd.concat([table.drop(columns=[c for c in added if c in table]), pd.DataFrame(added, index=table.index)],
                       axis=1)
-    for metric in statistics.METRICS:
+    for metric in statistics.TESTED_METRICS:
         # object dtype: with no other experiment the mapped column is all-NaN float and refuses text
         verdicts = table[f"{metric}_verdict"].astype(object)
         verdicts[table["experiment"] == BASELINE] = REFERENCE

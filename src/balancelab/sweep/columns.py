@@ -4,19 +4,34 @@ writing."""
 from __future__ import annotations
 
 import logging
+from enum import Enum
 
 import pandas as pd
 
-from balancelab.output.contract import HEADLINE_METRICS, Status
-from balancelab.sweep.grid import BASELINE  # noqa: F401 (the reference row of every table, re-exported)
+from balancelab.output.contract import HEADLINE_METRICS
 
 # The comparison's metric columns, by name: the run's headline test metrics, then the sweep's own.
-METRICS = [*HEADLINE_METRICS, "training_seconds", "val_test_gap"]
+# The per-job numbers the comparison table aggregates (mean ± sd over seeds); the statistics test fewer
+# (sweep/statistics/metrics.py TESTED_METRICS).
+TABLE_METRICS = [*HEADLINE_METRICS, "training_seconds", "val_test_gap"]
 # A derived row (post-hoc correction, cRT) records no calibration of its own: its headline metrics but ECE.
 DERIVED_METRICS = tuple(m for m in HEADLINE_METRICS if m != "ece")
 # The paired bootstrap's seed: fixed, so that rebuilding a report gives the same intervals (balance-report
 # --bootstrap-seed changes it, to see that the verdicts do not depend on it).
 BOOTSTRAP_SEED = 0
+
+
+class RowStatus(str, Enum):
+    """How a comparison row's jobs ended, all seeds together (a job's own ending is output.contract.Status)."""
+
+    OK = "ok"            # every seed finished
+    FAILED = "failed"    # no seed finished, some failed
+    PARTIAL = "partial"  # some seeds finished, others failed, are missing or unfinished
+
+    def __str__(self) -> str:
+        return self.value
+
+
 REFERENCE = "reference"  # the verdict column of the baseline row itself
 TRAINED, DERIVED = "trained", "derived"  # row_kind
 BEFORE_CRT_VERDICT = "not tested (the model before cRT; its result is the + cRT row)"
@@ -46,9 +61,9 @@ def row_mark(row) -> str:
     """What a reader must know before trusting a row: failed, partial (some seeds missing), the model before
     its cRT stage (the cRT result is a row of its own), one seed."""
     marks = []
-    if row.get("status") == Status.FAILED:
+    if row.get("status") == RowStatus.FAILED:
         marks.append("failed")
-    elif row.get("status") == "partial":
+    elif row.get("status") == RowStatus.PARTIAL:
         marks.append("partial")
     before_crt = row.get("before_crt")
     if before_crt is not None and not pd.isna(before_crt) and bool(before_crt):

@@ -25,7 +25,7 @@ from balancelab.sweep.jobs import trained_jobs
 from balancelab.sweep.numbers import format_interval, format_mean, format_p, format_share
 from balancelab.sweep.render import DERIVED_EXPLAINED, STATISTICS_EXPLAINED, best_row, difference_cell
 from balancelab.sweep.statistics import FINISHED
-from balancelab.sweep.statistics import METRICS as STAT_METRICS
+from balancelab.sweep.statistics import TESTED_METRICS as STAT_METRICS
 from balancelab.sweep.statistics import PRIMARY_METRIC, is_decided
 
 METRIC_LABELS = {"macro_f1": "macro-F1", "balanced_accuracy": "balanced acc.", "minority_class_recall": "minority recall"}

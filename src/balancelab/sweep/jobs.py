@@ -16,19 +16,21 @@ from balancelab.identity import identity
 from balancelab.output.contract import (CONFIG_FILE, FAILED_STATUSES, FAILURE_FILE, FINISHED, HEADLINE_METRICS,
                                         PREDICTIONS_FILE, SUMMARY_FILE, TEST_METRICS_FILE, Status)
 from balancelab.output.deferred import checkpoint_precedes_switch
-from balancelab.output.run_folder import UnreadableRunFile, read_job_record
-from balancelab.sweep.columns import BASELINE, DERIVED, DERIVED_METRICS, METRICS, TRAINED
+from balancelab.output.run_folder import UnreadableRunFile, read_job_record, read_summary
+from balancelab.sweep.columns import DERIVED, DERIVED_METRICS, TABLE_METRICS, TRAINED
+from balancelab.sweep.grid import BASELINE
 
 
 def job_folders(sweep_dir: Path) -> List[Path]:
-    return sorted(p.parent for p in Path(sweep_dir).glob("*/config.yaml"))
+    return sorted(p.parent for p in Path(sweep_dir).glob(f"*/{CONFIG_FILE}"))
 
 
 def _read(path: Path, parse):
     try:
         return parse(path.read_text())
     except (OSError, ValueError, yaml.YAMLError) as exc:
-        raise UnreadableRunFile(f"{path.name} does not parse ({type(exc).__name__}: {str(exc).splitlines()[0]})")
+        raise UnreadableRunFile(f"{path.name} does not parse ({type(exc).__name__}: {str(exc).splitlines()[0]})",
+                                path.name)
 
 
 def _unreadable_job(folder: Path, error: str) -> Dict[str, object]:
@@ -52,18 +54,18 @@ def read_job(folder: Path) -> Dict[str, object]:
     try:
         cfg = _read(folder / CONFIG_FILE, yaml.safe_load)
         if not isinstance(cfg, dict):
-            raise UnreadableRunFile("config.yaml does not parse (not a mapping)")
+            raise UnreadableRunFile(f"{CONFIG_FILE} does not parse (not a mapping)", CONFIG_FILE)
     except UnreadableRunFile as exc:
         return _unreadable_job(folder, str(exc))
     missing = [f"{group}.name" for group in ("model", "dataset", "balancing", "loss")
                if not isinstance(cfg.get(group), dict) or "name" not in cfg[group]]
     if missing:  # a file cut short often still parses: what it lacks says so
-        return _unreadable_job(folder, f"config.yaml is incomplete (no {', '.join(missing)})")
+        return _unreadable_job(folder, f"{CONFIG_FILE} is incomplete (no {', '.join(missing)})")
     try:
         return _job_row(folder, cfg)
     except UnreadableRunFile as exc:
         row = _job_row(folder, cfg, results=False)
-        row["status"] = Status.FAILED.value if FAILURE_FILE in str(exc) else Status.INCOMPLETE.value
+        row["status"] = Status.FAILED.value if exc.file == FAILURE_FILE else Status.INCOMPLETE.value
         row["error"] = str(exc)
         return row
 
@@ -184,10 +186,9 @@ def settings_apart_from_baseline(folders: List[Path], experiments: List[str],
 def derived_rows(folder: Path, row: dict) -> List[dict]:
     """``<experiment> + posthoc_la`` etc.: the job's post-hoc and cRT results (balancelab.evaluation.derived)
     as comparison rows of kind ``derived``."""
-    path = folder / SUMMARY_FILE
-    if row["status"] not in FINISHED or not path.exists():
+    if row["status"] not in FINISHED or not (folder / SUMMARY_FILE).exists():
         return []
-    summary = json.loads(path.read_text())
+    summary = read_summary(folder)  # read once already for the row: it parses
     out = []
     for result in DERIVED_RESULTS:
         block = result.result_of(summary)
@@ -215,7 +216,7 @@ def jobs_table(sweep_dir: Path) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     settings = settings_apart_from_baseline(row_folders, [r["experiment"] for r in rows])
     frame["settings"] = [settings[r["experiment"]] for r in rows]
-    for key in METRICS + ["val_macro_f1", "planned_steps", "steps_done", "epochs"]:
+    for key in TABLE_METRICS + ["val_macro_f1", "planned_steps", "steps_done", "epochs"]:
         if key not in frame:
             frame[key] = np.nan
         frame[key] = pd.to_numeric(frame[key], errors="coerce")

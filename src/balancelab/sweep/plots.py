@@ -14,7 +14,8 @@ import pandas as pd  # noqa: E402
 
 from balancelab.evaluation.plots import epoch_style, integer_epochs
 from balancelab.output.contract import Status
-from balancelab.sweep.columns import BASELINE, row_mark
+from balancelab.sweep.columns import row_mark
+from balancelab.sweep.grid import BASELINE
 
 
 VERDICT_COLOURS = {"better": "tab:green", "worse": "tab:red", "no detectable difference": "tab:gray",

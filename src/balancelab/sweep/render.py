@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from balancelab.sweep.aggregate import column_of
-from balancelab.sweep.columns import BASELINE, BOOTSTRAP_SEED, DERIVED, TRAINED, row_mark
+from balancelab.sweep.columns import BOOTSTRAP_SEED, DERIVED, TRAINED, row_mark
+from balancelab.sweep.grid import BASELINE
 from balancelab.sweep.numbers import format_interval, format_mean, format_p, format_share
 from balancelab.sweep.statistics import N_RESAMPLES, PRIMARY_METRIC, is_decided
 

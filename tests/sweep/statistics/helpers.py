@@ -26,7 +26,7 @@ def from_predictions(predictions, y, minority_index=0, failed=()):
     for (experiment, seed), pred in predictions.items():
         frames[(experiment, seed)] = predictions_frame(ids, y, pred)
         rows.append({"job": f"{experiment}_seed{seed}", "experiment": experiment, "seed": seed, "status": "completed",
-                     **{m: st.metric_value(y, pred, m, minority_index) for m in st.METRICS}})
+                     **{m: st.metric_value(y, pred, m, minority_index) for m in st.TESTED_METRICS}})
     rows += [{"job": f"{e}_seed{s}", "experiment": e, "seed": s, "status": "failed"} for e, s in failed]
     return pd.DataFrame(rows), frames
 

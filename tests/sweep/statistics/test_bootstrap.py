@@ -48,7 +48,7 @@ def test_metrics_equal_the_runs_headline_metrics():
 
 def test_each_resample_scores_every_row_on_the_same_indices():
     y, (base, other) = synthetic()
-    resamples = score_resamples(y, {("baseline", 0): base, ("a", 0): other}, st.METRICS, minority_index=0,
+    resamples = score_resamples(y, {("baseline", 0): base, ("a", 0): other}, st.TESTED_METRICS, minority_index=0,
                                 n_resamples=300, seed=11)
     indices = np.concatenate(list(st.resample_indices(len(y), 300, seed=11)))
     _, macro = resamples.mean_difference("macro_f1", [("a", 0)], [("baseline", 0)])

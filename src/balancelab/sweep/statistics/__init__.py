@@ -23,7 +23,7 @@ from balancelab.sweep.statistics.comparisons import (BASELINE, BETTER, DERIVED_V
                                                      TRAINED_FAMILY, TWO_LEVEL, UNSTABLE, WORSE, Hypothesis,
                                                      before_crt_experiments, compare_to_baseline, failed_seeds,
                                                      hypotheses, is_decided, verdict)
-from balancelab.sweep.statistics.metrics import (METRICS, PRIMARY_METRIC, SECONDARY_METRICS, metric_from_counts,
+from balancelab.sweep.statistics.metrics import (TESTED_METRICS, PRIMARY_METRIC, SECONDARY_METRICS, metric_from_counts,
                                                  metric_value)
 from balancelab.sweep.statistics.multiple import holm, holm_levels
 from balancelab.sweep.statistics.predictions import (GROUP_COLUMNS, TestGroups, align_predictions, groups_in_order,

@@ -19,7 +19,7 @@ from typing import Dict, Hashable, Iterator, List, Mapping, Optional, Sequence, 
 import numpy as np
 
 from balancelab.errors import DataError
-from balancelab.sweep.statistics.metrics import METRICS, class_counts, count_matrix, metric_from_counts, metric_value
+from balancelab.sweep.statistics.metrics import TESTED_METRICS, class_counts, count_matrix, metric_from_counts, metric_value
 
 # Resamples of the first pass; comparisons whose verdict lies within Monte-Carlo error of its level are decided
 # again on REFINED_RESAMPLES (balancelab.sweep.statistics.comparisons).
@@ -74,7 +74,7 @@ def resample_multiplicities(n_samples: int, n_resamples: int = N_RESAMPLES, seed
         yield _multiplicities(indices, n_groups)[:, codes]
 
 
-def bootstrap_metrics(y_true, predictions: Sequence[np.ndarray], metrics: Sequence[str] = METRICS,
+def bootstrap_metrics(y_true, predictions: Sequence[np.ndarray], metrics: Sequence[str] = TESTED_METRICS,
                       minority_index: Optional[int] = None, n_resamples: int = N_RESAMPLES,
                       seed: int = 0, groups: Optional[np.ndarray] = None) -> Dict[str, np.ndarray]:
     """metric -> (resamples x vectors) array: every prediction vector scored on the same resamples (of images,

@@ -50,7 +50,7 @@ from balancelab.output.contract import FINISHED, Status
 from balancelab.sweep.grid import BASELINE
 from balancelab.sweep.statistics.bootstrap import (N_RESAMPLES, REFINED_RESAMPLES, ImageResamples, bootstrap_p,
                                                    percentile_interval, score_resamples, variance_with_error)
-from balancelab.sweep.statistics.metrics import METRICS, PRIMARY_METRIC
+from balancelab.sweep.statistics.metrics import TESTED_METRICS, PRIMARY_METRIC
 from balancelab.sweep.statistics.multiple import holm, holm_levels
 from balancelab.sweep.statistics.predictions import align_predictions, groups_in_order
 from balancelab.sweep.statistics.seeds import all_equal, finished_values, paired_seeds, row_of, seed_tests
@@ -388,7 +388,7 @@ def _needs_refining(frame: pd.DataFrame, alpha: float) -> bool:
 
 
 def compare_to_baseline(jobs: pd.DataFrame, predictions: Optional[Mapping[Tuple[str, Hashable], pd.DataFrame]] = None,
-                        metrics: Sequence[str] = METRICS, baseline: str = BASELINE, alpha: float = 0.05,
+                        metrics: Sequence[str] = TESTED_METRICS, baseline: str = BASELINE, alpha: float = 0.05,
                         minority_index: Optional[int] = None, n_resamples: int = N_RESAMPLES, seed: int = 0,
                         refine: bool = True, groups: Optional[Mapping[str, str]] = None) -> pd.DataFrame:
     """One row per comparison (:func:`hypotheses`) and metric: the informative seed and image statistics, the

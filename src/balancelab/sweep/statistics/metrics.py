@@ -14,7 +14,9 @@ from scipy import sparse
 
 PRIMARY_METRIC = "macro_f1"
 SECONDARY_METRICS = ("balanced_accuracy", "minority_class_recall")
-METRICS = (PRIMARY_METRIC, *SECONDARY_METRICS)
+# The metrics the statistics test (the primary decides the verdict); the comparison table shows more
+# (sweep/columns.py TABLE_METRICS).
+TESTED_METRICS = (PRIMARY_METRIC, *SECONDARY_METRICS)
 
 
 def metric_from_counts(metric: str, tp: np.ndarray, support: np.ndarray, predicted: np.ndarray,
@@ -40,7 +42,7 @@ def metric_from_counts(metric: str, tp: np.ndarray, support: np.ndarray, predict
                 raise ValueError("minority_class_recall needs minority_index (the class index of the minority class).")
             return np.where(present[..., minority_index], tp[..., minority_index] / safe_support[..., minority_index],
                             np.nan)
-    raise ValueError(f"Unknown metric {metric!r}; valid: {', '.join(METRICS)}.")
+    raise ValueError(f"Unknown metric {metric!r}; valid: {', '.join(TESTED_METRICS)}.")
 
 
 def _indicator(labels: np.ndarray, n_classes: int, weight: Optional[np.ndarray] = None) -> sparse.csr_array:
