@@ -185,12 +185,13 @@ def test_a_missing_weights_file_is_refused_before_any_job_starts(tmp_path):
     assert validate(compose([*args[:-1], f"model.weights_path={present}"]))["model"]["weights_path"] == str(present)
 
 
-@pytest.mark.parametrize("architecture", ["test_coatnet", "test_maxvit"])
-def test_an_architecture_too_deep_for_the_input_size_is_a_clear_error(architecture):
-    """test_coatnet at 16 px raised torch's 'Output size is too small', test_maxvit 'integer modulo by zero'."""
-    with pytest.raises(ConfigError, match=rf"timm's {architecture} cannot take model\.input_size=16 .*"
+@pytest.mark.parametrize("architecture,side", [("test_coatnet", 16), ("test_maxvit", 16), ("test_vit_relpos", 8)])
+def test_an_architecture_too_deep_for_the_input_size_is_a_clear_error(architecture, side):
+    """test_coatnet at 16 px raised torch's 'Output size is too small', test_maxvit 'integer modulo by zero' (both
+    in the first training step), test_vit_relpos at 8 px 'negative dimension' (in its constructor)."""
+    with pytest.raises(ConfigError, match=rf"timm's {architecture} cannot take model\.input_size={side} .*"
                                           r"model\.input_size=\d+"):
-        timm_classifier(architecture=architecture, num_classes=3, in_channels=1, input_size=16)
+        timm_classifier(architecture=architecture, num_classes=3, in_channels=1, input_size=side)
 
 
 def test_a_cnn_that_merely_accepts_img_size_is_not_marked_as_sized():

@@ -219,7 +219,12 @@ def timm_classifier(*, architecture: str, num_classes: int, in_channels: int, in
         kwargs["drop_path_rate"] = float(drop_path_rate)
     if pretrained:
         kwargs.update(_timm_weights_source(timm, architecture, weights_path))
-    model, sized = _create_timm(timm, architecture, pretrained, weights_path, kwargs, input_size)
+    try:
+        model, sized = _create_timm(timm, architecture, pretrained, weights_path, kwargs, input_size)
+    except (ConfigError, TypeError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a patch grid of nothing fails in the constructor (test_vit_relpos at 8 px)
+        raise _input_size_error(timm, architecture, in_channels, input_size, kwargs, small_input, exc) or exc
     sized = sized and _fixes_img_size(timm, architecture, kwargs, model)
     notes: list = [] if pretrained else _DiscardNotes()  # what the adaptation cost pretrained weights
     kept: list = []
@@ -301,15 +306,24 @@ def _check_input_size(timm, model: nn.Module, architecture: str, in_channels: in
     failure = _forward_fails(model, in_channels, input_size)
     if failure is None:
         return
+    raise _input_size_error(timm, architecture, in_channels, input_size, kwargs, small_input, failure) or failure
+
+
+def _input_size_error(timm, architecture: str, in_channels: int, input_size: int, kwargs: dict, small_input: str,
+                      failure: Exception) -> Optional[ConfigError]:
+    """The error naming model.input_size and the smallest side that works, when ``failure`` (building or running
+    ``architecture`` at ``input_size``) goes away at a larger side; None when no side up to 384 px helps (the
+    failure is not the input size's)."""
     plain = {k: v for k, v in kwargs.items() if k != "pretrained_cfg_overlay"}
     works = next((side for side in (32, 48, 64, 96, 128, 160, 192, 224, 256, 384)
                   if side > input_size and _runs_at(timm, architecture, in_channels, side, plain, small_input)), None)
-    raise ConfigError(
+    if works is None:
+        return None
+    return ConfigError(
         f"timm's {architecture} cannot take model.input_size={input_size} px inputs: it downsamples more than "
         f"{input_size} px allow ({type(failure).__name__}: {(str(failure).splitlines() or [''])[0][:160]}). "
-        + (f"Fix it with model.input_size={works} (the smallest side of {architecture} that works; images are "
-           f"resized to it)" if works else f"Fix it with a larger model.input_size")
-        + ", or choose a model that downsamples less (e.g. model.architecture=resnet10t).")
+        f"Fix it with model.input_size={works} (the smallest side of {architecture} that works; images are "
+        f"resized to it), or choose a model that downsamples less (e.g. model.architecture=resnet10t).")
 
 
 def _timm_weights_source(timm, architecture: str, weights_path: Optional[str]) -> dict:

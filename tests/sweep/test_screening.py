@@ -5,6 +5,7 @@ is said, not run."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -197,8 +198,6 @@ def test_experiments_that_screen_to_the_same_head_are_one_row_and_one_holm_compa
     assert "`smote_features`" in screen_notice(tmp_path)
 
     # a screen folder made before: its duplicate's job folder is still there, and is not a row of its own
-    import shutil
-
     shutil.copytree(tmp_path / "smote_seed0", tmp_path / "smote_features_seed0")
     config = tmp_path / "smote_features_seed0" / "config.yaml"
     config.write_text(config.read_text().replace("experiment_name: smote", "experiment_name: smote_features"))
