@@ -20,6 +20,7 @@ def test_smote_in_feature_space_runs_writes_its_provenance_and_its_checkpoint_pr
                    f"output_root={tmp_path}"], cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-2000:]
     run_dir = next((tmp_path / "runs").iterdir())
+    assert "_balance_none_features_smote_" in run_dir.name  # not the baseline's folder name
     summary = json.loads((run_dir / "experiment_summary.json").read_text())
     block = summary["feature_balancing"]
     assert block["technique"] == "smote" and block["head"]["epochs"] == 2

@@ -167,3 +167,49 @@ def test_without_timm_the_option_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "timm", None)  # import timm raises ImportError
     with pytest.raises(ConfigError, match=r'pip install "balancelab\[timm\]"'):
         validate(compose(["model=timm"]))
+
+
+def test_a_missing_weights_file_is_refused_before_any_job_starts(tmp_path):
+    """It was caught only when the job ran (after the sweep had started its jobs)."""
+    from balancelab.cli.preflight import preflight
+
+    missing = tmp_path / "missing.pth"
+    args = ["model=timm", "model.architecture=test_resnet", "model.pretrained=true", f"model.weights_path={missing}"]
+    with pytest.raises(ConfigError, match=rf"model\.weights_path={missing}: no such file.*model\.pretrained=false"):
+        validate(compose(args))
+    message = preflight([*args, f"output_root={tmp_path / 'out'}"])
+    assert message and "model.weights_path" in message and "no such file" in message
+    assert not (tmp_path / "out").exists()
+    present = tmp_path / "w.pth"
+    present.write_bytes(b"")
+    assert validate(compose([*args[:-1], f"model.weights_path={present}"]))["model"]["weights_path"] == str(present)
+
+
+@pytest.mark.parametrize("architecture,side", [("test_coatnet", 16), ("test_maxvit", 16), ("test_vit_relpos", 8)])
+def test_an_architecture_too_deep_for_the_input_size_is_a_clear_error(architecture, side):
+    """test_coatnet at 16 px raised torch's 'Output size is too small', test_maxvit 'integer modulo by zero' (both
+    in the first training step), test_vit_relpos at 8 px 'negative dimension' (in its constructor)."""
+    with pytest.raises(ConfigError, match=rf"timm's {architecture} cannot take model\.input_size={side} .*"
+                                          r"model\.input_size=\d+"):
+        timm_classifier(architecture=architecture, num_classes=3, in_channels=1, input_size=side)
+
+
+def test_a_cnn_that_merely_accepts_img_size_is_not_marked_as_sized():
+    """repvit and mobilevit take an img_size argument that fixes nothing (no parameter or buffer depends on it):
+    they were treated as vision transformers, so inputs below 64 px never got the small-input stem."""
+    for architecture, first in (("repvit_m0_9", "stem.conv1.c"), ("mobilevit_xxs", "stem.conv")):
+        model = timm_classifier(architecture=architecture, num_classes=3, in_channels=1, input_size=32,
+                                small_input="true")
+        assert not any("is not applied" in n for n in model.build_notes), architecture
+        assert model.get_submodule(first).stride == (1, 1), architecture
+    vit = timm_classifier(architecture="test_vit", num_classes=3, in_channels=1, input_size=48, small_input="true")
+    assert any("is not applied" in n for n in vit.build_notes)  # a patch grid does depend on it
+
+
+def test_a_stem_that_does_not_run_stride_1_keeps_its_own():
+    """fastvit_t8's stem is a MobileOne block of parallel branches: with only its first convolution at stride 1 it
+    failed in the first training step (a shape mismatch), though its own stem runs at 16 px."""
+    model = timm_classifier(architecture="fastvit_t8", num_classes=3, in_channels=1, input_size=16)
+    assert any("small_input is not applied to fastvit_t8" in n for n in model.build_notes)
+    with torch.no_grad():
+        assert model.eval()(torch.zeros(2, 1, 16, 16)).shape == (2, 3)

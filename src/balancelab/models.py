@@ -219,21 +219,111 @@ def timm_classifier(*, architecture: str, num_classes: int, in_channels: int, in
         kwargs["drop_path_rate"] = float(drop_path_rate)
     if pretrained:
         kwargs.update(_timm_weights_source(timm, architecture, weights_path))
-    model, sized = _create_timm(timm, architecture, pretrained, weights_path, kwargs, input_size)
+    try:
+        model, sized = _create_timm(timm, architecture, pretrained, weights_path, kwargs, input_size)
+    except (ConfigError, TypeError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a patch grid of nothing fails in the constructor (test_vit_relpos at 8 px)
+        raise _input_size_error(timm, architecture, in_channels, input_size, kwargs, small_input, exc) or exc
+    sized = sized and _fixes_img_size(timm, architecture, kwargs, model)
     notes: list = [] if pretrained else _DiscardNotes()  # what the adaptation cost pretrained weights
     kept: list = []
     if not sized and _use_small_stem(small_input, input_size):
         _timm_small_stem(model, notes)
+        if _forward_fails(model, in_channels, input_size) is not None:
+            # a stem of parallel branches (fastvit's MobileOne block) does not run with one stride-1 convolution:
+            # its own stem is kept when that one runs at this side (else the input-size check below says why)
+            own, _ = _create_timm(timm, architecture, pretrained, weights_path, kwargs, input_size)
+            if _forward_fails(own, in_channels, input_size) is None:
+                model, notes = own, ([] if pretrained else _DiscardNotes())
+                kept.append(f"model.small_input is not applied to {architecture}: its stem does not run with a "
+                            f"stride-1 first convolution, so it keeps its own")
     elif sized and str(small_input).lower() == "true":
         kept.append(f"model.small_input=true is not applied to {architecture}: it takes img_size, so its patch "
                     f"grid is sized to model.input_size={input_size} instead")
     if normed_classifier:
         _timm_normed_classifier(model, architecture, num_classes)
+    _check_input_size(timm, model, architecture, in_channels, input_size, kwargs, small_input)
     if pretrained:
         config = timm.data.resolve_data_config({}, model=model)
         model.pretrained_normalization = _per_channel(config["mean"], config["std"], in_channels)
     model.build_notes = kept + list(notes)
     return model
+
+
+def _shapes(model: nn.Module) -> dict:
+    return {**{k: tuple(v.shape) for k, v in model.named_parameters()},
+            **{k: tuple(v.shape) for k, v in model.named_buffers()}}
+
+
+def _fixes_img_size(timm, architecture: str, kwargs: dict, model: nn.Module) -> bool:
+    """Whether the ``img_size`` a timm model accepted fixes anything: a patch grid, position embeddings, attention
+    biases or masks, i.e. a parameter or buffer whose shape depends on it. Some CNNs (repvit, mobilevit) take
+    ``img_size`` and change nothing with it; they are convolutional models (the small-input stem applies). Two
+    builds on the meta device (no memory, no weights) at the model's default side and twice it decide; a model
+    that cannot be built there keeps its img_size."""
+    side = int((getattr(model, "pretrained_cfg", None) or {}).get("input_size", (3, 224, 224))[-1])
+    plain = {k: v for k, v in kwargs.items() if k != "pretrained_cfg_overlay"}
+    try:
+        shapes = [_shapes(timm.create_model(architecture, pretrained=False, img_size=s, device="meta", **plain))
+                  for s in (side, 2 * side)]
+    except Exception:  # noqa: BLE001 - no meta build for it: it took img_size, so it keeps it
+        return True
+    return shapes[0] != shapes[1]
+
+
+def _forward_fails(model: nn.Module, in_channels: int, side: int) -> Optional[Exception]:
+    was_training = model.training
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, in_channels, side, side))
+    except Exception as exc:  # noqa: BLE001 - torch and timm raise whatever a too small map makes them raise
+        return exc
+    finally:
+        model.train(was_training)
+    return None
+
+
+def _runs_at(timm, architecture: str, in_channels: int, side: int, kwargs: dict, small_input: str) -> bool:
+    """Whether ``architecture`` (unpretrained, adapted as timm_classifier adapts it) runs at ``side``."""
+    try:
+        probe, sized = _create_timm(timm, architecture, False, None, kwargs, side)
+    except Exception:  # noqa: BLE001 - not buildable at this side either
+        return False
+    if _forward_fails(probe, in_channels, side) is None:
+        return True  # (with the small-input stem, if it applies, or else its own: timm_classifier keeps one that runs)
+    if sized or not _use_small_stem(small_input, side):
+        return False
+    _timm_small_stem(probe, _DiscardNotes())  # downsamples less
+    return _forward_fails(probe, in_channels, side) is None
+
+
+def _check_input_size(timm, model: nn.Module, architecture: str, in_channels: int, input_size: int,
+                      kwargs: dict, small_input: str = "auto") -> None:
+    """One forward pass of a blank image at ``input_size``: an architecture that downsamples more than the side
+    allows (a pooling window larger than what is left, a window partition of nothing) fails here with the key to
+    change, not in the first training step with torch's or timm's own message."""
+    failure = _forward_fails(model, in_channels, input_size)
+    if failure is None:
+        return
+    raise _input_size_error(timm, architecture, in_channels, input_size, kwargs, small_input, failure) or failure
+
+
+def _input_size_error(timm, architecture: str, in_channels: int, input_size: int, kwargs: dict, small_input: str,
+                      failure: Exception) -> Optional[ConfigError]:
+    """The error naming model.input_size and the smallest side that works, when ``failure`` (building or running
+    ``architecture`` at ``input_size``) goes away at a larger side; None when no side up to 384 px helps (the
+    failure is not the input size's)."""
+    plain = {k: v for k, v in kwargs.items() if k != "pretrained_cfg_overlay"}
+    works = next((side for side in (32, 48, 64, 96, 128, 160, 192, 224, 256, 384)
+                  if side > input_size and _runs_at(timm, architecture, in_channels, side, plain, small_input)), None)
+    if works is None:
+        return None
+    return ConfigError(
+        f"timm's {architecture} cannot take model.input_size={input_size} px inputs: it downsamples more than "
+        f"{input_size} px allow ({type(failure).__name__}: {(str(failure).splitlines() or [''])[0][:160]}). "
+        f"Fix it with model.input_size={works} (the smallest side of {architecture} that works; images are "
+        f"resized to it), or choose a model that downsamples less (e.g. model.architecture=resnet10t).")
 
 
 def _timm_weights_source(timm, architecture: str, weights_path: Optional[str]) -> dict:

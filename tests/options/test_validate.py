@@ -121,6 +121,32 @@ def test_run_name_is_readable_and_ends_in_the_identity_hash():
     assert digest == identity_hash(resolved_without_name(cfg)) and len(digest) == 8
 
 
+# Today's run folders (seed 42, the shipped defaults): a rename of a folder or a change of its hash would orphan
+# every earlier run of that experiment (a rerun would not find, skip or resume it).
+KEPT_RUN_NAMES = {"baseline": "small_cnn_balance_none_ce_mnist_lt_seed42_a11d0da7",
+                  "ldam": "small_cnn_balance_none_ldam_mnist_lt_seed42_ac3c2b3e",
+                  "ldam_drw": "small_cnn_balance_none_ldam_mnist_lt_seed42_ba149f73",
+                  "smote": "small_cnn_balance_smote_ce_mnist_lt_seed42_0f37a2ec",
+                  "crt": "small_cnn_balance_none_ce_mnist_lt_seed42_f04d1c95"}
+
+
+@pytest.mark.parametrize("experiment", sorted(KEPT_RUN_NAMES))
+def test_run_names_without_feature_balancing_are_unchanged(experiment):
+    assert OmegaConf.to_container(compose([f"experiment={experiment}"]), resolve=True)["run_name"] \
+        == KEPT_RUN_NAMES[experiment]
+
+
+@pytest.mark.parametrize("experiment,technique,digest", [("smote_features", "smote", "7d7799d1"),
+                                                         ("adasyn_features", "adasyn", "a12c5b1d"),
+                                                         ("random_oversampling_features", "random_oversampling",
+                                                          "6817c680")])
+def test_a_feature_space_run_folder_names_its_feature_balancing(experiment, technique, digest):
+    """A feature-space run's folder is told apart from the baseline's by its name (not only by its hash), and its
+    identity hash is the one it had before the name said so."""
+    name = OmegaConf.to_container(compose([f"experiment={experiment}"]), resolve=True)["run_name"]
+    assert name == f"small_cnn_balance_none_features_{technique}_ce_mnist_lt_seed42_{digest}"
+
+
 @pytest.mark.parametrize("override", ["optimizer.lr=0.01", "trainer.epochs=50", "dataset.imbalance_ratio=50",
                                       "loss=focal", "model.input_size=24", "dataset.input_size=24", "optimizer=sgd", "evaluation.few_shot_max=5"])
 def test_every_setting_that_changes_results_changes_the_run_name(override):

@@ -5,6 +5,7 @@ is said, not run."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -171,3 +172,53 @@ def test_a_screen_has_its_own_folder_also_per_dataset_combination(tmp_path):
     assert screen.name.startswith("screen_small_cnn_digits_lt_") and grid.name.startswith("grid_")
     assert screen.name.split("_")[-1] != grid.name.split("_")[-1]
     assert _sweep_dir({"screen": "true", "name": "s"}, args).name.startswith("s_")
+
+
+@pytest.mark.slow
+def test_experiments_that_screen_to_the_same_head_are_one_row_and_one_holm_comparison(tmp_path, fake_representation):
+    """smote and smote_features (the same SMOTE on the same cached features, the same loss) are one screened head,
+    as are random_oversampling and its _features twin: counted twice, the Holm family was 5 (stricter than the 3
+    distinct comparisons) and each result was reported under two names (found by a review). cRT, screened as
+    class-balanced sampling of the features, is its own comparison, tested like the others."""
+    from balancelab.sweep.report import build_report
+
+    names = ["baseline", "smote", "smote_features", "random_oversampling", "random_oversampling_features", "crt"]
+    info = screening.run_screen(tmp_path, {0: job("baseline")}, [job(n) for n in names])
+    assert info["same_head"] == {"smote_features": "smote", "random_oversampling_features": "random_oversampling"}
+    assert not (tmp_path / "smote_features_seed0").exists()
+    assert not (tmp_path / "random_oversampling_features_seed0").exists()
+    build_report(tmp_path)
+    table = pd.read_csv(tmp_path / "comparison.csv")
+    trained = table[table["row_kind"] == "trained"].set_index("experiment")
+    assert sorted(trained.index) == ["baseline", "crt", "random_oversampling", "smote"]
+    others = trained.drop(index="baseline")
+    assert (others["macro_f1_family_size"] == 3).all() and others["macro_f1_verdict"].notna().all()
+    assert "smote_features" in trained.loc["smote", "settings"]
+    assert "random_oversampling_features" in trained.loc["random_oversampling", "settings"]
+    assert "`smote_features`" in screen_notice(tmp_path)
+
+    # a screen folder made before: its duplicate's job folder is still there, and is not a row of its own
+    shutil.copytree(tmp_path / "smote_seed0", tmp_path / "smote_features_seed0")
+    config = tmp_path / "smote_features_seed0" / "config.yaml"
+    config.write_text(config.read_text().replace("experiment_name: smote", "experiment_name: smote_features"))
+    build_report(tmp_path)
+    again = pd.read_csv(tmp_path / "comparison.csv")
+    assert "smote_features" not in set(again["experiment"])
+    assert (again.loc[(again["row_kind"] == "trained") & (again["experiment"] != "baseline"),
+                      "macro_f1_family_size"] == 3).all()
+
+
+def test_the_screen_budget_line_says_what_the_heads_trained(tmp_path, fake_representation):
+    """The heads train trainer.feature_head_epochs epochs and ignore trainer.budget: the report's budget line
+    printed 'trainer.budget=epochs, <trainer.epochs> epochs per job ... trainer.budget=steps gives every job the
+    same number', true of no screened job."""
+    from balancelab.sweep.report import build_report
+
+    jobs = [job(n, "trainer.epochs=3", head_epochs=4) for n in ("baseline", "smote", "focal_loss")]
+    screening.run_screen(tmp_path, {0: job("baseline", "trainer.epochs=3")}, jobs)
+    summary = build_report(tmp_path)
+    text = summary["budget"]["text"]
+    assert "4 epochs" in text and "trainer.feature_head_epochs" in text
+    assert "3 epochs per job" not in text and "trainer.budget=steps gives" not in text
+    assert "trainer.budget does not apply to the heads" in text
+    assert text in (tmp_path / "comparison.md").read_text()

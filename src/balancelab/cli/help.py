@@ -106,6 +106,7 @@ def render_help(program: str = "balance-run", overrides: Optional[Sequence[str]]
         f"Keys, defaults and meaning of a group's options: {program} --help GROUP  (e.g. --help loss; --help top)",
         "Other flags (Hydra): --cfg job (print the composed config), --info, --hydra-help, -m/--multirun.",
         "The run folder is <output_root>/runs/<model>_balance_<technique>_<loss>_<dataset>_seed<seed>_<hash>",
-        "(<hash>: the run's identity); a finished one is never overwritten unless overwrite=true.",
+        "(<hash>: the run's identity; feature_balancing adds _features_<technique> after <technique>); a finished",
+        "one is never overwritten unless overwrite=true.",
     ]
     return "\n".join(lines)

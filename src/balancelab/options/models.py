@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import List, Optional
 
 from balancelab.options.fields import components, field_default, option
@@ -38,9 +39,14 @@ class TorchvisionAdaptation(ModelBase):
 
     @staticmethod
     def cross_check(node) -> List[str]:
-        if node.get("weights_path") and not node.get("pretrained"):
+        path = node.get("weights_path")
+        if path and not node.get("pretrained"):
             return ["'model.weights_path' is read only with model.pretrained=true; add model.pretrained=true or "
                     "remove model.weights_path."]
+        if path and not Path(str(path)).expanduser().is_file():  # refused before any job starts, not by the job
+            return [f"model.weights_path={path}: no such file. With model.pretrained=true the weights are read from "
+                    f"this file, which must exist when the command starts (a .pth or .safetensors file of "
+                    f"model.architecture's weights). Fix the path, or use model.pretrained=false."]
         return []
 
 

@@ -21,6 +21,16 @@ def dataset_input_size(default, *, _root_) -> int:
     return int(default) if size is None else int(size)
 
 
+def feature_space_part(*, _root_) -> str:
+    """``${feature_space_part:}`` in ``run_name``: ``_features_<technique>`` when the run balances in feature space
+    (``feature_balancing`` set), else nothing, so that such a run's folder is told apart from the baseline's by its
+    readable name and every other run keeps the name it had (the hash is of the identity, not of the name)."""
+    node = _root_.get("feature_balancing")
+    if node is None:
+        return ""
+    return f"_features_{node.get('name') or 'custom'}"
+
+
 def register_resolvers() -> None:
     from omegaconf import OmegaConf
 
@@ -29,3 +39,5 @@ def register_resolvers() -> None:
         OmegaConf.register_new_resolver("fraction_of_epochs", fraction_of_epochs)
     if not OmegaConf.has_resolver("dataset_input_size"):
         OmegaConf.register_new_resolver("dataset_input_size", dataset_input_size)
+    if not OmegaConf.has_resolver("feature_space_part"):
+        OmegaConf.register_new_resolver("feature_space_part", feature_space_part)

@@ -87,6 +87,8 @@ def _job_row(folder: Path, cfg: dict, results: bool = True) -> Dict[str, object]
     record = read_job_record(folder)  # UnreadableRunFile: read_job makes the row incomplete or failed, saying why
     if record.summary is not None:
         summary = record.summary
+        if summary.get("screen"):  # a screen trained crt's cRT head already (class-balanced sampling of the
+            row["crt_epochs"] = 0  # features): its row is the result, not a model before its cRT stage
         budget = summary.get("budget") or {}
         row["planned_steps"] = budget.get("total_steps")
         # The steps made (early stopping can end a job before its plan); older summaries only have the plan.

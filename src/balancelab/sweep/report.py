@@ -27,14 +27,15 @@ from balancelab.output import atomic
 from balancelab.output.contract import (COMPARISON_CSV, COMPARISON_MD, COMPARISON_PLOT, PER_CLASS_DELTA_FILE,
                                         PER_CLASS_DELTA_PLOT, PER_CLASS_RECALL_PLOT, REPORT_FILE, STATISTICS_FILE,
                                         SWEEP_SUMMARY_FILE, Status)
-from balancelab.sweep.aggregate import attach_statistics, comparison_table, paired_statistics, per_class_tables
+from balancelab.sweep.aggregate import (attach_statistics, column_of, comparison_table, paired_statistics,
+                                       per_class_tables)
 from balancelab.sweep.answer import sweep_answer
 from balancelab.sweep.budget import budget_facts
 from balancelab.sweep.columns import BOOTSTRAP_SEED, DERIVED, TRAINED, log
 from balancelab.sweep.html_report import sweep_report_html
 from balancelab.sweep.jobs import jobs_table, trained_jobs
 from balancelab.sweep.render import best_row, derived_markdown, markdown, statistics_markdown
-from balancelab.sweep.screen_notice import screen_notice
+from balancelab.sweep.screen_notice import same_head_names, screen_budget_text, screen_info, screen_notice
 from balancelab.sweep.statistics import FAMILIES, PRIMARY_METRIC
 
 
@@ -60,6 +61,15 @@ def build_report(sweep_dir: str | Path, bootstrap_seed: int = BOOTSTRAP_SEED) ->
     if jobs.empty:
         raise FileNotFoundError(f"No job folders (with config.yaml) under {sweep_dir}.")
     one_dataset_and_model(sweep_dir, jobs)
+    screen = screen_info(sweep_dir)
+    merged = set((screen or {}).get("same_head") or {})
+    if merged:  # folders of a screen made before same-head experiments were screened once: their row is another's
+        jobs = jobs[~(jobs["experiment"].isin(merged) | column_of(jobs, "source_experiment").isin(merged))]
+        jobs = jobs.reset_index(drop=True)
+    for kept, others in same_head_names(screen).items():  # a screen's row that stands for several experiments
+        rows = jobs["experiment"] == kept
+        note = f"the same screened head as {', '.join(others)}"
+        jobs.loc[rows, "settings"] = [f"{s}; {note}" if s else note for s in jobs.loc[rows, "settings"]]
     stats = paired_statistics(sweep_dir, jobs, bootstrap_seed)
     long, notes = stats.long, stats.notes
     n_resamples = int(long["n_resamples"].max()) if len(long) and long["n_resamples"].notna().any() else 0
@@ -67,6 +77,8 @@ def build_report(sweep_dir: str | Path, bootstrap_seed: int = BOOTSTRAP_SEED) ->
     answer = sweep_answer(table, jobs, stats.predictions, stats.minority_index, bootstrap_seed, groups=stats.groups)
     per_class = per_class_tables(jobs, sweep_dir)
     budget = budget_facts(jobs)
+    if screen is not None:  # the heads trained trainer.feature_head_epochs, whatever trainer.budget says
+        budget["text"] = screen_budget_text(screen, jobs)
     atomic.write_csv(sweep_dir / COMPARISON_CSV, table)
     atomic.write_csv(sweep_dir / STATISTICS_FILE, long)
     derived_text = derived_markdown(table)

@@ -14,6 +14,7 @@ the report, and gets no job.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,7 @@ from balancelab.output.lock import FolderLock
 from balancelab.output.run_folder import prepare_run_folder, read_summary
 from balancelab.pipeline import artifacts
 from balancelab.pipeline.screening import (SCREEN_NOTE, CachedFeatures, balancing_refusal, extract_features,
-                                           screen_job, screen_loss)
+                                           screen_job, screen_loss, screened_balancing)
 from balancelab.sweep.jobs import flat_settings
 from balancelab.sweep.screen_notice import NOTICE, SCREEN_FILE
 from balancelab.task import record_failure
@@ -76,6 +77,34 @@ def not_screenable(cfg: dict, base_cfg: dict) -> Optional[str]:
         shown = ", ".join(f"{k}={mine.get(k, '(unset)')}" for k in differ[:3]) + (" ..." if len(differ) > 3 else "")
         return f"it changes the representation's training, not only the classifier's ({shown})"
     return balancing_refusal(cfg)
+
+
+def head_config(cfg: dict) -> str:
+    """What a screened head is trained from, apart from the seed (canonical JSON): the balancing applied to the
+    feature rows (its class and parameters, not its name: smote and smote_features apply the same SMOTE), the loss
+    on the head's logits, the head's epochs and batch size. Two experiments with equal head configs train the
+    same head on the same features: a screen trains it once and tests it once."""
+    node = dict(screened_balancing(cfg))
+    node.pop("feature_size", None)  # not used on feature rows
+    node.pop("name", None)
+    trainer = cfg["trainer"]
+    return json.dumps({"balancing": node, "loss": cfg["loss"], "head_epochs": trainer["feature_head_epochs"],
+                       "batch_size": trainer["batch_size"]}, sort_keys=True, default=str)
+
+
+def same_heads(jobs: List[ScreenJob]) -> Dict[str, str]:
+    """{experiment: the earlier experiment (grid order) whose screened head it equals} (head_config)."""
+    first: Dict[str, str] = {}
+    same: Dict[str, str] = {}
+    for job in jobs:
+        if job.experiment in same or job.experiment in first.values():
+            continue
+        key = head_config(job.cfg)
+        if key in first:
+            same[job.experiment] = first[key]
+        else:
+            first[key] = job.experiment
+    return same
 
 
 def screen_identity(job: ScreenJob, representation: str) -> str:
@@ -137,8 +166,15 @@ def run_screen(sweep_dir: Path, bases: Dict[int, ScreenJob], jobs: List[ScreenJo
     sweep_dir = Path(sweep_dir)
     skipped: Dict[str, str] = {}
     failed_seeds: Dict[int, str] = {}
+    # One job per distinct head (the seeds share the experiments' settings, so one seed's jobs decide it); the
+    # others are named on its row, and the report's Holm family counts the comparison once.
+    first_seed = [j for j in jobs if j.seed == next(iter(bases), None)]
+    same = same_heads([j for j in first_seed if not not_screenable(j.cfg, bases[j.seed].cfg)])
+    for experiment, kept in same.items():
+        log.info("Screen: %s trains the same head as %s (the same balancing of the features, the same loss); "
+                 "screened once, as %s.", experiment, kept, kept)
     for seed, base in bases.items():
-        mine = [j for j in jobs if j.seed == seed]
+        mine = [j for j in jobs if j.seed == seed and j.experiment not in same]
         try:
             train_representation(sweep_dir, base, stale_after_s)
             cache = load_features(sweep_dir, base)
@@ -174,7 +210,8 @@ def run_screen(sweep_dir: Path, bases: Dict[int, ScreenJob], jobs: List[ScreenJo
                                                                      for s in bases},
                                "features": {str(s): str(features_file(sweep_dir, s)) for s in bases}},
             "head_epochs": sorted({j.cfg["trainer"]["feature_head_epochs"] for j in jobs}),
-            "screened": sorted({j.experiment for j in jobs} - set(skipped)), "not_screenable": skipped,
+            "screened": sorted({j.experiment for j in jobs} - set(skipped) - set(same)), "not_screenable": skipped,
+            "same_head": same,
             "failed_seeds": {str(s): e for s, e in failed_seeds.items()}}
     atomic.write_json(sweep_dir / SCREEN_FILE, info)
     return info
