@@ -17,9 +17,6 @@ HEAVY = {"torch", "torchvision", "cv2", "sklearn", "imblearn", "matplotlib", "wa
          "submitit", "PIL", "hydra_plugins", "joblib", "timm", "optuna"}
 # Function-level imports of light modules kept on purpose, each with its reason.
 KEPT_FUNCTION_IMPORTS = {
-    ("balancelab.task", "balancelab.output.atomic"):
-        "tests replace atomic.ensure_writable / write_text to simulate a full disk; a module-level name would "
-        "keep the original",
     ("balancelab.cli.run_command", "balancelab.configs"):
         "imported for its side effect (registers the option schemas with Hydra's ConfigStore) right before "
         "Hydra runs, never on the --help or rejection path",

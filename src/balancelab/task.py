@@ -15,6 +15,7 @@ from balancelab.errors import (EXIT_DIVERGED, EXIT_FAILED, EXIT_INTERRUPTED, EXI
 from balancelab.identity import identity_hash, resolved_without_name
 from balancelab.logs import setup_logging
 from balancelab.options.validate import validate
+from balancelab.output import atomic  # as a module: tests replace atomic.ensure_writable / write_text
 from balancelab.output.contract import CONFIG_FILE, FAILURE_FILE, FINISHED, Status
 from balancelab.output.lock import LOCK_FILE, FolderLock
 from balancelab.output.run_folder import folder_identity, prepare_run_folder, read_summary
@@ -59,8 +60,6 @@ def _job(cfg) -> dict:
     """One job. Inside a multirun a failing job is recorded and the others go on; alone, it exits."""
     from hydra.core.hydra_config import HydraConfig
 
-    from balancelab.output.atomic import ensure_writable
-
     setup_logging()
     hydra_cfg = HydraConfig.get()
     is_multirun = str(hydra_cfg.mode) == "RunMode.MULTIRUN"
@@ -83,9 +82,9 @@ def _job(cfg) -> dict:
         cfg = validate(cfg)  # before any data is loaded; a plain dict from here on
         # Checked by the command line before Hydra started, and again here: a launcher may run the job on
         # another machine (SLURM), where these folders are other mounts.
-        ensure_writable(cfg["output_root"], "output_root")
+        atomic.ensure_writable(cfg["output_root"], "output_root")
         if cfg["use_cache"]:
-            ensure_writable(cfg["cache_dir"], "cache_dir")
+            atomic.ensure_writable(cfg["cache_dir"], "cache_dir")
         lock = FolderLock(run_dir, stale_after_s=cfg["lock_stale_after_s"]).acquire()
         job_index = int(hydra_cfg.job.num) if is_multirun and hydra_cfg.job.get("num") is not None else None
         return _run_locked(cfg, run_dir, identity, is_multirun, hydra_cfg.launcher.get("_target_"), owned, job_index)
@@ -173,8 +172,6 @@ def record_failure(run_dir: Path, exc: BaseException, cfg=None) -> dict:
 
     from omegaconf import OmegaConf
 
-    from balancelab.output.atomic import write_json, write_text
-
     info = {"status": Status.FAILED.value, "error_type": type(exc).__name__, "error": str(exc),
             "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))}
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -184,8 +181,8 @@ def record_failure(run_dir: Path, exc: BaseException, cfg=None) -> dict:
             text = OmegaConf.to_yaml(cfg, resolve=True)
         except Exception:  # a config that cannot be resolved is recorded as written
             text = OmegaConf.to_yaml(cfg)
-        write_text(run_dir / CONFIG_FILE, text)
-    write_json(run_dir / FAILURE_FILE, info)
+        atomic.write_text(run_dir / CONFIG_FILE, text)
+    atomic.write_json(run_dir / FAILURE_FILE, info)
     return info
 
 
@@ -203,8 +200,9 @@ def _record_exit_code(code: int) -> None:
     folder = os.environ.get(EXIT_CODES_ENV)
     if folder:
         try:
-            (Path(folder) / f"{os.getpid()}-{secrets.token_hex(4)}.code").write_text(str(code))
-        except OSError as exc:  # the command then knows fewer jobs' codes; it must not fail the job
+            # atomic: the command reads every *.code file once the launcher returns, never half of one
+            atomic.write_text(Path(folder) / f"{os.getpid()}-{secrets.token_hex(4)}.code", str(code))
+        except (OSError, BalancelabError) as exc:  # the command then knows fewer jobs' codes; it must not fail the job
             log.warning("Could not leave this job's exit code in %s (%s).", folder, exc)
 
 
@@ -220,6 +218,8 @@ def single_run_exit_code(folder=None) -> int:
     the jobs of other processes left (see EXIT_CODES_ENV)."""
     codes = list(_exit_codes)
     for path in Path(folder).glob("*.code") if folder else ():
+        if path.name.startswith("."):  # a write that never finished (atomic's temporary file): no code
+            continue
         try:
             codes.append(int(path.read_text()))
         except (OSError, ValueError):

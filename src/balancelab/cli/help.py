@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from balancelab.options.catalog import (config_groups, default_choices, field_default, option_keys,
+from balancelab.options.catalog import (config_groups, default_choices, option_keys,
                                         options_chosen_by_datasets, own_target)
-from balancelab.options.fields import rule_text
+from balancelab.options.fields import declared_default, rule_text
 from balancelab.options.run import TopLevel
 from balancelab.options.searchpath import search_folders
 
@@ -63,7 +63,7 @@ def _top_level_help(program: str) -> str:
     for f in dataclasses.fields(TopLevel):
         if f.metadata.get("help"):
             rule = rule_text(f.metadata)
-            lines.append(f"    {f.name}={_show(field_default(f))}    # {f.metadata['help']}" + (f" [{rule}]" if rule else ""))
+            lines.append(f"    {f.name}={_show(declared_default(f))}    # {f.metadata['help']}" + (f" [{rule}]" if rule else ""))
     return "\n".join(lines)
 
 

@@ -11,7 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Optional, Sequence
 
-from balancelab.options.fields import rule_text
+from balancelab.options.fields import declared_default, rule_text
 from balancelab.options.searchpath import option_file, options_in
 from balancelab.options.store import GROUPS, SETTINGS
 
@@ -59,7 +59,7 @@ def option_keys(group: str, option: str, folders: Sequence[Path] = ()) -> list:
         for f in dataclasses.fields(cls):
             if f.name.startswith("_"):
                 continue
-            value = values.get(f.name, field_default(f))
+            value = values.get(f.name, declared_default(f))
             if dataclasses.is_dataclass(hints.get(f.name)):
                 walk(hints[f.name], value if isinstance(value, dict) else _asdict(value), f"{prefix}{f.name}.")
             else:
@@ -86,16 +86,6 @@ def own_target(group: str, option: str, folders: Sequence[Path]) -> Optional[str
         return None
     target = _option_data(group, option, folders).get("_target_")
     return str(target) if target else None
-
-
-def field_default(f):
-    import dataclasses
-
-    if f.default is not dataclasses.MISSING:
-        return f.default
-    if f.default_factory is not dataclasses.MISSING:
-        return f.default_factory()
-    return "???"
 
 
 def _asdict(value):

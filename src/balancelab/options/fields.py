@@ -49,10 +49,23 @@ def violates(meta, value) -> bool:
             or (meta.get("le") is not None and value > meta["le"]) or (meta.get("lt") is not None and value >= meta["lt"]))
 
 
+def declared_default(f: dataclasses.Field) -> Any:
+    """The default a schema field declares: its value, a fresh one from its factory (a mapping or list), or
+    ``"???"`` (OmegaConf's mark of a required value) when it declares none."""
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return "???"
+
+
 def field_default(schema: type, name: str) -> Any:
-    """The default a schema declares for its key ``name`` (None if it has no such key or default): the value
-    an option ships with, which a check may tell apart from one the user set."""
-    return next((f.default for f in dataclasses.fields(schema) if f.name == name), None)
+    """The default a schema declares for its key ``name`` (None if it has no such key or declares no default;
+    a fresh value for a key with a factory): the value an option ships with, which a check may tell apart
+    from one the user set."""
+    found = next((f for f in dataclasses.fields(schema) if f.name == name), None)
+    value = None if found is None else declared_default(found)
+    return None if value == "???" else value
 
 
 def components(namespace: dict, base: type) -> Dict[str, type]:
