@@ -188,3 +188,18 @@ def test_kept_function_imports_are_still_there():
     for module, imported in KEPT_FUNCTION_IMPORTS:
         text = modules[module].read_text()
         assert f"import {imported}" in text or f"from {imported} import" in text, (module, imported)
+
+
+def test_only_the_command_line_package_reads_the_process_arguments():
+    """The cli package parses sys.argv and passes what it parsed down: a module below it that read the process's
+    arguments would answer differently when called from a test, a notebook or another command."""
+    readers = []
+    for name, path in _modules().items():
+        if name == "balancelab.cli" or name.startswith("balancelab.cli."):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr == "argv" and getattr(node.value, "id", None) == "sys":
+                readers.append(f"{name}:{node.lineno}")
+            if isinstance(node, ast.ImportFrom) and node.module == "sys" and any(a.name == "argv" for a in node.names):
+                readers.append(f"{name}:{node.lineno}")
+    assert not readers, f"read sys.argv below balancelab.cli: {readers}"

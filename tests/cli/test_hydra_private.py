@@ -31,3 +31,14 @@ def test_sweep_functions_expand_too():
     parsed = OverridesParser.create().parse_overrides(["seed=range(0,3)", "loss=choice(ce,focal)"])
     jobs = expand_multirun(parsed)
     assert len(jobs) == 6 and jobs[0] == ["seed=0", "loss=ce"] and jobs[-1] == ["seed=2", "loss=focal"]
+
+
+def test_an_overrides_value_is_written_back_as_hydra_writes_it():
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from balancelab.cli.hydra_private import parsed_value, value_text
+
+    (mapping, quoted) = OverridesParser.create().parse_overrides(["a={x: 1.5, y: 40}", "b='q r'"])
+    assert parsed_value(mapping) == {"x": 1.5, "y": 40} and value_text(parsed_value(quoted)) == "'q r'"
+    assert mapping.get_value_element_as_str() == value_text(parsed_value(mapping)) == "{x:1.5,y:40}"
+    assert [value_text(v) for v in (1.5, 40, "a:b", None, True)] == ["1.5", "40", "a\\:b", "null", "True"]

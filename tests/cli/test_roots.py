@@ -75,11 +75,16 @@ def test_a_folder_named_after_another_setting_follows_each_job(checked, tmp_path
     assert checked == [("output_root", f"{tmp_path}/digits_lt"), ("output_root", f"{tmp_path}/digits_binary")]
 
 
-def test_jobs_that_agree_on_the_folders_are_composed_once(checked, tmp_path, monkeypatch):
+def test_the_jobs_the_command_composed_are_not_composed_again(checked, tmp_path, monkeypatch):
+    """The commands compose each job once (cli.compose) and pass the jobs here: the folders are read from them."""
     import hydra
 
+    from balancelab.cli.compose import compose_jobs
+
+    argv = ["-m", f"output_root={tmp_path}", "seed=0,1,2,3", "balancing=none,smote"]
+    jobs = compose_jobs(argv)
     calls = []
     real = hydra.compose
     monkeypatch.setattr(hydra, "compose", lambda *a, **k: calls.append(1) or real(*a, **k))
-    roots.unwritable_folder(["-m", f"output_root={tmp_path}", "seed=0,1,2,3", "balancing=none,smote"])
-    assert len(calls) == 1 and checked == [("output_root", str(tmp_path)), ("cache_dir", f"{tmp_path}/.cache")]
+    roots.unwritable_folder(argv, jobs)
+    assert len(calls) == 0 and checked == [("output_root", str(tmp_path)), ("cache_dir", f"{tmp_path}/.cache")]

@@ -15,6 +15,8 @@ def test_search_folders_reads_plain_quoted_relative_and_escaped_entries(tmp_path
     assert option_file(search_folders(overrides), "model", "mine") == tmp_path / "b" / "model" / "mine.yaml"
 
 
-def test_without_overrides_the_command_line_is_read(monkeypatch, tmp_path):
+def test_without_overrides_there_is_no_folder_whatever_the_process_was_given(monkeypatch, tmp_path):
+    """Only balancelab.cli reads the command line; it passes its overrides down."""
     monkeypatch.setattr("sys.argv", ["balance-run", f"hydra.searchpath=[file://{tmp_path}]", "--help"])
-    assert search_folders() == [tmp_path]
+    assert search_folders() == []
+    assert search_folders([f"hydra.searchpath=[file://{tmp_path}]"]) == [tmp_path]

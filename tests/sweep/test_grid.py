@@ -27,3 +27,15 @@ def test_every_group_sweep_includes_the_baseline_its_verdicts_compare_against(gr
 
 def test_the_baseline_group_is_the_baseline_alone():
     assert select("baseline", overrides=[]) == ["baseline"]
+
+
+def test_the_grid_does_not_depend_on_the_process_arguments(monkeypatch):
+    """Only the command line reads sys.argv; called without overrides the grid is the packaged one."""
+    monkeypatch.setattr("sys.argv", ["balance-sweep", SEARCHPATH[0], "--help"])
+    assert "mine" not in experiments() and "mine" not in select(group="all")
+
+
+def test_the_sweeps_help_lists_the_experiments_of_the_search_path_it_was_given():
+    from balancelab.cli.sweep_command import sweep_help
+
+    assert "mine" in sweep_help(SEARCHPATH) and "mine" not in sweep_help([])

@@ -57,12 +57,15 @@ def compose_job(overrides: Sequence[str], with_choices: bool = False):
 
 @dataclass
 class Job:
-    """One job of a command: its overrides, and its composed config and choices, or the error Hydra raised."""
+    """One job of a command: its overrides, and its composed config and choices, or the error Hydra raised;
+    once the pre-flight has checked it, its validated plain config and its run identity."""
 
     overrides: List[str]
     cfg: Any = None
     choices: Optional[dict] = None
     error: Optional[Exception] = None
+    plain: Optional[dict] = None
+    identity: Optional[str] = None
 
 
 def compose_jobs(argv: Sequence[str]) -> List[Job]:

@@ -31,7 +31,7 @@ GROUP_HELP = {
 
 def render_group_help(group: str, program: str = "balance-run", overrides: Optional[Sequence[str]] = None) -> str:
     """`balance-run --help GROUP`: each option of the group with its keys, defaults and meaning. ``overrides``
-    (default: the command line) may add folders with ``hydra.searchpath=[file://...]``."""
+    (the command's, as the command line gave them) may add folders with ``hydra.searchpath=[file://...]``."""
     folders = search_folders(overrides)
     groups = config_groups(folders)
     if group in ("top", "top_level"):
@@ -76,7 +76,7 @@ def _show(value) -> str:
 
 
 def render_help(program: str = "balance-run", overrides: Optional[Sequence[str]] = None) -> str:
-    """`balance-run --help`: every group and its options (with those of a search path on the command line)."""
+    """`balance-run --help`: every group and its options (with those of a search path in ``overrides``, the command's)."""
     groups = config_groups(search_folders(overrides))
     defaults = default_choices()
     lines = [

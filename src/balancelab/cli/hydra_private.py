@@ -5,6 +5,8 @@ Relied on (each with its test):
 - ``hydra._internal.utils.get_args_parser``: the command line exactly as ``@hydra.main`` parses it.
 - ``BasicSweeper.split_arguments``: a multirun's jobs exactly as the basic sweeper (and the joblib and
   submitit launchers, which take its batches) expand them.
+- ``Override._value`` and ``Override._get_value_element_as_str``: an override's value as parsed (quotes kept)
+  and a value written as Hydra writes it after the ``=`` (the sweep folder's hash is made of such text).
 """
 
 from __future__ import annotations
@@ -33,3 +35,15 @@ def expand_multirun(parsed_overrides) -> List[List[str]]:
 
     batches = BasicSweeper.split_arguments(parsed_overrides, None)
     return [list(job) for batch in batches for job in batch]
+
+
+def parsed_value(override):
+    """An override's value as Hydra parsed it (quoted strings stay ``QuotedString``, unlike ``value()``)."""
+    return override._value
+
+
+def value_text(value) -> str:
+    """``value`` written as Hydra writes an override's value (``Override.get_value_element_as_str``)."""
+    from hydra.core.override_parser.types import Override
+
+    return Override._get_value_element_as_str(value)

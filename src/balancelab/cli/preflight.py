@@ -9,7 +9,7 @@ expands it, and each job is checked.
 from __future__ import annotations
 
 import difflib
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 from balancelab.cli.compose import Job, compose_job, compose_jobs
 from balancelab.cli.hydra_private import parse_hydra_arguments
@@ -27,31 +27,39 @@ from balancelab.options.validate import validate
 _NON_RUNNING = ("info", "help", "hydra_help", "shell_completion")
 
 
-def preflight(argv: Sequence[str]) -> Optional[str]:
-    """None when every job of ``argv`` composes and validates; otherwise the message to print."""
+def preflight(argv: Sequence[str], jobs: Optional[List[Job]] = None) -> Optional[str]:
+    """None when every job of ``argv`` composes and validates; otherwise the message to print. ``jobs``: the
+    command's jobs as compose_jobs(argv) gave them, when the caller has composed them already."""
+    return check_command(argv, jobs)[0]
+
+
+def check_command(argv: Sequence[str], jobs: Optional[List[Job]] = None) -> Tuple[Optional[str], Optional[List[Job]]]:
+    """(None, or the message to print; the command's jobs, each composed once and checked, or None when the
+    command runs no job or is refused before its jobs are composed). ``jobs``: as for :func:`preflight`."""
     args = parse_hydra_arguments(argv)
     if args is None:
-        return None  # Hydra's own argument errors are Hydra's to report (once: it parses them again)
+        return None, None  # Hydra's own argument errors are Hydra's to report (once: it parses them again)
     if any(getattr(args, flag, None) for flag in _NON_RUNNING):
-        return None
+        return None, None
     if args.multirun and args.cfg:  # Hydra refuses the pair with a traceback
         return ("--cfg prints one job's config and cannot be combined with -m. Drop -m and give one value per "
-                "setting (balance-run balancing=smote --cfg job); every job of the multirun is checked when it runs.")
+                "setting (balance-run balancing=smote --cfg job); every job of the multirun is checked when it "
+                "runs."), None
     launcher = next((o.split("=", 1)[1] for o in args.overrides if o.split("=", 1)[0] == "hydra/launcher"), None)
     if launcher:
         missing = missing_launcher_plugin(LAUNCHERS.get(launcher, launcher) or "")
         if missing:
-            return missing
+            return missing, None
     try:
-        jobs = compose_jobs(argv)
+        jobs = compose_jobs(argv) if jobs is None else jobs
         checked = [_check_one_of([job.overrides for job in jobs], job) for job in jobs]
     except ConfigError as exc:
-        return str(exc)
+        return str(exc), jobs
     # A setting shared by the jobs of a multirun or grid must take effect in at least one of them.
     unused = [problems for problems, _ in checked]
     if unused and all(unused):
-        return unused[0][0]
-    return same_run_twice([job.overrides for job in jobs], [identity for _, identity in checked])
+        return unused[0][0], jobs
+    return same_run_twice([job.overrides for job in jobs], [identity for _, identity in checked]), jobs
 
 
 def same_run_twice(jobs: List[List[str]], identities: List[str]) -> Optional[str]:
@@ -125,11 +133,11 @@ def check_job(overrides: List[str], job: Optional[Job] = None):
     typed = {o.split("=", 1)[0].lstrip("+~") for o in overrides}
     choices = {g: c for g, c in choices.items() if f"{g}.name" not in typed
                and not (g == "experiment" and "experiment_name" in typed)}
-    validate(cfg, choices)
+    job.plain = validate(cfg, choices)
+    job.identity = identity_hash(resolved_without_name(cfg))
 
     unused = unused_preset_settings(overrides, cfg) + unused_input_size(overrides, cfg)
-    return unused + Mixing.unused_settings(_plain(cfg.augmentation.mixup)), \
-        identity_hash(resolved_without_name(cfg))
+    return unused + Mixing.unused_settings(_plain(cfg.augmentation.mixup)), job.identity
 
 
 def unused_preset_settings(overrides: Sequence[str], cfg) -> List[str]:

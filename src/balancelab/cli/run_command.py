@@ -8,7 +8,7 @@ import sys
 from balancelab.balancing.cache import BalancedSetCache
 from balancelab.cli.compose import with_mappings_replaced
 from balancelab.cli.help import render_group_help, render_help
-from balancelab.cli.preflight import preflight
+from balancelab.cli.preflight import check_command
 from balancelab.cli.roots import folders_written, unwritable_folder
 from balancelab.errors import EXIT_OUTPUT_ERROR, EXIT_USER_ERROR
 from balancelab.options.catalog import config_groups
@@ -29,11 +29,13 @@ def run() -> None:
     sys.argv[1:] = with_mappings_replaced(sys.argv[1:])  # `key={name: value}` takes effect (compose.py)
     importable_working_directory()
 
-    error = preflight(sys.argv[1:])  # every job checked before anything is made or loaded
+    # Every job composed once (cli.compose) and checked before anything is made or loaded; the composed jobs
+    # are passed on to the checks of the folders, so none is composed again before Hydra runs.
+    error, jobs = check_command(sys.argv[1:])
     if error:
         print(f"balance-run: {error}", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
-    unwritable = unwritable_folder(sys.argv[1:])  # before Hydra makes the run folder under output_root
+    unwritable = unwritable_folder(sys.argv[1:], jobs)  # before Hydra makes the run folder under output_root
     if unwritable:
         print(f"balance-run: {unwritable}", file=sys.stderr)
         sys.exit(EXIT_OUTPUT_ERROR)
@@ -42,7 +44,7 @@ def run() -> None:
     import balancelab.configs  # noqa: F401 - registers the option schemas: --info defaults needs them first
 
     main = hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="config")(run_job)
-    codes = _exit_codes_folder(sys.argv[1:])
+    codes = _exit_codes_folder(sys.argv[1:], jobs)
     forget_exit_codes()
     try:
         main()
@@ -57,15 +59,15 @@ def run() -> None:
     sys.exit(code)
 
 
-def _exit_codes_folder(args: list):
+def _exit_codes_folder(args: list, jobs=None):
     """For a multirun, the folder where its jobs leave their exit codes (see task.EXIT_CODES_ENV): under the
-    output root, which the SLURM nodes share, else the system's temporary folder."""
+    output root, which the SLURM nodes share, else the system's temporary folder. ``jobs``: the composed jobs."""
     import os
     import tempfile
 
     if not any(arg in ("-m", "--multirun") for arg in args):
         return None
-    roots = [folder for setting, folder in folders_written(args) if setting == "output_root"]
+    roots = [folder for setting, folder in folders_written(args, jobs) if setting == "output_root"]
     try:
         # absolute: a job may run in another working directory (hydra.job.chdir, a submitit node)
         folder = os.path.abspath(tempfile.mkdtemp(prefix=".exit-codes-", dir=roots[0] if roots else None))
@@ -84,12 +86,12 @@ def show_help(args: list) -> int:
     at = next(i for i, a in enumerate(args) if a in ("-h", "--help"))
     topic = args[at + 1] if at + 1 < len(args) and "=" not in args[at + 1] else None
     if topic is None:
-        print(render_help())
+        print(render_help(overrides=args))
         return 0
     if topic not in config_groups() and topic not in ("top", "top_level"):
-        print(render_group_help(topic), file=sys.stderr)
+        print(render_group_help(topic, overrides=args), file=sys.stderr)
         return 2
-    print(render_group_help(topic))
+    print(render_group_help(topic, overrides=args))
     return 0
 
 

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import sys
 from pathlib import Path
+from typing import List, Optional
 
-from balancelab.cli.compose import compose_job, with_mappings_replaced
+from balancelab.cli.compose import Job, compose_job, compose_jobs, mapping_settings, with_mappings_replaced
+from balancelab.cli.hydra_private import parsed_value, value_text
 from balancelab.cli.launchers import LAUNCHERS, install_hint, missing_launcher_plugin
 from balancelab.cli.messages import explain_composition_error
 from balancelab.cli.preflight import preflight
 from balancelab.cli.roots import unwritable_folder
 from balancelab.errors import (EXIT_LOCKED, EXIT_OUTPUT_ERROR, EXIT_USER_ERROR, BalancelabError, DataError,
                                OutputWriteError, RunLockedError)
-from balancelab.identity import PRESENTATION_KEYS, RECORDED_ELSEWHERE, identity_hash, resolved_without_name
+from balancelab.identity import PRESENTATION_KEYS, RECORDED_ELSEWHERE
 from balancelab.logs import setup_logging
-from balancelab.options.validate import validate
 from balancelab.output.atomic import ensure_writable
 from balancelab.output.contract import COMPARISON_MD, RANKS_MD, Status
 from balancelab.options.imports import importable_working_directory
@@ -29,8 +31,9 @@ def _parse_list(value: str) -> list:
     return [v.strip() for v in value.strip("[]").split(",") if v.strip()]
 
 
-def sweep_help() -> str:
-    grid = experiments()
+def sweep_help(overrides: Optional[List[str]] = None) -> str:
+    """The usage of balance-sweep; ``overrides``: the command's (a hydra.searchpath adds the user's experiments)."""
+    grid = experiments(overrides)
     groups: dict = {}
     for name, group in grid.items():
         groups.setdefault(group, []).append(name)
@@ -75,7 +78,7 @@ def sweep() -> None:
     setup_logging()
     importable_working_directory()
     if any(arg in ("-h", "--help") for arg in sys.argv[1:]):
-        print(sweep_help())
+        print(sweep_help(sys.argv[1:]))
         return
     own, passthrough, flags = _split_arguments(sys.argv[1:])
     passthrough = with_mappings_replaced(passthrough)  # `key={name: value}` takes effect (compose.py)
@@ -87,7 +90,7 @@ def sweep() -> None:
         if ("experiments" in own or "experiment" in own) and not names:
             raise ValueError("experiments=[] names no experiment. List some (experiments=[baseline,smote]) or leave "
                              "it out for the whole grid.")
-        experiments = select(own.get("group"), names or None)
+        experiments = select(own.get("group"), names or None, overrides=passthrough)
         seeds = _parse_list(own.get("seeds", "")) or None
         if "seeds" in own and not seeds:
             raise ValueError("seeds=[] names no seed. Give at least one (seeds=[0,1,2]) or leave it out for seed=42.")
@@ -118,28 +121,30 @@ def sweep() -> None:
         log.error("%s", missing_launcher_plugin(launcher))
         sys.exit(EXIT_USER_ERROR)
 
+    tail = [*passthrough, *([f"seed={','.join(seeds)}"] if seeds else []),
+            *([f"hydra/launcher={launcher}"] if launcher else [])]
+    # Every job of the grid composed once, before the sweep is named from them (its name is then set in each).
     try:
-        cfg = _grid_config(experiments, passthrough)
+        jobs = compose_jobs(["-m", f"experiment={','.join(experiments)}", UNNAMED, *tail])
+        cfg = _first_composed(jobs, experiments, passthrough)
     except Exception as exc:
         log.error("%s", explain_composition_error(exc, passthrough))
         sys.exit(EXIT_USER_ERROR)
     sweep_dir = _sweep_dir(own, passthrough, cfg=cfg)
     name = sweep_dir.name
-    argv = [sys.argv[0], "-m", f"experiment={','.join(experiments)}", f"hydra.sweep.dir={sweep_dir}",
-            f"sweep_name={name}", *passthrough]
-    if seeds:
-        argv.append(f"seed={','.join(seeds)}")
-    if launcher:
-        argv.append(f"hydra/launcher={launcher}")
+    named = [f"hydra.sweep.dir={sweep_dir}", f"sweep_name={name}"]
+    argv = [sys.argv[0], "-m", f"experiment={','.join(experiments)}", *named, *tail]
+    _name_jobs(jobs, named, name)
 
-    error = preflight(argv[1:])  # every job of the grid checked before the first one starts (--cfg too)
+    error = preflight(argv[1:], jobs)  # every job of the grid checked before the first one starts (--cfg too)
     if flags:  # --cfg / --info answer for the grid's first job (Hydra allows them without -m only)
         argv = [sys.argv[0], f"experiment={experiments[0]}", f"sweep_name={name}", *passthrough,
                 *([f"seed={seeds[0]}"] if seeds else []), *flags]
     if error:
         log.error("%s", error)
         sys.exit(EXIT_USER_ERROR)
-    unwritable = unwritable_folder(argv[1:])  # before Hydra makes the sweep folder under output_root
+    # before Hydra makes the sweep folder under output_root (with --cfg/--info: nothing is written, none checked)
+    unwritable = unwritable_folder(argv[1:], None if flags else jobs)
     if unwritable:
         log.error("%s", unwritable)
         sys.exit(EXIT_OUTPUT_ERROR)
@@ -155,6 +160,33 @@ def sweep() -> None:
     if flags:  # --cfg / --info printed their answer; nothing ran
         return
     sys.exit(sweep_report_step(sweep_dir, cfg.lock_stale_after_s))
+
+
+# The grid's jobs are composed before the sweep has its name (made from them): this stands for the name, and
+# _name_jobs puts the name in its place (sweep_name is a label, out of the run identity: see balancelab.identity).
+UNNAMED = "sweep_name=unnamed"
+
+
+def _first_composed(jobs: List[Job], experiments: list, passthrough: list):
+    """The config the sweep is named from: the first job (in the grid's order) that composed. A key of an
+    experiment's own option (``loss.gamma`` with ``experiments=[focal_loss]``) composes only with that experiment;
+    the jobs it does not fit are reported by the check of every job that follows. When Hydra cannot parse the
+    command (no jobs; Hydra reports it when it runs), the config is composed from the shared overrides."""
+    if not jobs:
+        return _grid_config(experiments, passthrough)
+    composed = next((job.cfg for job in jobs if job.error is None), None)
+    if composed is None:
+        raise jobs[0].error
+    return composed
+
+
+def _name_jobs(jobs: List[Job], named: list, name: str) -> None:
+    """The sweep's folder and name put in each composed job, where UNNAMED held their place."""
+    for job in jobs:
+        at = job.overrides.index(UNNAMED)
+        job.overrides[at:at + 1] = named
+        if job.cfg is not None:
+            job.cfg.sweep_name = name
 
 
 def _screen_sweep(own: dict, experiments: list, seeds, passthrough: list, flags: list) -> int:
@@ -175,27 +207,32 @@ def _screen_sweep(own: dict, experiments: list, seeds, passthrough: list, flags:
     head_key = "trainer.feature_head_epochs"
     head = [a.partition("=")[2] for a in passthrough if a.partition("=")[0].lstrip("+~") == head_key]
     shared = [a for a in composable(passthrough) if a.partition("=")[0].lstrip("+~") != head_key]
-
-    def job(experiment: str, seed, with_head: bool = True) -> ScreenJob:
-        cfg, choices = compose_job([f"experiment={experiment}", *shared, *([f"seed={seed}"] if seed is not None
-                                                                           else [])], with_choices=True)
-        identity = identity_hash(resolved_without_name(cfg))
-        plain = validate(cfg, choices)
-        if head and with_head:  # the representation's own run is a plain baseline run
-            plain["trainer"]["feature_head_epochs"] = int(head[-1]) if head[-1].strip().isdigit() else head[-1]
-        return ScreenJob(experiment, int(plain["seed"]), plain, identity)
-
+    # The screen's jobs, and the baseline of each seed (its representation) when the grid has none, composed once
+    # and checked by the same pre-flight as a sweep's grid.
+    representation = [] if BASELINE in experiments else [BASELINE]
+    argv = ["-m", f"experiment={','.join([*representation, *experiments])}", *shared,
+            *([f"seed={','.join(seeds)}"] if seeds else [])]
     try:
-        bases = {b.seed: b for b in (job(BASELINE, s, with_head=False) for s in (seeds or [None]))}
-        jobs = [job(e, s) for s in (seeds or [None]) for e in experiments]
+        composed = compose_jobs(argv)
+        error = preflight(argv, composed) if composed else "the screen's command does not parse"
     except BalancelabError as exc:
-        log.error("%s", exc)
+        error = str(exc)
+    if error:
+        log.error("%s", error)
         return EXIT_USER_ERROR
-    except Exception as exc:
-        log.error("%s", explain_composition_error(exc, passthrough))
-        return EXIT_USER_ERROR
+
+    def with_head(plain: dict) -> dict:
+        if head:  # the representation's own run is a plain baseline run
+            plain = copy.deepcopy(plain)
+            plain["trainer"]["feature_head_epochs"] = int(head[-1]) if head[-1].strip().isdigit() else head[-1]
+        return plain
+
+    by_row = {(job.choices["experiment"], int(job.plain["seed"])): job for job in composed}
+    order = sorted({seed for _, seed in by_row}, key=[seed for _, seed in by_row].index)
+    bases = {s: ScreenJob(BASELINE, s, by_row[BASELINE, s].plain, by_row[BASELINE, s].identity) for s in order}
+    jobs = [ScreenJob(e, s, with_head(by_row[e, s].plain), by_row[e, s].identity) for s in order for e in experiments]
     first = next(iter(bases.values())).cfg
-    sweep_dir = _sweep_dir(own, passthrough)
+    sweep_dir = _sweep_dir(own, passthrough, cfg=by_row[experiments[0], order[0]].cfg)
     try:
         ensure_writable(first["output_root"], "output_root")
     except OutputWriteError as exc:
@@ -253,8 +290,8 @@ def _sweep_each_combination(own: dict, passthrough: list, lists: dict, flags: li
         return max(codes)
     if len(folders) >= 2:
         cfg = _grid_config(select(own.get("group"), _parse_list(own.get("experiments") or own.get("experiment") or "")
-                                  or None), shared)
-        out = Path(cfg.output_root) / "sweeps" / f"{own.get('name') or 'grid'}_across_{shared_overrides_hash(shared)}"
+                                  or None, overrides=shared), shared)
+        out = Path(cfg.output_root) / "sweeps" / f"{own.get('name') or 'grid'}_across_{shared_overrides_hash(shared, cfg)}"
         try:
             ranks = _write_ranks_locked(folders, out, "macro_f1", cfg.lock_stale_after_s)
             print((Path(ranks["out_dir"]) / RANKS_MD).read_text())
@@ -289,36 +326,51 @@ def _sweep_dir(own: dict, passthrough: list, name=None, cfg=None) -> Path:
     """The folder ``sweep`` gives these arguments (see its naming rule)."""
     if cfg is None:
         names = _parse_list(own.get("experiments") or own.get("experiment") or "")
-        cfg = _grid_config(select(own.get("group"), names or None), passthrough)
+        cfg = _grid_config(select(own.get("group"), names or None, overrides=passthrough), passthrough)
     if _screening(own):  # a screen is another sweep than the full grid's, in a folder of its own
         base = name or own.get("name") or f"screen_{cfg.model.name}_{cfg.dataset.name}"
-        return Path(cfg.output_root) / "sweeps" / f"{base}_{shared_overrides_hash([*passthrough, 'screen=true'])}"
+        return Path(cfg.output_root) / "sweeps" / f"{base}_{shared_overrides_hash([*passthrough, 'screen=true'], cfg)}"
     base = name or own.get("name") or f"grid_{cfg.model.name}_{cfg.dataset.name}"
-    return Path(cfg.output_root) / "sweeps" / f"{base}_{shared_overrides_hash(passthrough)}"
+    return Path(cfg.output_root) / "sweeps" / f"{base}_{shared_overrides_hash(passthrough, cfg)}"
 
 
 def _screening(own: dict) -> bool:
     return own.get("screen", "false").strip().lower() == "true"
 
 
-def shared_overrides_hash(overrides: list) -> str:
+def shared_overrides_hash(overrides: list, cfg=None) -> str:
     """Short hash of the overrides every job of a sweep shares (the sweep folder's name ends in it).
 
     A sweep with other shared settings (``trainer.epochs=50``) is another sweep: it gets its own
     folder and comparison instead of reusing jobs run with different settings. Overrides are taken in
     Hydra's canonical form and sorted; presentation-only keys (see balancelab.identity) and Hydra's own
     settings are left out, but not ``hydra.searchpath`` (where the user's own configs come from).
+
+    A mapping setting (``balancing.overrides``) counts by the entries it ends up with: ``key={a: 1.5}`` and
+    ``+key.a=1.5`` compose the same jobs, so both count as ``key.a=<a's value in cfg>``, cfg being the sweep's
+    composed config (the typed value without it), written as Hydra writes a value. The ``+key.a=...`` spelling,
+    the only one that worked before, keeps the text it always had, so its existing folders keep their names.
     """
     import hashlib
 
     from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf
 
     # A key left out of the identity because another resolved key records its effect (dataset.input_size
     # sets model.input_size) still changes what is trained when it is overridden: it stays in the hash.
     SWEEP_NEUTRAL_KEYS = [k for k in PRESENTATION_KEYS if k not in RECORDED_ELSEWHERE]
     canonical = []
+    mappings = mapping_settings()
     for override in OverridesParser.create().parse_overrides([o for o in overrides if not o.startswith("-")]):
         key = override.get_key_element().lstrip("+~")
+        entries = _mapping_entries(override, key, mappings)
+        if entries is not None:
+            absent = object()
+            for entry, typed in entries:
+                found = OmegaConf.select(cfg, entry, default=absent) if cfg is not None else absent
+                plain = OmegaConf.to_container(found) if OmegaConf.is_config(found) else found
+                canonical.append(f"{entry}={value_text(typed if found is absent else plain)}")
+            continue
         # hydra.* is Hydra's own bookkeeping, except the search path: another folder of the user's own
         # configs can give the same option name (model=mynet) another meaning.
         if key == "hydra.searchpath":
@@ -328,6 +380,19 @@ def shared_overrides_hash(overrides: list) -> str:
             continue
         canonical.append(f"{key}={override.get_value_element_as_str()}")
     return hashlib.sha256("\n".join(sorted(canonical)).encode()).hexdigest()[:8]
+
+
+def _mapping_entries(override, key: str, mappings: set) -> Optional[list]:
+    """[(``setting.entry``, value as typed)] of an override that sets entries of a mapping setting, else None
+    (a deletion with ``~`` keeps its own text)."""
+    if override.is_delete():
+        return None
+    value = parsed_value(override)
+    if key in mappings and isinstance(value, dict):
+        return [(f"{key}.{name}", entry) for name, entry in value.items()]
+    if any(key.startswith(f"{mapping}.") for mapping in mappings):
+        return [(key, value)]
+    return None
 
 
 def composable(overrides: list) -> list:

@@ -8,15 +8,14 @@ Only ``file://`` entries are folders on disk (relative ones to the current direc
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 from typing import List, Optional, Sequence
 
 
 def search_folders(overrides: Optional[Sequence[str]] = None) -> List[Path]:
-    """The existing folders of the ``hydra.searchpath`` overrides in ``overrides`` (default: this process's
-    command line), in the order given."""
-    overrides = sys.argv[1:] if overrides is None else overrides
+    """The existing folders of the ``hydra.searchpath`` overrides in ``overrides``, in the order given (None:
+    none). The process's command line is read by balancelab.cli alone, which passes its overrides down."""
+    overrides = overrides or ()
     folders = []
     for override in overrides:
         key, _, value = override.partition("=")

@@ -22,8 +22,8 @@ BASELINE = "baseline"
 
 
 def experiments(overrides: Optional[Sequence[str]] = None) -> Dict[str, str]:
-    """{experiment name: group}, in grid order (baseline first). ``overrides`` (default: the command line)
-    may add folders with ``hydra.searchpath=[file://...]``."""
+    """{experiment name: group}, in grid order (baseline first). ``overrides`` (the command's, passed down by
+    balancelab.cli; default none) may add folders with ``hydra.searchpath=[file://...]``."""
 
     folders = search_folders(overrides)
     roots = (_packaged(), *folders)
