@@ -33,7 +33,7 @@ PRESENTATION_KEYS = (
     "hydra",                   # Hydra's own runtime node
 )
 # Left out of the identity because another resolved key records what they do, not because they do nothing:
-# an override of one still makes another sweep (cli.sweep_command.shared_overrides_hash).
+# an override of one still makes another sweep (cli.sweep_naming.shared_overrides_hash).
 RECORDED_ELSEWHERE = ("dataset.input_size",)
 HASH_LENGTH = 8
 _ABSENT = object()

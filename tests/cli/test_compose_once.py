@@ -147,7 +147,7 @@ NAMES_BEFORE = [
 
 @pytest.mark.parametrize("own,overrides,name", NAMES_BEFORE)
 def test_existing_sweep_folder_names_are_unchanged(own, overrides, name):
-    from balancelab.cli.sweep_command import _sweep_dir
+    from balancelab.cli.sweep_naming import sweep_dir_of as _sweep_dir
 
     assert _sweep_dir(own, compose.with_mappings_replaced(overrides)).name == name
 
@@ -158,7 +158,7 @@ def test_existing_sweep_folder_names_are_unchanged(own, overrides, name):
 def test_two_spellings_of_one_mapping_name_one_sweep_folder(typed):
     """The README's `{NormalVideos: 1.5}` composes the same jobs as `+balancing.overrides.NormalVideos=1.5`: a
     re-run typed the other way must find the finished jobs, in the same folder."""
-    from balancelab.cli.sweep_command import _sweep_dir
+    from balancelab.cli.sweep_naming import sweep_dir_of as _sweep_dir
 
     plus = ["balancing=random_undersampling", "+balancing.overrides.NormalVideos=1.5"]
     other = compose.with_mappings_replaced(["balancing=random_undersampling", *typed])

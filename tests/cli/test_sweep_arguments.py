@@ -69,7 +69,7 @@ def test_cfg_of_a_sweep_checks_the_whole_grid(tmp_path, monkeypatch, capsys):
 def test_the_sweep_folder_hash_follows_the_shared_settings_and_the_config_search_path():
     """Other shared settings, or another folder of the user's own configs (hydra.searchpath: the same
     `model=mynet` may mean another network), make another sweep; presentation keys and order do not."""
-    from balancelab.cli.sweep_command import shared_overrides_hash as h
+    from balancelab.cli.sweep_naming import shared_overrides_hash as h
 
     base = h(["trainer.epochs=30", "loss=focal"])
     assert h(["loss=focal", "trainer.epochs=30"]) == base
@@ -84,13 +84,13 @@ def test_the_sweep_folder_hash_follows_the_shared_settings_and_the_config_search
 def test_an_override_that_sets_another_key_by_interpolation_makes_another_sweep():
     """dataset.input_size is out of the run identity (model.input_size records the side), but overriding it
     trains at another side: another sweep folder, not a folder shared by two input sizes."""
-    from balancelab.cli.sweep_command import shared_overrides_hash as h
+    from balancelab.cli.sweep_naming import shared_overrides_hash as h
 
     assert h(["dataset.input_size=12"]) != h([])
 
 
 def test_the_sweep_composes_with_the_users_config_folder():
-    from balancelab.cli.sweep_command import composable
+    from balancelab.cli.sweep_naming import composable
 
     args = ["model=mynet", "hydra.searchpath=[file:///x]", "hydra.verbose=true", "--multirun"]
     assert composable(args) == ["model=mynet", "hydra.searchpath=[file:///x]"]

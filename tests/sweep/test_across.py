@@ -8,7 +8,7 @@ from scipy import stats
 
 from balancelab.errors import DataError
 from balancelab.sweep.across import write_ranks
-from balancelab.cli.sweep_command import report
+from balancelab.cli.report_command import report
 from tests.sweep.test_report import make_job
 
 SCORES = {"d1": {"baseline": 0.6, "smote": 0.7, "focal": 0.8, "only_here": 0.9},

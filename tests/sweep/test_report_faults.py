@@ -9,7 +9,7 @@ import os
 import pytest
 
 from balancelab.output.lock import FolderLock
-from balancelab.cli import sweep_command as commands
+from balancelab.cli import report_command as commands
 from tests.sweep.test_report import make_job
 
 REPORT_FILES = ["comparison.csv", "statistics.csv", "comparison.md", "per_class_delta.csv", "comparison.png",

@@ -165,7 +165,7 @@ def test_a_failed_representation_fails_its_seed_jobs_with_the_reason(tmp_path, m
 
 def test_a_screen_has_its_own_folder_also_per_dataset_combination(tmp_path):
     """The screen's folder (also as found again by a dataset=[a,b] sweep for its ranks) is never the grid's."""
-    from balancelab.cli.sweep_command import _sweep_dir
+    from balancelab.cli.sweep_naming import sweep_dir_of as _sweep_dir
 
     args = [f"output_root={tmp_path}", "dataset=digits_lt"]
     screen, grid = _sweep_dir({"screen": "true"}, args), _sweep_dir({}, args)
