@@ -1,4 +1,5 @@
-"""Console entry points: balance-run and balance-cache (balance-sweep: cli.sweep_command; balance-report: cli.report_command)."""
+"""Console entry points: balance-run and balance-cache (balance-sweep: cli.sweep_command; balance-report:
+cli.report_command)."""
 
 from __future__ import annotations
 
