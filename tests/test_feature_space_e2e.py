@@ -26,6 +26,13 @@ def test_smote_in_feature_space_runs_writes_its_provenance_and_its_checkpoint_pr
     assert block["technique"] == "smote" and block["head"]["epochs"] == 2
     assert len(set(block["class_counts_after"].values())) == 1 and block["rows_after"] > block["rows_before"]
     assert summary["balancing"] == "none" and "feature_balancing" in summary["stage_seconds"]
+    # The run's model is the re-trained head: its validation score is the run's (the Optuna objective, the
+    # checkpoint), the representation's is kept beside it.
+    assert summary["best_val_macro_f1"] == max(block["head"]["val_macro_f1"])
+    assert summary["representation_best_val_macro_f1"] is not None
+    import torch
+    meta = torch.load(run_dir / "best_model.pt", map_location="cpu", weights_only=False)
+    assert meta["metadata"]["best_val_macro_f1"] == summary["best_val_macro_f1"]
     provenance = pd.read_csv(run_dir / "synthetic_provenance.csv")
     assert (provenance["space"] == "features").all() and len(provenance) == block["synthetic_rows"]
     assert provenance["parent_a"].str.startswith("sklearn_digits:").all()  # real training images' source ids

@@ -7,6 +7,7 @@ are written by :mod:`balancelab.pipeline.artifacts`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Optional
@@ -101,7 +102,7 @@ def _run(cfg: dict, run_dir: Path, identity: str, tracker, launcher, stop: StopC
         stop_if_requested(stop, epoch=len(result.history), stage="evaluation")
         # post-hoc logit adjustment divides out the prior the chosen checkpoint was trained under
         prior = trained_prior(training.settings, training.criterion, counts_before, counts_after, result.best_epoch)
-        best_state = result.best_state
+        best_state, kept = result.best_state, result  # kept: the model the checkpoint holds
         if cfg.get("feature_balancing"):  # the classifier re-trained on balanced features replaces the trained one
             with timer("feature_balancing"):
                 summary["feature_balancing"], best_state = feature_space_retraining(
@@ -115,11 +116,18 @@ def _run(cfg: dict, run_dir: Path, identity: str, tracker, launcher, stop: StopC
             prior = counts_prior([1] * len(head_counts) if balanced_draws else head_counts,
                                  f"the feature rows the classifier was re-trained on "
                                  f"(feature_balancing={cfg['feature_balancing']['name']})")
+            if summary["feature_balancing"]["head"].get("prior_note"):
+                prior["note"] = summary["feature_balancing"]["head"]["prior_note"]
+            # The run's model is now the re-trained head on the representation: its validation score is what the
+            # run reports (and an Optuna objective optimises), the representation's is kept beside it.
+            summary["representation_best_val_macro_f1"] = summary["best_val_macro_f1"]
+            summary["best_val_macro_f1"] = max(summary["feature_balancing"]["head"]["val_macro_f1"])
+            kept = dataclasses.replace(result, best_val_macro_f1=summary["best_val_macro_f1"])
             stop_if_requested(stop, epoch=len(result.history), stage="evaluation")
         with timer("evaluation"):
             summary.update(evaluate_best_model(run_dir, training.model, best_state, splits, training.val_data,
                                                training.normalization, artifacts.checkpoint_metadata(cfg, splits,
-                                                                                                     training, result),
+                                                                                                     training, kept),
                                                counts_before, cfg["evaluation"],
                                                training.settings.evaluation_batch_size, device, training.images,
                                                prior=prior))

@@ -24,6 +24,7 @@ from balancelab.evaluation.forward import final_linear, forward_pass
 from balancelab.options.build import build
 from balancelab.options.validate import feature_space_refusal
 from balancelab.pipeline import artifacts
+from balancelab.training.batch_prior import prior_correction_note
 from balancelab.training.feature_space import head_loss, layer_name, retrain_head, with_head
 
 log = logging.getLogger("balancelab")
@@ -91,7 +92,10 @@ def feature_space_retraining(run_dir: Path, model, best_state: dict, train_data,
                  "selection_metric": "macro_f1", "val_macro_f1": head.val_macro_f1, "lr_per_epoch": head.lrs,
                  "batch_size": batch_size, "sampling": head.sampling, "optimizer": "SGD lr 0.1 momentum 0.9 "
                  "weight decay 5e-4, cosine to 0 (cRT's)",
-                 "loss": (loss_node or {}).get("name", "ce") + " (the run's loss, class counts of the feature rows)",
+                 "loss": (loss_node or {}).get("name", "ce") + " (the run's loss, built as a run builds it: the "
+                 "training split's class counts, and the feature rows' counts where the loss weights by the counts "
+                 "trained on)",
+                 "prior_note": None if criterion is None else prior_correction_note(criterion),
                  "initialisation": "fresh nn.Linear"},
         "seconds": {"extract": round(extract_seconds, 3), "balance": round(balance_seconds, 3),
                     "head": round(head_seconds, 3)},

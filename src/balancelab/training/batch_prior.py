@@ -69,9 +69,18 @@ def trained_prior(settings, criterion, counts_before: Sequence[int], counts_afte
         source = ("shuffled batches of the training set after balancing" if changed
                   else "shuffled batches of the training split as it is")
     prior = _prior(shares, after.sum(), source, epoch)
+    note = prior_correction_note(criterion)
+    if note:
+        prior["note"] = note
+    return prior
+
+
+def prior_correction_note(criterion) -> Optional[str]:
+    """What post-hoc logit adjustment must know of a loss that corrects for the prior itself (balanced softmax,
+    logit-adjusted): the note, or None for a loss that does not."""
     correction = getattr(criterion, "prior_correction", None)
     said = correction() if callable(correction) else None
-    if said:
-        prior["note"] = (f"{said} in training, so its logits already estimate the class-balanced posterior: this "
-                         f"adjustment acts on top of it (tau = 0, always a candidate, declines it)")
-    return prior
+    if not said:
+        return None
+    return (f"{said} in training, so its logits already estimate the class-balanced posterior: this "
+            f"adjustment acts on top of it (tau = 0, always a candidate, declines it)")
