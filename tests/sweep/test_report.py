@@ -149,3 +149,31 @@ def test_a_folder_of_runs_on_several_datasets_is_not_a_sweep(tmp_path):
     config.write_text(yaml.safe_dump(cfg))
     with pytest.raises(DataError, match="several datasets .*not one sweep"):
         build_report(tmp_path)
+
+
+def test_one_run_found_under_two_folder_names_is_compared_once(tmp_path):
+    """A newer balancelab renamed feature-space run folders (the hash, the run's identity, unchanged): a sweep
+    re-run then found the finished job under its old name and trained it again under the new one. The two
+    folders are the same run (same identity): compared once, not refused as 'several finished jobs'."""
+    from balancelab.sweep.jobs import jobs_table
+
+    for seed in (0, 1):
+        make_job(tmp_path, "baseline", seed, 0.70 + seed / 100)
+        make_job(tmp_path, "smote_features", seed, 0.80 + seed / 100)
+    old = tmp_path / "smote_features_seed0"
+    renamed = tmp_path / "smote_features_renamed_seed0"
+    import shutil
+    shutil.copytree(old, renamed)
+    for folder in (old, renamed):
+        (folder / "identity.json").write_text(json.dumps({"hash": "7d7799d1"}))
+    jobs = jobs_table(tmp_path)
+    rows = jobs[(jobs["experiment"] == "smote_features") & (jobs["seed"] == 0) & (jobs["row_kind"] == "trained")]
+    assert len(rows) == 1
+    build_report(tmp_path)  # raised DataError before
+    # Two finished jobs of one experiment and seed with *different* identities are still refused.
+    (renamed / "identity.json").write_text(json.dumps({"hash": "00000000"}))
+    import pytest
+
+    from balancelab.errors import DataError
+    with pytest.raises(DataError, match="Several finished jobs"):
+        build_report(tmp_path)

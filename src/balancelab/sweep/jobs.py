@@ -4,8 +4,9 @@ an experiment apart from baseline and the rows derived from a trained model."""
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 import pandas as pd
@@ -14,11 +15,13 @@ import yaml
 from balancelab.evaluation.derived import BY_LABEL, DERIVED_RESULTS
 from balancelab.identity import identity
 from balancelab.output.contract import (CONFIG_FILE, FAILED_STATUSES, FAILURE_FILE, FINISHED, HEADLINE_METRICS,
-                                        PREDICTIONS_FILE, SUMMARY_FILE, TEST_METRICS_FILE, Status)
+                                        IDENTITY_FILE, PREDICTIONS_FILE, SUMMARY_FILE, TEST_METRICS_FILE, Status)
 from balancelab.output.deferred import checkpoint_precedes_switch
 from balancelab.output.run_folder import UnreadableRunFile, read_job_record, read_summary
 from balancelab.sweep.columns import DERIVED, DERIVED_METRICS, TABLE_METRICS, TRAINED
 from balancelab.sweep.grid import BASELINE
+
+log = logging.getLogger("balancelab")
 
 
 def job_folders(sweep_dir: Path) -> List[Path]:
@@ -207,11 +210,30 @@ def derived_rows(folder: Path, row: dict) -> List[dict]:
     return out
 
 
+def _identity_hash(folder: Path) -> Optional[str]:
+    """The hash a job folder's identity.json records (None when it has none or it does not parse)."""
+    try:
+        return str(json.loads((folder / IDENTITY_FILE).read_text())["hash"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def jobs_table(sweep_dir: Path) -> pd.DataFrame:
     folders = job_folders(sweep_dir)
     rows, row_folders = [], []
+    finished_by_identity: Dict[str, Path] = {}
     for folder in folders:
         row = read_job(folder)
+        identity_hash = _identity_hash(folder) if row["status"] in FINISHED else None
+        if identity_hash is not None and identity_hash in finished_by_identity:
+            # One run under two folder names (a newer balancelab named the run's folder otherwise, and a re-run
+            # trained it again beside the old one): the same experiment, compared once.
+            log.warning("%s and %s are the same run (identity %s; a folder renamed by a newer balancelab): "
+                        "compared once, as %s.", finished_by_identity[identity_hash].name, folder.name,
+                        identity_hash, finished_by_identity[identity_hash].name)
+            continue
+        if identity_hash is not None:
+            finished_by_identity[identity_hash] = folder
         for r in [row, *derived_rows(folder, row)]:
             rows.append(r)
             row_folders.append(folder)
