@@ -5,6 +5,8 @@ front, with the close names, when timm has no such model."""
 import sys
 
 import numpy as np
+import re
+
 import pytest
 import torch
 
@@ -192,6 +194,16 @@ def test_an_architecture_too_deep_for_the_input_size_is_a_clear_error(architectu
     with pytest.raises(ConfigError, match=rf"timm's {architecture} cannot take model\.input_size={side} .*"
                                           r"model\.input_size=\d+"):
         timm_classifier(architecture=architecture, num_classes=3, in_channels=1, input_size=side)
+
+
+
+def test_the_side_the_input_size_error_proposes_is_the_smallest_that_works():
+    """The sides tried began at 32 px: test_vit_relpos at 8 px was told 32 although 16 px builds and runs."""
+    with pytest.raises(ConfigError, match=r"Fix it with model\.input_size=(\d+)") as caught:
+        timm_classifier(architecture="test_vit_relpos", num_classes=3, in_channels=1, input_size=8)
+    proposed = int(re.search(r"Fix it with model\.input_size=(\d+)", str(caught.value)).group(1))
+    assert proposed < 32
+    timm_classifier(architecture="test_vit_relpos", num_classes=3, in_channels=1, input_size=proposed)
 
 
 def test_a_cnn_that_merely_accepts_img_size_is_not_marked_as_sized():

@@ -313,9 +313,9 @@ def _input_size_error(timm, architecture: str, in_channels: int, input_size: int
                       failure: Exception) -> Optional[ConfigError]:
     """The error naming model.input_size and the smallest side that works, when ``failure`` (building or running
     ``architecture`` at ``input_size``) goes away at a larger side; None when no side up to 384 px helps (the
-    failure is not the input size's)."""
+    failure is not the input size's). The sides tried start just above ``input_size``."""
     plain = {k: v for k, v in kwargs.items() if k != "pretrained_cfg_overlay"}
-    works = next((side for side in (32, 48, 64, 96, 128, 160, 192, 224, 256, 384)
+    works = next((side for side in (12, 16, 24, 32, 48, 64, 96, 128, 160, 192, 224, 256, 384)
                   if side > input_size and _runs_at(timm, architecture, in_channels, side, plain, small_input)), None)
     if works is None:
         return None
