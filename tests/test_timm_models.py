@@ -2,10 +2,10 @@
 local file or timm's cache (never downloaded here), normalised with its weights' statistics, and refused up
 front, with the close names, when timm has no such model."""
 
+import re
 import sys
 
 import numpy as np
-import re
 
 import pytest
 import torch
