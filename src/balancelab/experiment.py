@@ -19,7 +19,7 @@ from balancelab.output import atomic
 from balancelab.output.contract import SUMMARY_FILE, Status
 from balancelab.pipeline import artifacts
 from balancelab.pipeline.best_model import classifier_retraining, evaluate_best_model
-from balancelab.pipeline.feature_space import feature_space_retraining
+from balancelab.pipeline.feature_space import feature_space_retraining, frozen_representation_facts, pretrained_frozen
 from balancelab.pipeline.run_page import write_run_report
 from balancelab.provenance import run_facts
 from balancelab.training.assembly import assemble, describe_training
@@ -85,10 +85,10 @@ def _run(cfg: dict, run_dir: Path, identity: str, tracker, launcher, stop: StopC
              cfg["dataset"]["name"], len(balanced.y), cfg["balancing"]["name"], splits.num_classes, device,
              "" if training.settings.amp_dtype is None else f" with {str(training.settings.amp_dtype)[6:]} autocast")
     store = TrainingStateStore(run_dir, identity, facts={"cpu_threads": threads, "device": device.type})
-    with timer("training"):  # validation picks the epoch; test is not touched
+    with timer("training"):  # validation picks the epoch; test is not touched. trainer.epochs=0: nothing trained
         result = fit(training.model, training.train_data, training.val_data, training.criterion, training.optimizer,
                      training.scheduler, training.settings, store=store, on_epoch_end=tracker.log_epoch,
-                     stop_requested=stop)
+                     stop_requested=stop) if trainer["epochs"] else pretrained_frozen(training.model, cfg)
     artifacts.write_history(run_dir, result.history)
 
     summary = artifacts.run_summary(cfg, result, training, describe_training(training), device)
@@ -143,6 +143,7 @@ def _run(cfg: dict, run_dir: Path, identity: str, tracker, launcher, stop: StopC
     else:
         log.error("No epoch finished with a usable model; no checkpoint or test metrics were written.")
 
+    frozen_representation_facts(cfg, summary)
     summary.update(artifacts.count_facts(splits.class_names, counts_before, counts_after), identity=identity,
                    stage_seconds=timer.rounded(), balancing_from_cache=balanced.from_cache, cpu_threads=threads,
                    **run_facts(run_dir, launcher))

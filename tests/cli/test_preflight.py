@@ -12,7 +12,7 @@ from tests.conftest import assert_refused_without_heavy_imports
     (["trainer.epohcs=3"], "Did you mean 'trainer.epochs'?"),
     (["loss.gamma=0.5"], "is a key of loss=focal"),
     (["model=shufflenet_v3"], "Did you mean model=shufflenet_v2?"),
-    (["trainer.epochs=abc"], "must be an integer >= 1; got 'abc'"),
+    (["trainer.epochs=abc"], "must be an integer >= 0; got 'abc'"),
     (["-m", "optimizer.lr=0.1,-1"], "'optimizer.lr' must be > 0; got -1.0"),
     (["-m", "seed=0,1", "loss=focal,ce", "loss.gamma=1"], "is a key of loss=focal"),
     (["dataset=image_folder"], "dataset.root"),
@@ -126,7 +126,7 @@ def test_dataset_input_size_that_the_models_own_config_overrides_is_refused():
 
 @pytest.mark.parametrize("argv,expected", [
     (["trainer.epochs=abc"], "'trainer.epochs' (training epochs"),
-    (["trainer.epochs=abc"], "must be an integer >= 1; got 'abc'. Fix it with trainer.epochs=30."),
+    (["trainer.epochs=abc"], "must be an integer >= 0; got 'abc'. Fix it with trainer.epochs=30."),
     (["trainer.amp=maybe"], "must be true or false; got 'maybe'"),
     (["trainer.batch_size=1.5"], "must be an integer >= 1; got '1.5'"),
     (["seed=abc"], "must be an integer; got 'abc'. Fix it with seed=42."),

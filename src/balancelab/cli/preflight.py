@@ -27,15 +27,17 @@ from balancelab.options.validate import validate
 _NON_RUNNING = ("info", "help", "hydra_help", "shell_completion")
 
 
-def preflight(argv: Sequence[str], jobs: Optional[List[Job]] = None) -> Optional[str]:
+def preflight(argv: Sequence[str], jobs: Optional[List[Job]] = None, screen: bool = False) -> Optional[str]:
     """None when every job of ``argv`` composes and validates; otherwise the message to print. ``jobs``: the
-    command's jobs as compose_jobs(argv) gave them, when the caller has composed them already."""
-    return check_command(argv, jobs)[0]
+    command's jobs as compose_jobs(argv) gave them, when the caller has composed them already. ``screen``: the
+    jobs of ``balance-sweep screen=true`` (each trains only a classifier head on the features)."""
+    return check_command(argv, jobs, screen)[0]
 
 
-def check_command(argv: Sequence[str], jobs: Optional[List[Job]] = None) -> Tuple[Optional[str], Optional[List[Job]]]:
+def check_command(argv: Sequence[str], jobs: Optional[List[Job]] = None,
+                  screen: bool = False) -> Tuple[Optional[str], Optional[List[Job]]]:
     """(None, or the message to print; the command's jobs, each composed once and checked, or None when the
-    command runs no job or is refused before its jobs are composed). ``jobs``: as for :func:`preflight`."""
+    command runs no job or is refused before its jobs are composed). ``jobs``, ``screen``: as for :func:`preflight`."""
     args = parse_hydra_arguments(argv)
     if args is None:
         return None, None  # Hydra's own argument errors are Hydra's to report (once: it parses them again)
@@ -52,7 +54,7 @@ def check_command(argv: Sequence[str], jobs: Optional[List[Job]] = None) -> Tupl
             return missing, None
     try:
         jobs = compose_jobs(argv) if jobs is None else jobs
-        checked = [_check_one_of([job.overrides for job in jobs], job) for job in jobs]
+        checked = [_check_one_of([job.overrides for job in jobs], job, screen) for job in jobs]
     except ConfigError as exc:
         return str(exc), jobs
     # A setting shared by the jobs of a multirun or grid must take effect in at least one of them.
@@ -103,11 +105,11 @@ def check_optional_groups(overrides: Sequence[str]) -> None:
                               else "") + f". Known: {', '.join(sorted(known)) or 'none'}.")
 
 
-def _check_one_of(jobs: List[List[str]], job: Job):
+def _check_one_of(jobs: List[List[str]], job: Job, screen: bool = False):
     """check_job, its message naming the job when the command has several (what sets it apart from the rest)."""
     overrides = job.overrides
     try:
-        return check_job(overrides, job)
+        return check_job(overrides, job, screen)
     except ConfigError as exc:
         own = [o for o in overrides if not all(o in other for other in jobs)]
         if len(jobs) > 1 and own:
@@ -115,9 +117,10 @@ def _check_one_of(jobs: List[List[str]], job: Job):
         raise
 
 
-def check_job(overrides: List[str], job: Optional[Job] = None):
+def check_job(overrides: List[str], job: Optional[Job] = None, screen: bool = False):
     """Raises ConfigError for a mistake; returns (the settings this job would not use (see preflight), the job's
-    identity hash). ``job``: the job already composed by compose_jobs (else it is composed here)."""
+    identity hash). ``job``: the job already composed by compose_jobs (else it is composed here); ``screen``: a job
+    of a screen (options.validate.frozen_backbone_problems)."""
 
     check_optional_groups(overrides)
     job = job or Job(list(overrides))
@@ -133,7 +136,7 @@ def check_job(overrides: List[str], job: Optional[Job] = None):
     typed = {o.split("=", 1)[0].lstrip("+~") for o in overrides}
     choices = {g: c for g, c in choices.items() if f"{g}.name" not in typed
                and not (g == "experiment" and "experiment_name" in typed)}
-    job.plain = validate(cfg, choices)
+    job.plain = validate(cfg, choices, screen)
     job.identity = identity_hash(resolved_without_name(cfg))
 
     unused = unused_preset_settings(overrides, cfg) + unused_input_size(overrides, cfg)

@@ -184,7 +184,7 @@ def _screen_sweep(own: dict, experiments: list, seeds, passthrough: list, flags:
             *([f"seed={','.join(seeds)}"] if seeds else [])]
     try:
         composed = compose_jobs(argv)
-        error = preflight(argv, composed) if composed else "the screen's command does not parse"
+        error = preflight(argv, composed, screen=True) if composed else "the screen's command does not parse"
     except BalancelabError as exc:
         error = str(exc)
     if error:

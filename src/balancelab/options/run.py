@@ -16,7 +16,10 @@ from balancelab.options.targets import accepted_parameters, target_of
 
 @dataclass
 class Trainer:
-    epochs: int = option(30, "training epochs (at most: early stopping may end sooner)", ge=1)
+    epochs: int = option(30, "training epochs (at most: early stopping may end sooner); 0 = no representation "
+                         "training: the pretrained backbone taken frozen as built, only a classifier head trained on "
+                         "its features (needs pretrained weights, and feature_balancing or balance-sweep screen=true)",
+                         ge=0)
     batch_size: int = option(32, "images per training batch", ge=1)
     device: str = option("auto", "auto (cuda, then mps, then cpu) or a device: cpu, cuda, cuda:1, mps")
     amp: bool = option(True, "mixed precision on CUDA (bf16 where supported, else fp16 with a grad scaler)")
@@ -62,7 +65,11 @@ class Trainer:
 
         problems = []
         steps, epochs = node.get("steps"), node.get("epochs")
-        if steps is not None and node.get("budget") != "steps":
+        if steps is not None and epochs == 0:
+            problems.append(f"'trainer.steps' ({steps}) is a budget of representation training, but trainer.epochs=0 "
+                            f"trains no representation (the pretrained backbone is taken frozen; the head trains "
+                            f"trainer.feature_head_epochs epochs). Remove trainer.steps, or set trainer.epochs >= 1.")
+        elif steps is not None and node.get("budget") != "steps":
             problems.append("'trainer.steps' is used only with trainer.budget=steps; set trainer.budget=steps or "
                             "remove trainer.steps.")
         elif steps is not None and epochs is not None and steps < epochs:

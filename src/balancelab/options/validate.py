@@ -27,11 +27,12 @@ from balancelab.options.store import GROUPS, SETTINGS
 from balancelab.options.targets import accepted_parameters, target_of
 
 
-def validate(cfg: DictConfig, choices: Optional[Mapping[str, str]] = None) -> Dict[str, Any]:
+def validate(cfg: DictConfig, choices: Optional[Mapping[str, str]] = None, screen: bool = False) -> Dict[str, Any]:
     """The resolved config as a plain dict, or a :class:`ConfigError` listing every problem found.
 
     ``choices``: Hydra's ``runtime.choices`` ({group: option file name}); given, each option's ``name``
-    (and a named experiment's ``experiment_name``) must be its file name.
+    (and a named experiment's ``experiment_name``) must be its file name. ``screen``: a job of ``balance-sweep
+    screen=true``, which trains only a classifier head on the features (frozen_backbone_problems).
     """
     plain = _resolve(cfg)
     problems: List[str] = []
@@ -55,6 +56,7 @@ def validate(cfg: DictConfig, choices: Optional[Mapping[str, str]] = None) -> Di
     problems += names_are_file_names(plain, choices or {})
     problems += _check_combinations(cfg, plain)
     problems += _check_feature_balancing(cfg, plain, choices or {})
+    problems += frozen_backbone_problems(plain, screen)
     problems = _without_echoes(cfg, problems)
     if problems:
         raise ConfigError(problems[0] if len(problems) == 1 else
@@ -277,7 +279,8 @@ def _check_combinations(cfg: DictConfig, plain: Dict[str, Any]) -> List[str]:
         problems.append(f"loss={plain['loss']['name']} makes the model output one logit, but trainer.crt_epochs "
                         f"re-trains a classifier with one output per class on class-balanced batches. Use loss=ce "
                         f"(or weighted_ce, focal) with cRT, or trainer.crt_epochs=0.")
-    problems += _starts_within_the_run(plain, trainer["epochs"])  # (trainer.steps >= epochs: Trainer.cross_check)
+    if trainer["epochs"]:  # (trainer.epochs=0 trains no representation: nothing switches: frozen_backbone_problems)
+        problems += _starts_within_the_run(plain, trainer["epochs"])  # (trainer.steps >= epochs: Trainer.cross_check)
     return problems
 
 
@@ -308,6 +311,31 @@ def _starts_within_the_run(plain: Dict[str, Any], epochs: int) -> List[str]:
     return problems
 
 
+
+
+def frozen_backbone_problems(plain: Dict[str, Any], screen: bool = False) -> List[str]:
+    """``trainer.epochs=0``: no representation training, the pretrained backbone taken frozen as built. It needs
+    pretrained weights (else the features would be a random network's), and a classifier head trained on the
+    features afterwards: ``feature_balancing`` (``none``: a linear probe), or a screen (``screen``), whose every row
+    trains one. A plain run would evaluate the backbone under its fresh, untrained classifier."""
+    if plain["trainer"].get("epochs") != 0:
+        return []
+    model, problems = plain["model"], []
+    if not (model.get("pretrained") or model.get("weights_path")):
+        problems.append(f"trainer.epochs=0 trains no representation: the backbone is taken pretrained and frozen, "
+                        f"and only a classifier head is trained on its features. model={model.get('name')} has no "
+                        f"pretrained weights (model.pretrained={show(model.get('pretrained', False))}), so its "
+                        f"features would be a random network's. Give it pretrained weights (model.pretrained=true, "
+                        f"and model.weights_path=<file> for a local file; e.g. model=timm or model=resnet18), or "
+                        f"train the representation: Fix it with trainer.epochs=30.")
+    if not plain.get("feature_balancing") and not screen:
+        problems.append("trainer.epochs=0 trains no representation (the pretrained backbone is taken frozen), so a "
+                        "run must then train a classifier head on its features, but feature_balancing is null: the "
+                        "run would evaluate the backbone under its fresh, untrained classifier. Add "
+                        "balancing@feature_balancing=none (a linear probe on the unbalanced features) or another "
+                        "technique (experiment=smote_features), or screen the grid (balance-sweep screen=true), or "
+                        "train the representation with trainer.epochs >= 1.")
+    return problems
 
 
 def feature_space_refusal(node: Dict[str, Any]) -> Optional[str]:

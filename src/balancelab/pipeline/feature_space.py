@@ -4,6 +4,9 @@ chosen technique (any balancing option that makes sense on vectors), and a fresh
 (training/feature_space.py); the re-trained head is then put back on the best model's weights, so the checkpoint,
 the evaluation and ``balance-predict`` see one ordinary model.
 
+With ``trainer.epochs=0`` there is no representation training: the backbone is the pretrained one as built,
+frozen (``pretrained_frozen``), and the head trained here is the run's only training.
+
 The generalisation of cRT (Kang et al. 2020), whose class-balanced sampling on frozen features is one choice
 among the balancers here (weighted_sampler; random_oversampling is the same up to sampling order). Deep
 over-sampling (Ando & Huang 2017) and feature-space augmentation (Chu et al. 2020) are its SMOTE/ADASYN rows.
@@ -22,10 +25,12 @@ from balancelab.balancing.apply import BalancedTrainingSet, technique_params
 from balancelab.errors import ConfigError
 from balancelab.evaluation.forward import final_linear, forward_pass
 from balancelab.options.build import build
-from balancelab.options.validate import feature_space_refusal
+from balancelab.options.validate import feature_space_refusal, frozen_backbone_problems
+from balancelab.output.contract import Status
 from balancelab.pipeline import artifacts
 from balancelab.training.batch_prior import prior_correction_note
 from balancelab.training.feature_space import head_loss, layer_name, retrain_head, with_head
+from balancelab.training.loop import FitResult
 
 log = logging.getLogger("balancelab")
 
@@ -105,6 +110,40 @@ def feature_space_retraining(run_dir: Path, model, best_state: dict, train_data,
     log.info("Balancing in feature space (%s): %d -> %d feature rows of %d values; head epoch %d kept.",
              node.get("name"), len(labels), len(y_bal), features.shape[1], head.best_epoch)
     return block, state
+
+
+FROZEN = "pretrained, frozen: not trained"
+
+
+def pretrained_frozen(model, cfg: dict) -> FitResult:
+    """``trainer.epochs=0``: the representation is not trained; the model as built (its pretrained weights, its
+    fresh classifier, which the feature-space head replaces) is the "best state", with no history and no best epoch
+    (nothing was chosen). ConfigError where no head follows (the config check refuses it first)."""
+    problems = frozen_backbone_problems(cfg)
+    if problems:
+        raise ConfigError(problems[0])
+    state = {key: value.detach().clone() for key, value in model.state_dict().items()}
+    note = (f"No representation training (trainer.epochs=0): the pretrained backbone taken frozen as built; only the "
+            f"classifier was trained, on its features (feature_balancing={cfg['feature_balancing'].get('name')}).")
+    log.info("trainer.epochs=0: the representation is the pretrained %s as built, frozen; no epoch is trained.",
+             cfg["model"].get("architecture", cfg["model"].get("name")))
+    return FitResult(history=[], best_state=state, best_epoch=None, best_val_macro_f1=None,
+                     status=Status.COMPLETED.value, message=None, notes=[note])
+
+
+def frozen_representation_facts(cfg: dict, summary: dict) -> None:
+    """The summary of a run with ``trainer.epochs=0`` says what its representation is and reports the head's
+    validation score as the run's (there is no representation epoch to report)."""
+    if cfg["trainer"]["epochs"]:
+        return
+    model = cfg["model"]
+    summary["representation"] = {
+        "training": FROZEN, "epochs": 0,
+        "weights": model.get("weights_path") or "the architecture's pretrained weights (model.pretrained=true)",
+        "features": "the pretrained model as built, eval mode, unaugmented training split (once)"}
+    head = (summary.get("feature_balancing") or {}).get("head") or {}
+    if head.get("val_macro_f1"):
+        summary["best_val_macro_f1"] = max(head["val_macro_f1"])
 
 
 def matched_provenance(features: np.ndarray, balanced: np.ndarray) -> np.ndarray:

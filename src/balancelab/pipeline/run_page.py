@@ -44,6 +44,21 @@ def _number(value) -> str:
     return str(value)
 
 
+def _epoch_facts(summary: dict) -> list:
+    """The best epoch and what picked it; for a run on a frozen pretrained backbone (trainer.epochs=0), which has
+    no representation epoch, what its representation is and the epoch of the classifier head trained on it."""
+    representation = summary.get("representation") or {}
+    if not representation.get("training"):
+        return [("best epoch (its validation macro-F1, arg-max rule: what picked it)",
+                 f"{summary.get('best_epoch')} of {summary.get('epochs_run')} "
+                 f"({_number(summary.get('best_val_macro_f1'))})")]
+    head = (summary.get("feature_balancing") or {}).get("head") or {}
+    return [("representation", f"{representation['training']} ({representation.get('weights')})"),
+            ("classifier head on its features: best epoch (its validation macro-F1)",
+             f"{head.get('best_epoch', '—')} of {head.get('epochs', '—')} "
+             f"({_number(summary.get('best_val_macro_f1'))})")]
+
+
 def run_report_html(run_dir: Path) -> str:
     """The page's HTML (raises if the run folder has no readable experiment_summary.json)."""
     run_dir = Path(run_dir)
@@ -56,8 +71,7 @@ def run_report_html(run_dir: Path) -> str:
         ("status", summary.get("status")), ("message", summary.get("message") or "—"),
         ("model", summary.get("model")), ("dataset", summary.get("dataset")),
         ("balancing", summary.get("balancing")), ("loss", summary.get("loss")), ("seed", summary.get("seed")),
-        ("best epoch (its validation macro-F1, arg-max rule: what picked it)",
-         f"{summary.get('best_epoch')} of {summary.get('epochs_run')} ({_number(summary.get('best_val_macro_f1'))})"),
+        *_epoch_facts(summary),
         ("minority class", test.get("minority_class", "—")),
         ("decision rule", json.dumps(test.get("decision_rule")) if test.get("decision_rule") else "—"),
     ]))

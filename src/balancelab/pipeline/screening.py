@@ -41,6 +41,10 @@ log = logging.getLogger("balancelab")
 SPLITS = ("train", "val", "test")
 SCREEN_NOTE = ("screen of the classifier stage: the baseline's representation (trained once per seed) frozen, "
                "only a fresh linear head trained with this experiment's balancing (in feature space) and loss")
+# trainer.epochs=0: no representation is trained; the baseline row's head on the unbalanced features is a linear probe
+PRETRAINED_SCREEN_NOTE = ("screen of the classifier stage: the pretrained backbone as built (trainer.epochs=0: not "
+                          "trained) frozen, only a fresh linear head trained with this experiment's balancing (in "
+                          "feature space) and loss; the baseline's is a linear probe on the unbalanced features")
 
 
 @dataclass
@@ -125,7 +129,7 @@ def screen_loss(loss_node: dict, counts_before: Sequence[int], counts_after: Seq
 
 
 def screen_job(run_dir: Path, cfg: dict, cache: CachedFeatures, *, representation: str, device,
-               stop_requested=lambda: None) -> dict:
+               stop_requested=lambda: None, note: str = SCREEN_NOTE) -> dict:
     """Train the head of one experiment on ``cache`` and write its job folder's results (the caller wrote its
     config and identity). Returns the summary, written last as a run's is."""
     names, seed, trainer = cache.class_names, int(cfg["seed"]), cfg["trainer"]
@@ -164,7 +168,7 @@ def screen_job(run_dir: Path, cfg: dict, cache: CachedFeatures, *, representatio
     steps = head.steps_per_epoch * len(head.val_macro_f1)
     summary = {
         "run_name": cfg["run_name"], "status": Status.COMPLETED.value, "message": None,
-        "notes": [f"Screen: {SCREEN_NOTE}."], "model": cfg["model"]["name"], "dataset": cfg["dataset"]["name"],
+        "notes": [f"Screen: {note}."], "model": cfg["model"]["name"], "dataset": cfg["dataset"]["name"],
         "balancing": cfg["balancing"]["name"], "loss": cfg["loss"]["name"], "seed": seed, "device": str(device),
         "best_epoch": head.best_epoch, "epochs_run": len(head.val_macro_f1), "deferred": None,
         "training_seconds": round(head_seconds, 3), "best_val_macro_f1": max(head.val_macro_f1),
@@ -174,7 +178,7 @@ def screen_job(run_dir: Path, cfg: dict, cache: CachedFeatures, *, representatio
         "validation_at_best_epoch": {**split_scores(cache.labels["val"], val_pred), "decision_rule":
                                      rule.describe(names)},
         "screen": {
-            "what": SCREEN_NOTE, "representation": representation, "features_layer": cache.layer,
+            "what": note, "representation": representation, "features_layer": cache.layer,
             "feature_shape": list(X.shape), "balancing_in_feature_space": node.get("name"),
             "parameters": (getattr(balancer, "report_", {}) or {}).get("parameters", params),
             "loss_on_head_logits": cfg["loss"]["name"], "rows_before": int(len(y)), "rows_after": int(len(y_bal)),

@@ -46,6 +46,10 @@ def budget_facts(jobs: pd.DataFrame) -> Dict[str, object]:
         parts.append("Training budgets differ between jobs: " + "; ".join(
             f"trainer.budget={k} ({', '.join(v)})" for k, v in by_kind.items())
             + ". Their comparison is not at an equal budget.")
+    elif epochs == [0]:  # trainer.epochs=0: the pretrained backbone taken frozen; only feature-space heads trained
+        parts.append("Training budget: no representation training (trainer.epochs=0: the pretrained backbone as "
+                     "built, frozen); every job trained only its classifier head on the features, "
+                     "trainer.feature_head_epochs epochs.")
     else:
         kind = kinds[0]
         parts.append(f"Training budget: trainer.budget={kind}"

@@ -16,6 +16,16 @@ NOTICE = ("**This is a screen of the classifier stage, not the full methods.** E
           "confirm a shortlist with the full sweep (balance-sweep without screen=true).")
 
 
+PRETRAINED_NOTICE = ("**This is a screen of the classifier stage, not the full methods.** No representation was "
+                     "trained: every experiment below kept the pretrained backbone as built (trainer.epochs=0), "
+                     "frozen, and trained only a fresh linear head on its cached features, with the experiment's "
+                     "balancing applied to the feature rows and its loss on the head's logits. The baseline row is "
+                     "a linear probe: a plain head (loss=ce) trained on the unbalanced features. A technique that acts "
+                     "on the representation's training (image augmentation, re-sampled image batches, mixup) is "
+                     "screened only through what it does to the classifier; confirm a shortlist with the full sweep "
+                     "(balance-sweep without screen=true).")
+
+
 def screen_info(sweep_dir: Path) -> Optional[dict]:
     """The screen's screen.json ({} when it does not parse); None for a full sweep (no screen.json)."""
     path = Path(sweep_dir) / SCREEN_FILE
@@ -34,7 +44,7 @@ def screen_notice(sweep_dir: Path) -> Optional[str]:
     info = screen_info(sweep_dir)
     if info is None:
         return None
-    lines = [NOTICE]
+    lines = [info.get("notice") or NOTICE]
     for name, kept in (info.get("same_head") or {}).items():
         lines.append(f"- the same head as `{kept}`, screened once (its row stands for both, and its comparison is "
                      f"counted once in Holm's family): `{name}`.")
@@ -72,7 +82,9 @@ def screen_budget_text(info: dict, jobs) -> str:
                      + " (a balancing that adds feature rows makes more steps per epoch)")
     kinds = sorted({str(k) for k in trained.get("budget", []) if isinstance(k, str)})
     rep_epochs = sorted({int(e) for e in trained.get("epochs", []) if e == e and e is not None})
-    if kinds and len(rep_epochs) == 1:
+    if rep_epochs == [0]:
+        text += ". The representation is the pretrained backbone as built, frozen (trainer.epochs=0: not trained)"
+    elif kinds and len(rep_epochs) == 1:
         text += (f". The representation (the baseline, once per seed) trained with trainer.budget={kinds[0]}, "
                  f"{rep_epochs[0]} epoch{'' if rep_epochs[0] == 1 else 's'}")
     return text + "."

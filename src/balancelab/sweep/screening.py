@@ -9,6 +9,10 @@ is a screen of the classifier stage. An experiment whose difference from the bas
 or loss (a cosine classifier, mixup, cRT), or whose balancing cannot act on feature rows (offline image
 augmentation, deferred re-sampling), is not screenable: it is listed with the reason in ``screen.json`` and
 the report, and gets no job.
+
+With ``trainer.epochs=0`` (a pretrained model: options.validate.frozen_backbone_problems) no representation is
+trained: the features are the pretrained model's as built (eval mode), and the baseline row is a linear probe, a
+plain head trained on the unbalanced features; the report's notice says so.
 """
 
 from __future__ import annotations
@@ -32,11 +36,13 @@ from balancelab.output.contract import CHECKPOINT_FILE, FINISHED
 from balancelab.output.lock import FolderLock
 from balancelab.output.run_folder import prepare_run_folder, read_summary
 from balancelab.pipeline import artifacts
-from balancelab.pipeline.screening import (SCREEN_NOTE, CachedFeatures, balancing_refusal, extract_features,
-                                           screen_job, screen_loss, screened_balancing)
+from balancelab.pipeline.feature_space import FROZEN
+from balancelab.pipeline.screening import (PRETRAINED_SCREEN_NOTE, SCREEN_NOTE, CachedFeatures, balancing_refusal,
+                                           extract_features, screen_job, screen_loss, screened_balancing)
 from balancelab.sweep.jobs import flat_settings
-from balancelab.sweep.screen_notice import NOTICE, SCREEN_FILE
+from balancelab.sweep.screen_notice import NOTICE, PRETRAINED_NOTICE, SCREEN_FILE
 from balancelab.task import record_failure
+from balancelab.training.assembly import pretrained_model
 from balancelab.training.batches import DeviceImages
 from balancelab.training.runtime import select_device
 
@@ -58,6 +64,11 @@ class ScreenJob:
     seed: int
     cfg: dict
     identity: str
+
+
+def frozen(cfg: dict) -> bool:
+    """``trainer.epochs=0``: the representation is the pretrained model as built, not trained by the screen."""
+    return cfg["trainer"]["epochs"] == 0
 
 
 def representation_dir(sweep_dir: Path, seed: int) -> Path:
@@ -147,13 +158,18 @@ def load_features(sweep_dir: Path, base: ScreenJob) -> CachedFeatures:
 
 
 def extract_representation_features(folder: Path, base: ScreenJob) -> CachedFeatures:
+    """The features of the representation's best model (its checkpoint in ``folder``), or of the pretrained model
+    as built when the screen trains none (``frozen``)."""
     cfg, trainer = base.cfg, base.cfg["trainer"]
     device = select_device(trainer["device"])
-    model, meta = load_checkpoint(folder / CHECKPOINT_FILE)
-    model.to(device)
     splits = build(cfg["dataset"], "dataset", name=cfg["dataset"]["name"], input_size=cfg["model"]["input_size"],
                    cache_dir=cfg["cache_dir"] if cfg["use_cache"] else None)
-    norm = meta["normalization"]
+    if frozen(cfg):
+        model, norm = pretrained_model(cfg, splits, device)
+    else:
+        model, meta = load_checkpoint(folder / CHECKPOINT_FILE)
+        model.to(device)
+        norm = meta["normalization"]
     parts = {"train": splits.train, "val": splits.val, "test": splits.test}
     data = {s: DeviceImages(p.X, p.y, device, norm["mean"], norm["std"]) for s, p in parts.items()}
     return extract_features(model, data, {s: p.y for s, p in parts.items()}, splits.test.source_ids,
@@ -176,7 +192,8 @@ def run_screen(sweep_dir: Path, bases: Dict[int, ScreenJob], jobs: List[ScreenJo
     for seed, base in bases.items():
         mine = [j for j in jobs if j.seed == seed and j.experiment not in same]
         try:
-            train_representation(sweep_dir, base, stale_after_s)
+            if not frozen(base.cfg):  # trainer.epochs=0: the pretrained model as built is the representation
+                train_representation(sweep_dir, base, stale_after_s)
             cache = load_features(sweep_dir, base)
         except BalancelabError as exc:
             failed_seeds[seed] = str(exc)
@@ -205,9 +222,14 @@ def run_screen(sweep_dir: Path, bases: Dict[int, ScreenJob], jobs: List[ScreenJo
                 _screen_one(sweep_dir, job, base, cache, device, stale_after_s)
             except (OutputFolderError, RunLockedError) as exc:  # a folder that is not this job's: left as it is
                 log.error("Screen: %s seed %d: %s", job.experiment, seed, exc)
-    info = {"mode": "screen", "what": SCREEN_NOTE, "notice": NOTICE,
-            "representation": {"experiment": "baseline", "folders": {str(s): str(representation_dir(sweep_dir, s))
-                                                                     for s in bases},
+    pretrained = bool(bases) and frozen(next(iter(bases.values())).cfg)
+    representation = ({"training": FROZEN, "model": next(iter(bases.values())).cfg["model"].get("architecture")}
+                      if pretrained else
+                      {"training": "the baseline, trained once per seed", "experiment": "baseline",
+                       "folders": {str(s): str(representation_dir(sweep_dir, s)) for s in bases}})
+    info = {"mode": "screen", "what": PRETRAINED_SCREEN_NOTE if pretrained else SCREEN_NOTE,
+            "notice": PRETRAINED_NOTICE if pretrained else NOTICE,
+            "representation": {**representation,
                                "features": {str(s): str(features_file(sweep_dir, s)) for s in bases}},
             "head_epochs": sorted({j.cfg["trainer"]["feature_head_epochs"] for j in jobs}),
             "screened": sorted({j.experiment for j in jobs} - set(skipped) - set(same)), "not_screenable": skipped,
@@ -227,8 +249,11 @@ def _screen_one(sweep_dir: Path, job: ScreenJob, base: ScreenJob, cache: CachedF
             return
         artifacts.write_config(folder, job.cfg, identity, PRESENTATION_KEYS)
         try:
-            screen_job(folder, job.cfg, cache, representation=str(representation_dir(sweep_dir, job.seed)),
-                       device=device)
+            if frozen(base.cfg):  # the pretrained model as built: no representation folder
+                screen_job(folder, job.cfg, cache, representation=FROZEN, device=device, note=PRETRAINED_SCREEN_NOTE)
+            else:
+                screen_job(folder, job.cfg, cache, representation=str(representation_dir(sweep_dir, job.seed)),
+                           device=device)
         except Exception as exc:  # one experiment's failure is its row; the screen goes on
             log.exception("Screen: %s seed %d failed: %s", job.experiment, job.seed, exc)
             record_failure(folder, exc, None)

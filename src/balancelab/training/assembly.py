@@ -58,11 +58,7 @@ def assemble(cfg: dict, splits, balanced, counts_before: np.ndarray, counts_afte
     optimizer = build(cfg["optimizer"], "optimizer")(model.parameters())
     scheduler = build(cfg["scheduler"], "scheduler", optimizer=optimizer, total_epochs=trainer["epochs"])
 
-    dataset = cfg["dataset"]
-    fixed = (None if dataset.get("normalization_mean") is None
-             else {"mean": dataset["normalization_mean"], "std": dataset["normalization_std"]})
-    normalization = input_normalization(model_cfg.get("pretrained", False), splits.train.X, fixed,
-                                        getattr(model, "pretrained_normalization", None))
+    normalization = model_normalization(cfg, splits, model)
     on_device = keep_on_device(trainer["data_on_device"], [balanced.X, splits.val.X, splits.test.X], device)
 
     def images(X, y):  # on the device, or streamed to it from the host / the decoded-image file
@@ -81,6 +77,27 @@ def assemble(cfg: dict, splits, balanced, counts_before: np.ndarray, counts_afte
         eval_batch_size=trainer["eval_batch_size"], precise_bn_images=trainer["precise_bn_images"])
     return Training(model, criterion, optimizer, scheduler, images(balanced.X, balanced.y),
                     images(splits.val.X, splits.val.y), settings, budget, normalization, units, logit_scale, images)
+
+
+def model_normalization(cfg: dict, splits, model: torch.nn.Module) -> dict:
+    """The mean/std the model's inputs are normalised with (the dataset's fixed ones, else the pretrained
+    weights', else the training split's)."""
+    dataset = cfg["dataset"]
+    fixed = (None if dataset.get("normalization_mean") is None
+             else {"mean": dataset["normalization_mean"], "std": dataset["normalization_std"]})
+    return input_normalization(cfg["model"].get("pretrained", False), splits.train.X, fixed,
+                               getattr(model, "pretrained_normalization", None))
+
+
+def pretrained_model(cfg: dict, splits, device: torch.device) -> tuple[torch.nn.Module, dict]:
+    """The model as built from its config (its pretrained weights, a fresh classifier of one output per class) on
+    ``device``, in eval mode, and its input normalisation: the frozen representation of ``trainer.epochs=0``."""
+    model_cfg = cfg["model"]
+    model = build(model_cfg, "model", num_classes=len(splits.class_names), in_channels=splits.image_shape[-1],
+                  input_size=model_cfg["input_size"])
+    for note in getattr(model, "build_notes", []):
+        log.warning("Model: %s.", note)
+    return model.to(device).eval(), model_normalization(cfg, splits, model)
 
 
 def describe_training(training: Training) -> dict:

@@ -14,6 +14,9 @@ def training_budget(trainer: dict, original_size: int, trained_size: int) -> dic
     the epochs as evenly as integers allow: the first ``steps % epochs`` epochs take one step more
     (``steps_per_epoch`` lists them, one entry per epoch)."""
     epochs, batch = trainer["epochs"], trainer["batch_size"]
+    if epochs == 0:  # the pretrained backbone taken frozen: no representation training, no step
+        return {"kind": trainer.get("budget", "epochs"), "steps_per_epoch": None, "total_steps": 0,
+                "passes_per_epoch": 0.0, "epochs": 0}
     if trainer.get("budget", "epochs") == "epochs":
         return {"kind": "epochs", "steps_per_epoch": None, "total_steps": steps_per_pass(trained_size, batch) * epochs,
                 "passes_per_epoch": 1.0, "epochs": epochs}
@@ -29,6 +32,8 @@ def training_budget(trainer: dict, original_size: int, trained_size: int) -> dic
 def steps_taken(budget: dict, epochs_run: int) -> int:
     """The optimiser steps a run made in its ``epochs_run`` epochs (fewer than planned when early stopping
     ended it): what a comparison at equal steps must be judged by."""
+    if not budget["epochs"]:
+        return 0
     if budget["kind"] == "steps":
         return int(sum(budget["steps_per_epoch"][:epochs_run]))
     return int(budget["total_steps"] // budget["epochs"] * epochs_run)  # every epoch is one pass
