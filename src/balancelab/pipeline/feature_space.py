@@ -132,8 +132,8 @@ def pretrained_frozen(model, cfg: dict) -> FitResult:
 
 
 def frozen_representation_facts(cfg: dict, summary: dict) -> None:
-    """The summary of a run with ``trainer.epochs=0`` says what its representation is and reports the head's
-    validation score as the run's (there is no representation epoch to report)."""
+    """The summary of a run with ``trainer.epochs=0`` says what its representation is (the head's validation
+    score is the run's, as for every feature-space run: experiment.py)."""
     if cfg["trainer"]["epochs"]:
         return
     model = cfg["model"]
@@ -141,9 +141,6 @@ def frozen_representation_facts(cfg: dict, summary: dict) -> None:
         "training": FROZEN, "epochs": 0,
         "weights": model.get("weights_path") or "the architecture's pretrained weights (model.pretrained=true)",
         "features": "the pretrained model as built, eval mode, unaugmented training split (once)"}
-    head = (summary.get("feature_balancing") or {}).get("head") or {}
-    if head.get("val_macro_f1"):
-        summary["best_val_macro_f1"] = max(head["val_macro_f1"])
 
 
 def matched_provenance(features: np.ndarray, balanced: np.ndarray) -> np.ndarray:
