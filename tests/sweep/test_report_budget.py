@@ -65,3 +65,20 @@ def test_a_job_that_early_stopping_cut_short_is_not_counted_as_equal(tmp_path):
     assert budget["same_steps_for_every_job"] is False and "every job made" not in text
     assert "random_oversampling seed 0 (84 of 112)" in text and "84 of 112" in page
     assert budget["steps_per_experiment"] == {"baseline": 112, "random_oversampling": 84}
+
+
+def test_feature_space_rows_count_the_steps_of_their_head(tmp_path):
+    """[baseline, smote_features] said 'every job made 14 optimiser steps': the head the feature row trains on
+    its features (here 10 epochs of 5 batches) was in no budget line."""
+    job(tmp_path, "baseline", 0, "epochs", 2, 14)
+    job(tmp_path, "smote_features", 0, "epochs", 2, 14)
+    folder = tmp_path / "smote_features_seed0"
+    summary = json.loads((folder / "experiment_summary.json").read_text())
+    summary["feature_balancing"] = {"technique": "smote", "head": {"epochs": 10, "steps_per_epoch": 5,
+                                                                   "val_macro_f1": [0.5] * 10}}
+    (folder / "experiment_summary.json").write_text(json.dumps(summary))
+    build_report(tmp_path)
+    text, budget, _ = outputs(tmp_path)
+    assert ("The feature-space rows also trained a classifier on the representation's features: smote_features 50 "
+            "optimiser steps of the head") in text
+    assert budget["head_steps_per_experiment"] == {"smote_features": 50}

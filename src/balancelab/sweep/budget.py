@@ -65,6 +65,14 @@ def budget_facts(jobs: pd.DataFrame) -> Dict[str, object]:
                              "every job the same number)." if kind == "epochs" else "."))
         else:
             parts[-1] += "; the jobs' summaries do not record their optimiser steps."
+    heads = (trained.dropna(subset=["head_steps"]) if "head_steps" in trained else trained.iloc[0:0])
+    facts["head_steps_per_experiment"] = {str(e): int(round(g["head_steps"].mean()))
+                                          for e, g in heads.groupby("experiment", sort=False)}
+    if facts["head_steps_per_experiment"]:
+        parts.append("The feature-space rows also trained a classifier on the representation's features: "
+                     + ", ".join(f"{e} {_steps_text(s)} optimiser steps of the head"
+                                 for e, s in facts["head_steps_per_experiment"].items())
+                     + " (trainer.feature_head_epochs; not counted above).")
     if cut_short:
         parts.append("Early stopping ended some jobs before their budget (optimiser steps made of planned): "
                      + ", ".join(cut_short) + ".")

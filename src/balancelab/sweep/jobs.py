@@ -96,6 +96,9 @@ def _job_row(folder: Path, cfg: dict, results: bool = True) -> Dict[str, object]
         row["planned_steps"] = budget.get("total_steps")
         # The steps made (early stopping can end a job before its plan); older summaries only have the plan.
         row["steps_done"] = budget.get("steps_done", budget.get("total_steps"))
+        head = (summary.get("feature_balancing") or {}).get("head") or {}
+        if head.get("steps_per_epoch") and head.get("val_macro_f1"):  # the head trained on the features, too
+            row["head_steps"] = int(head["steps_per_epoch"]) * len(head["val_macro_f1"])
         test = summary.get("test") or {}
         row["status"] = summary["status"]
         for key in HEADLINE_METRICS:
