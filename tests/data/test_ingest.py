@@ -225,3 +225,101 @@ def test_a_killed_ingest_leaves_its_lock_and_the_next_run_takes_it_over_and_resu
     assert "Took over the lock" in caplog.text and "Resuming the decode" in caplog.text
     assert len(decoded) == resumed.notes["files_found"] - 48
     assert _array(cut).read_bytes() == _array(full).read_bytes() and not building.exists()
+
+
+def test_a_job_whose_lock_folder_is_removed_by_the_finishing_builder_reads_the_finished_cache(tmp_path,
+                                                                                             monkeypatch):
+    """Job B looks (no entry yet), then makes ``<key>.building`` to lock it; before B writes its lock file there,
+    job A finishes the entry, releases the lock and removes the folder. B must read A's entry, not crash."""
+    from balancelab.output import lock as lock_module
+
+    root = make_folder(tmp_path / "imgs")
+    paths = sorted(str(p) for p in root.rglob("*.*"))
+    cache_dir = tmp_path / "cache"
+    a, b = (decoded_cache.DecodedCache(cache_dir, "one-listing") for _ in range(2))
+    decoded = []
+    real_decode = decoded_cache.decode_file
+    monkeypatch.setattr(decoded_cache, "decode_file", lambda path, *args: decoded.append(path) or
+                        real_decode(path, *args))
+    real_create = lock_module._create_exclusive
+    interleaved = []
+
+    def a_finishes_first(path, content):
+        if not interleaved and path.name == lock_module.LOCK_FILE and path.parent == b.building:
+            interleaved.append(path.parent.exists())  # B has made the folder and is about to lock it
+            a.get(paths, 8, 3, "resize", 1)  # A: builds, writes the entry, releases and removes the folder
+            interleaved.append(path.parent.exists())
+        return real_create(path, content)
+
+    monkeypatch.setattr(lock_module, "_create_exclusive", a_finishes_first)
+    images, ok, reasons, digests = b.get(paths, 8, 3, "resize", 1)
+    assert interleaved == [True, False]  # the interleaving happened
+    assert len(decoded) == len(paths)  # decoded once, by A
+    assert len(images) == len(paths) and ok.all() and not b.building.exists()
+
+
+@pytest.mark.parametrize("damaged,redecoded_from", [("images.npy.partial", 1), ("digests.partial", 0)])
+def test_a_partial_entry_damaged_between_sessions_is_decoded_again_not_trusted(tmp_path, monkeypatch, damaged,
+                                                                              redecoded_from):
+    """Chunks written before a stop carry their checksums in the progress record: on resume a chunk whose bytes
+    no longer match is decoded again (with every later one), instead of being hashed as it now reads."""
+    root = make_folder(tmp_path / "imgs")
+    full = tmp_path / "full"
+    load_image_folder(**cfg(root), input_size=8, cache_dir=str(full))
+    monkeypatch.setattr(decoded_cache, "CHUNK_FILES", 16)
+    monkeypatch.setattr(decoded_cache, "SYNC_EVERY_S", 0.0)
+
+    def fault_after_chunk(done):
+        if done == 2:
+            raise Fault("killed after chunk 2")
+
+    monkeypatch.setattr(decoded_cache, "after_chunk", fault_after_chunk)
+    cut = tmp_path / "cut"
+    with pytest.raises(Fault):
+        load_image_folder(**cfg(root), input_size=8, cache_dir=str(cut))
+    (building,) = (cut / "decoded").glob("*.building")
+    partial = building / damaged
+    raw = bytearray(partial.read_bytes())
+    if damaged == "images.npy.partial":  # a byte of a row of chunk 2 (rows 16..31), after the .npy header
+        files = (building / "digests.partial").stat().st_size // 32
+        at = len(raw) - (files - 20) * 8 * 8 * 3 + 5  # row 20
+    else:  # a byte of the digest of file 3 (chunk 1)
+        at = 3 * 32 + 7
+    raw[at] ^= 0xFF
+    partial.write_bytes(bytes(raw))
+    decoded = []
+    real = decoded_cache.decode_file
+    monkeypatch.setattr(decoded_cache, "decode_file", lambda path, *a: decoded.append(path) or real(path, *a))
+    monkeypatch.setattr(decoded_cache, "after_chunk", lambda done: None)
+    resumed = load_image_folder(**cfg(root), input_size=8, cache_dir=str(cut))
+    assert len(decoded) == resumed.notes["files_found"] - 16 * redecoded_from
+    for suffix in (".npy", ".digests", ".json"):
+        assert _array(cut).with_suffix(suffix).read_bytes() == _array(full).with_suffix(suffix).read_bytes()
+
+
+def test_a_finished_build_removes_the_partial_of_an_earlier_listing_of_the_same_images(tmp_path, monkeypatch,
+                                                                                      caplog):
+    """A stopped build whose folder then changed (a file added) can never be resumed: the build of the new
+    listing removes its partial entry (up to GBs). A stopped build of another input size is kept (resumable)."""
+    root = make_folder(tmp_path / "imgs")
+    cache = tmp_path / "cache"
+    monkeypatch.setattr(decoded_cache, "CHUNK_FILES", 16)
+    monkeypatch.setattr(decoded_cache, "SYNC_EVERY_S", 0.0)
+
+    def fault_after_chunk(done):
+        if done == 2:
+            raise Fault("killed after chunk 2")
+
+    monkeypatch.setattr(decoded_cache, "after_chunk", fault_after_chunk)
+    for size in (8, 4):
+        with pytest.raises(Fault):
+            load_image_folder(**cfg(root), input_size=size, cache_dir=str(cache))
+    before = set((cache / "decoded").glob("*.building"))
+    assert len(before) == 2
+    (root / "b" / "new.jpg").write_bytes((root / "b" / "b001.jpg").read_bytes()[:-1] + b"\xd9")
+    monkeypatch.setattr(decoded_cache, "after_chunk", lambda done: None)
+    with caplog.at_level("INFO", logger="balancelab"):
+        load_image_folder(**cfg(root), input_size=8, cache_dir=str(cache))
+    left = set((cache / "decoded").glob("*.building"))
+    assert len(left) == 1 and left < before  # the size-8 partial of the old listing is gone, the size-4 one kept
+    assert "earlier listing" in caplog.text

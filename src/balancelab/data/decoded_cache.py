@@ -13,8 +13,11 @@ Pillow and hashlib release the GIL), a chunk of files at a time into one buffer 
 with one call; memory holds a few chunks, never the set. The entry is built in ``<key>.building/`` under a
 lock (:class:`~balancelab.output.lock.FolderLock`): a second job that needs the same entry waits for the
 first and then reads it, instead of decoding it too. Every ``SYNC_EVERY_S`` seconds the chunks written so far
-are flushed and a progress record says how far the array is done: a build that was stopped (killed, a node
-lost) resumes there.
+are flushed and a progress record says how far the array is done, with the checksums of each chunk as it was
+written: a build that was stopped (killed, a node lost) resumes there, after checking the chunks on disk against
+those checksums (a chunk damaged since is decoded again, with every later one, never hashed as it now reads).
+A finished build removes the stopped builds of earlier listings of the same folder at the same size (the files
+changed since: they can never be resumed).
 """
 
 from __future__ import annotations
@@ -143,8 +146,12 @@ def _npy_header(shape) -> bytes:
 class DecodedCache:
     """The decoded images of one listing at one size, channel count and resize policy."""
 
-    def __init__(self, cache_dir: str | Path, listing_key: str):
+    def __init__(self, cache_dir: str | Path, listing_key: str, source: str = ""):
+        """``source``: what the listing is of (the folder, size, channels and policy), without the files: a stopped
+        build of the same source under another key (the files changed since) can never be resumed, and the next
+        finished build of that source removes it."""
         key = hashlib.sha256(f"{listing_key}|{decoder_version()}".encode()).hexdigest()[:32]
+        self.source = source
         self.array_path = Path(cache_dir) / "decoded" / f"{key}.npy"
         self.info_path = self.array_path.with_suffix(".json")
         self.digests_path = self.array_path.with_suffix(".digests")
@@ -173,13 +180,56 @@ class DecodedCache:
                 continue
             try:
                 hit = self.load(paths)  # finished while we looked
-                return hit if hit is not None else self.build(paths, size, channels, policy, workers)
+                if hit is not None:
+                    return hit
+                built = self.build(paths, size, channels, policy, workers)
+                self._remove_stale_partials()
+                return built
             finally:
                 lock.release()
                 try:
                     self.building.rmdir()
                 except OSError:  # holds a partial entry (an error stopped the build), or another job locked it
                     pass
+
+    def _remove_stale_partials(self) -> None:
+        """Remove the partial entries of earlier listings of this source (see ``__init__``), each under its lock:
+        one being built or resumed now is left alone."""
+        if not self.source:
+            return
+        for folder in sorted(self.building.parent.glob("*.building")):
+            try:
+                if folder == self.building or json.loads((folder / "progress.json").read_text()).get(
+                        "source") != self.source:
+                    continue
+            except (OSError, ValueError, AttributeError):
+                continue
+            lock = FolderLock(folder, stale_after_s=120.0, heartbeat_s=10.0, what="decoded-image cache",
+                              advice="wait for it to finish")
+            try:
+                lock.acquire()
+            except (RunLockedError, OSError):
+                continue
+            freed = 0
+            try:
+                for name in ("images.npy.partial", "digests.partial", "progress.json"):
+                    path = folder / name
+                    try:
+                        freed += path.stat().st_size
+                        path.unlink()
+                    except FileNotFoundError:
+                        pass
+            except OSError as exc:
+                log.warning("Could not remove the stale partial decoded-image cache %s (%s); delete it by hand.",
+                            folder, exc)
+            finally:
+                lock.release()
+                try:
+                    folder.rmdir()
+                except OSError:
+                    pass
+            log.info("Removed %s (%.1f MB): the partial decode of an earlier listing of these images (the files "
+                     "changed since), which can never be resumed.", folder, freed / 1e6)
 
     def _wait_while_locked(self, lock: FolderLock) -> None:
         """Until the holder is done, or for a few seconds: then the caller looks again (and takes over the lock
@@ -236,7 +286,15 @@ class DecodedCache:
         progress_path = self.building / "progress.json"
         plan = {"files": n, "image_shape": [size, size, channels], "chunk_files": per_chunk, "header": len(header)}
         progress = self._progress(progress_path, plan, partial, partial_digests)
-        done, reasons = progress["done"], [tuple(r) for r in progress["reasons"]]
+        done, reasons, chunks = progress["done"], [tuple(r) for r in progress["reasons"]], progress["chunks"]
+        whole = hashlib.sha256(header)  # of the .npy file, chunk by chunk as written (or verified, on resume)
+        if done:
+            done = self._verified_prefix(partial, partial_digests, len(header), row_bytes, n, per_chunk, chunks,
+                                         whole)
+            del chunks[done:]
+            del reasons[sum(c[2] for c in chunks):]
+        if not done:  # what this partial is of, from the start: see _remove_stale_partials
+            atomic.write_json(progress_path, {**plan, "done": 0, "reasons": [], "chunks": [], "source": self.source})
         if done:
             log.info("Resuming the decode into %s at file %d of %d (a previous build stopped there).",
                      self.array_path.name, min(n, done * per_chunk), n)
@@ -244,22 +302,11 @@ class DecodedCache:
             log.info("Decoding %d images into the cache %s.", n, self.array_path)
         mode = os.O_RDWR | (0 if done else os.O_CREAT | os.O_TRUNC)
         fd, dfd = os.open(partial, mode, 0o644), os.open(partial_digests, mode, 0o644)
-        whole = hashlib.sha256()  # of the .npy file, chunk by chunk as written (the prefix read back on resume)
         try:
+            os.pwrite(fd, header, 0)  # (again on resume: the chunk checksums do not cover it)
             if not done:
-                os.pwrite(fd, header, 0)
                 os.ftruncate(fd, len(header) + n * row_bytes)  # rows of unusable files stay zero
                 os.ftruncate(dfd, 32 * n)
-                whole.update(header)
-            else:
-                with open(partial, "rb") as f:
-                    left = len(header) + min(n, done * per_chunk) * row_bytes
-                    while left > 0:
-                        block = f.read(min(left, 1 << 24))
-                        if not block:
-                            raise OSError(f"{partial} ends early")
-                        whole.update(block)
-                        left -= len(block)
             synced = [time.monotonic()]
 
             def take(k, images, digests, chunk_reasons):
@@ -267,13 +314,17 @@ class DecodedCache:
                 os.pwrite(dfd, digests.data, 32 * k * per_chunk)
                 whole.update(images.data)
                 reasons.extend(chunk_reasons)
+                # Each chunk's checksums as written: a resume checks the chunks on disk against them.
+                chunks.append([hashlib.sha256(images.data).hexdigest(), hashlib.sha256(digests.data).hexdigest(),
+                               len(chunk_reasons)])
                 last = (k + 1) * per_chunk >= n
                 if not last and time.monotonic() - synced[0] < SYNC_EVERY_S:
                     return
                 # Flushed before recorded: a record never claims rows that a crash could lose.
                 os.fdatasync(fd)
                 os.fdatasync(dfd)
-                atomic.write_json(progress_path, {**plan, "done": k + 1, "reasons": [list(r) for r in reasons]})
+                atomic.write_json(progress_path, {**plan, "done": k + 1, "reasons": [list(r) for r in reasons],
+                                                   "chunks": chunks, "source": self.source})
                 synced[0] = time.monotonic()
                 after_chunk(k + 1)
 
@@ -295,17 +346,51 @@ class DecodedCache:
 
     @staticmethod
     def _progress(path: Path, plan: dict, partial: Path, partial_digests: Path) -> dict:
-        """How far a stopped build of this entry got (``done`` chunks), or a fresh start."""
-        fresh = {"done": 0, "reasons": []}
+        """How far a stopped build of this entry got (``done`` chunks, the checksums and reason count of each),
+        or a fresh start (also for a record without checksums: its chunks cannot be verified)."""
+        fresh = {"done": 0, "reasons": [], "chunks": []}
         try:
             progress = json.loads(path.read_text())
             same = all(progress.get(k) == v for k, v in plan.items())
             expected = plan["header"] + plan["files"] * int(np.prod(plan["image_shape"]))
             if not same or partial.stat().st_size != expected or partial_digests.stat().st_size != 32 * plan["files"]:
                 return fresh
-            return {"done": int(progress["done"]), "reasons": progress["reasons"]}
+            done, reasons, chunks = int(progress["done"]), list(progress["reasons"]), list(progress["chunks"])
+            if len(chunks) != done or sum(int(c[2]) for c in chunks) != len(reasons):
+                return fresh
+            return {"done": done, "reasons": reasons, "chunks": [[str(a), str(b), int(c)] for a, b, c in chunks]}
         except (OSError, ValueError, KeyError, TypeError):
             return fresh
+
+    def _verified_prefix(self, partial: Path, partial_digests: Path, header: int, row_bytes: int, n: int,
+                         per_chunk: int, chunks: list, whole) -> int:
+        """How many of the recorded chunks still read back as written (checked against the checksums recorded
+        when each was written), feeding those into ``whole``; the first that does not, and every later one, is
+        decoded again. A partial entry damaged between sessions is never hashed as it now reads."""
+        with open(partial, "rb") as f, open(partial_digests, "rb") as d:
+            for k, (images_sha, digests_sha, _) in enumerate(chunks):
+                lo, hi = k * per_chunk, min(n, (k + 1) * per_chunk)
+                f.seek(header + lo * row_bytes)
+                d.seek(32 * lo)
+                images, digests = hashlib.sha256(), hashlib.sha256()
+                left = (hi - lo) * row_bytes
+                blocks = []
+                while left > 0:
+                    block = f.read(min(left, 1 << 24))
+                    if not block:
+                        break
+                    images.update(block)
+                    blocks.append(block)
+                    left -= len(block)
+                if (left or images.hexdigest() != images_sha
+                        or hashlib.sha256(d.read(32 * (hi - lo))).hexdigest() != digests_sha):
+                    log.warning("The partial decoded-image cache %s does not match the checksums recorded as it "
+                                "was written, from file %d on (damaged since): those files are decoded again.",
+                                partial, lo)
+                    return k
+                for block in blocks:
+                    whole.update(block)
+        return len(chunks)
 
     def _set_aside(self, exc: BaseException) -> None:
         stamp = f"corrupt-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"

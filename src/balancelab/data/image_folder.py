@@ -111,7 +111,7 @@ def _load(cfg: ImageFolderSource, input_size: int, cache_dir: Optional[str]) -> 
     # Before any decoding: a rule that leaves a file without a group fails now, not after an hour of decoding.
     rule, rule_seen, keys_of = _groups(cfg.group, paths, root, layout)
     X, ok, reasons, digests = _decoded(paths, listing, input_size, channels, policy, int(cfg.decode_workers),
-                                       cache_dir)
+                                       cache_dir, root)
     for path, reason in reasons:
         log.warning("Skipped %s: %s", path, reason)
     class_names = sorted({c for c in cls_of})
@@ -210,12 +210,14 @@ def _read_manifest(path: Path, given: bool):
         return None
 
 
-def _decoded(paths, listing, size: int, channels: int, policy: str, workers: int, cache_dir: Optional[str]):
+def _decoded(paths, listing, size: int, channels: int, policy: str, workers: int, cache_dir: Optional[str],
+             root: Optional[Path] = None):
     """(images with one row per listed file, usable mask, reasons, SHA-256 of each file (n, 32) uint8): from the
     decoded-image cache, decoded into it, or, without a cache_dir, decoded into memory."""
     if not cache_dir:
         return decode_in_memory(paths, size, channels, policy, workers)
-    cache = DecodedCache(cache_dir, _listing_key(listing, size, channels, policy))
+    source = json.dumps([os.path.realpath(root), size, channels, policy]) if root is not None else ""
+    cache = DecodedCache(cache_dir, _listing_key(listing, size, channels, policy), source)
     hit = cache.load(paths)
     if hit is not None:
         log.info("Decoded images loaded from cache %s (no decoding).", cache.array_path.name)

@@ -189,15 +189,23 @@ class FolderLock:
         self.folder.mkdir(parents=True, exist_ok=True)
         deadline = time.monotonic() + CONTENTION_S
         while True:
-            if self._create(self.path):
-                return self._held_now()
-            holder = _read_lock(self.path)
-            if not holder.get("gone"):  # gone: released meanwhile, compete for it again
-                reason = self._abandoned(holder)
-                if reason is None and not holder.get("unreadable"):
-                    raise RunLockedError(self._held_message(holder))
-                if reason is not None and self._take_over(holder, reason):
+            try:
+                if self._create(self.path):
                     return self._held_now()
+                holder = _read_lock(self.path)
+                if not holder.get("gone"):  # gone: released meanwhile, compete for it again
+                    reason = self._abandoned(holder)
+                    if reason is None and not holder.get("unreadable"):
+                        raise RunLockedError(self._held_message(holder))
+                    if reason is not None and self._take_over(holder, reason):
+                        return self._held_now()
+            except FileNotFoundError:
+                # The folder was removed since it was made: its last holder released it and removed it (a
+                # decoded-cache build removes its lock folder when done). Make it again and compete again.
+                if time.monotonic() > deadline:
+                    raise
+                self.folder.mkdir(parents=True, exist_ok=True)
+                continue
             if time.monotonic() > deadline:
                 raise RunLockedError(self._held_message(_read_lock(self.path)))
             # Being written (unreadable for an instant), or another contender is taking over: look again.
