@@ -25,7 +25,7 @@ from balancelab.provenance import run_facts
 from balancelab.training.assembly import assemble, describe_training
 from balancelab.training.batch_prior import counts_prior, trained_prior
 from balancelab.training.loop import Interrupted, fit
-from balancelab.training.runtime import StageTimer, device_assignment, seed_everything, select_device
+from balancelab.training.runtime import StageTimer, job_device, seed_everything
 from balancelab.training.signals import StopCheck, no_stop
 from balancelab.training.state import TrainingStateStore
 from balancelab.training.threads import configure_threads
@@ -45,7 +45,9 @@ def run_experiment(cfg: dict, run_dir: Path, identity: str, launcher: str | None
     tracker = build(cfg["logger"], "logger", run_dir=run_dir, run_config=cfg, identity=identity)
     failed = True
     try:
-        summary = _run(cfg, run_dir, identity, tracker, launcher, stop, job_index)
+        # A multirun's job on a node with several GPUs claims the least-loaded one until it ends.
+        with job_device(cfg["trainer"]["device"], job_index, cfg["output_root"]) as (device, assignment):
+            summary = _run(cfg, run_dir, identity, tracker, launcher, stop, device, assignment)
         failed = summary["status"] == Status.DIVERGED
         return summary
     finally:
@@ -61,12 +63,11 @@ def evaluation_cost(seconds: float, history) -> dict:
             "epochs_equivalent": round(seconds / epoch, 3) if epoch and epoch == epoch else None}
 
 
-def _run(cfg: dict, run_dir: Path, identity: str, tracker, launcher, stop: StopCheck,
-         job_index: Optional[int] = None) -> dict:
+def _run(cfg: dict, run_dir: Path, identity: str, tracker, launcher, stop: StopCheck, device,
+         assignment: Optional[dict] = None) -> dict:
     trainer, timer = cfg["trainer"], StageTimer()
     threads = configure_threads(trainer["num_threads"])
     seed_everything(cfg["seed"], trainer["deterministic"])
-    device = select_device(trainer["device"], job_index)  # a multirun's jobs spread over the visible GPUs
     cache_dir = cfg["cache_dir"] if cfg["use_cache"] else None
 
     with timer("data"):
@@ -75,7 +76,7 @@ def _run(cfg: dict, run_dir: Path, identity: str, tracker, launcher, stop: StopC
         notes = artifacts.write_data(run_dir, splits)
     with timer("balancing"):  # the training split only
         balanced = balance_training_set(splits.train.X, splits.train.y, cfg["balancing"], splits.class_names,
-                                        cfg["seed"], cache_dir, device.type)
+                                        cfg["seed"], cache_dir, str(device))
     counts_before, counts_after = artifacts.write_balancing(run_dir, splits, balanced, cfg["dataset"]["name"], notes,
                                                             timer.seconds["balancing"], cfg["seed"])
     stop_if_requested(stop)  # a signal while loading or balancing: nothing to save yet (both are cached)
@@ -93,7 +94,6 @@ def _run(cfg: dict, run_dir: Path, identity: str, tracker, launcher, stop: StopC
 
     summary = artifacts.run_summary(cfg, result, training, describe_training(training), device)
     summary["notes"] += store.notes
-    assignment = device_assignment(trainer["device"], job_index, device)
     if assignment:
         summary["device_assignment"] = assignment
     if result.best_state is not None:

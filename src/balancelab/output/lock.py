@@ -41,7 +41,7 @@ CONTENTION_S = 2.0  # how long acquire keeps looking while a lock is being writt
 _HELD_TOKENS: set = set()  # the locks this process holds: our own pid in a lock file is not proof of that
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -241,7 +241,7 @@ class FolderLock:
             if pid == os.getpid() and holder.get("token") not in _HELD_TOKENS:
                 return (f"its pid {pid} is this process's own, but this process never took it "
                         f"(a restarted container reuses pids)")
-            if not _pid_alive(pid):
+            if not pid_alive(pid):
                 return f"{who} no longer exists"
             start = process_start(pid)
             if holder.get("pid_start") is not None and start is not None:

@@ -62,7 +62,7 @@ def feature_space_retraining(run_dir: Path, model, best_state: dict, train_data,
 
     start = time.perf_counter()
     params = technique_params(node, names)
-    balancer = build({"_target_": node["_target_"], **params}, "balancing", random_state=seed, device=device.type)
+    balancer = build({"_target_": node["_target_"], **params}, "balancing", random_state=seed, device=str(device))
     X_res, y_res = (balancer.fit_resample_rows(features, labels) if hasattr(balancer, "fit_resample_rows")
                     else balancer.fit_resample(features, labels))  # a user's balancer: imbalanced-learn's method
     X_bal, y_bal = np.asarray(X_res, dtype=np.float32), np.asarray(y_res, dtype=np.int64)

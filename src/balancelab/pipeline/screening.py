@@ -138,7 +138,7 @@ def screen_job(run_dir: Path, cfg: dict, cache: CachedFeatures, *, representatio
     node.pop("feature_size", None)
     start = time.perf_counter()
     params = technique_params(node, names)
-    balancer = build({"_target_": node["_target_"], **params}, "balancing", random_state=seed, device=device.type)
+    balancer = build({"_target_": node["_target_"], **params}, "balancing", random_state=seed, device=str(device))
     X_res, y_res = (balancer.fit_resample_rows(X, y) if hasattr(balancer, "fit_resample_rows")
                     else balancer.fit_resample(X, y))
     X_bal, y_bal = np.asarray(X_res, dtype=np.float32), np.asarray(y_res, dtype=np.int64)
