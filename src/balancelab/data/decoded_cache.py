@@ -372,7 +372,7 @@ class DecodedCache:
                 lo, hi = k * per_chunk, min(n, (k + 1) * per_chunk)
                 f.seek(header + lo * row_bytes)
                 d.seek(32 * lo)
-                images, digests = hashlib.sha256(), hashlib.sha256()
+                images = hashlib.sha256()
                 left = (hi - lo) * row_bytes
                 blocks = []
                 while left > 0:
