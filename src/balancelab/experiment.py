@@ -58,9 +58,9 @@ def evaluation_cost(seconds: float, history) -> dict:
     """The evaluation stage against one training epoch (whose time includes a validation pass): one forward
     pass per split, so about one epoch's worth or less on data the size of the validation set."""
     epochs = [row["seconds"] for row in history if row.get("seconds")]
-    epoch = sum(epochs) / len(epochs) if epochs else float("nan")
-    return {"seconds": round(seconds, 3), "mean_epoch_seconds": round(epoch, 3),
-            "epochs_equivalent": round(seconds / epoch, 3) if epoch and epoch == epoch else None}
+    epoch = sum(epochs) / len(epochs) if epochs else None  # no epoch (trainer.epochs=0): no ratio, and no NaN
+    return {"seconds": round(seconds, 3), "mean_epoch_seconds": None if epoch is None else round(epoch, 3),
+            "epochs_equivalent": round(seconds / epoch, 3) if epoch else None}
 
 
 def _run(cfg: dict, run_dir: Path, identity: str, tracker, launcher, stop: StopCheck, device,

@@ -63,3 +63,26 @@ def test_trainer_steps_is_refused_with_no_representation_training(weights):
     message = preflight([*pretrained(weights), "experiment=smote_features", "trainer.epochs=0",
                          "trainer.budget=steps", "trainer.steps=100"])
     assert message is not None and "trainer.steps" in message and "trainer.epochs=0" in message
+
+
+def test_pixel_space_balancing_with_a_frozen_backbone_is_refused(weights):
+    """With no representation trained, balancing=smote ran (and cost its time) and changed nothing: the head is
+    trained on the features of the split as it is (a review found it silently ignored)."""
+    with pytest.raises(ConfigError) as info:
+        validate(compose([*pretrained(weights), "experiment=random_oversampling_features", "balancing=smote",
+                          "trainer.epochs=0"]))
+    message = str(info.value)
+    assert "balancing=smote" in message and "change nothing" in message and "Fix it with balancing=none" in message
+    validate(compose([*pretrained(weights), "experiment=random_oversampling_features", "trainer.epochs=0"]))
+
+
+def test_the_evaluation_cost_of_a_run_without_epochs_is_null_not_nan():
+    """An empty history made mean_epoch_seconds NaN, which experiment_summary.json then held (invalid JSON)."""
+    import json
+
+    from balancelab.experiment import evaluation_cost
+
+    cost = evaluation_cost(12.5, [])
+    assert cost == {"seconds": 12.5, "mean_epoch_seconds": None, "epochs_equivalent": None}
+    json.dumps(cost, allow_nan=False)
+    assert evaluation_cost(10.0, [{"seconds": 4.0}, {"seconds": 6.0}])["epochs_equivalent"] == 2.0

@@ -335,6 +335,15 @@ def frozen_backbone_problems(plain: Dict[str, Any], screen: bool = False) -> Lis
                         "balancing@feature_balancing=none (a linear probe on the unbalanced features) or another "
                         "technique (experiment=smote_features), or screen the grid (balance-sweep screen=true), or "
                         "train the representation with trainer.epochs >= 1.")
+    balancing = (plain.get("balancing") or {}).get("name")
+    if balancing not in (None, "none") and not screen:  # a screen applies each row's balancing to the features
+        # The pixel-space technique shapes the representation's training only; with none, it would run (and
+        # cost its time) and change nothing: the head is trained on the features of the split as it is.
+        problems.append(f"trainer.epochs=0 trains no representation, so balancing={balancing} (pixel space: it "
+                        f"shapes what the representation is trained on) would run and change nothing; the head "
+                        f"is balanced by feature_balancing. Fix it with balancing=none (and "
+                        f"balancing@feature_balancing={balancing} to balance the features), or train the "
+                        f"representation with trainer.epochs >= 1.")
     return problems
 
 
