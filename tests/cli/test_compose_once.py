@@ -163,3 +163,22 @@ def test_two_spellings_of_one_mapping_name_one_sweep_folder(typed):
     plus = ["balancing=random_undersampling", "+balancing.overrides.NormalVideos=1.5"]
     other = compose.with_mappings_replaced(["balancing=random_undersampling", *typed])
     assert _sweep_dir({}, other).name == _sweep_dir({}, plus).name == "grid_small_cnn_mnist_lt_1b390a37"
+
+
+@pytest.mark.parametrize("value", ["0", "abc", "2.5"])
+def test_a_screen_refuses_a_bad_head_epoch_count_before_anything_trains(value, screen, monkeypatch, tmp_path):
+    """trainer.feature_head_epochs was taken out of the screen's pre-flight and put back unchecked: the
+    representation trained in full, then every row failed."""
+    from balancelab.cli.sweep_command import sweep
+
+    errors = []
+    monkeypatch.setattr(sweep_command.log, "error", lambda message, *args: errors.append(message % args))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.argv", ["balance-sweep", "screen=true", "experiments=[smote]", "seeds=[0]",
+                                     f"trainer.feature_head_epochs={value}", f"output_root={tmp_path / 'out'}"])
+    with pytest.raises(SystemExit) as exit_:
+        sweep()
+    assert exit_.value.code == 2
+    assert len(errors) == 1 and "trainer.feature_head_epochs" in errors[0] and ">= 1" in errors[0], errors
+    assert "Fix it with trainer.feature_head_epochs=10" in errors[0]
+    assert not screen

@@ -13,7 +13,8 @@ from balancelab.cli.compose import compose_jobs, with_mappings_replaced
 from balancelab.cli.launchers import LAUNCHERS, install_hint, missing_launcher_plugin
 from balancelab.cli.messages import explain_composition_error
 from balancelab.cli.preflight import preflight
-from balancelab.cli.report_command import report_again_fix, sweep_report_step, write_ranks_locked
+# report: the balance-report console script of an install made before report_command existed imports it here.
+from balancelab.cli.report_command import report, report_again_fix, sweep_report_step, write_ranks_locked  # noqa: F401
 from balancelab.cli.roots import unwritable_folder
 from balancelab.cli.sweep_naming import (UNNAMED, composable, first_composed, grid_config, name_jobs, parse_list,
                                          shared_overrides_hash, sweep_dir_of)
@@ -177,6 +178,10 @@ def _screen_sweep(own: dict, experiments: list, seeds, passthrough: list, flags:
     head_key = "trainer.feature_head_epochs"
     head = [a.partition("=")[2] for a in passthrough if a.partition("=")[0].lstrip("+~") == head_key]
     shared = [a for a in composable(passthrough) if a.partition("=")[0].lstrip("+~") != head_key]
+    if head and not (head[-1].strip().isdigit() and int(head[-1]) >= 1):  # checked here: no run's check sees it
+        log.error("'%s' (the epochs each screened head trains) must be an integer >= 1; got %r. Fix it with "
+                  "%s=10.", head_key, head[-1], head_key)
+        return EXIT_USER_ERROR
     # The screen's jobs, and the baseline of each seed (its representation) when the grid has none, composed once
     # and checked by the same pre-flight as a sweep's grid.
     representation = [] if BASELINE in experiments else [BASELINE]
