@@ -210,16 +210,18 @@ class DecodedCache:
                 lock.acquire()
             except (RunLockedError, OSError):
                 continue
-            freed = 0
+            freed, removed = 0, True
             try:
                 for name in ("images.npy.partial", "digests.partial", "progress.json"):
                     path = folder / name
                     try:
-                        freed += path.stat().st_size
+                        size = path.stat().st_size
                         path.unlink()
+                        freed += size
                     except FileNotFoundError:
                         pass
             except OSError as exc:
+                removed = False
                 log.warning("Could not remove the stale partial decoded-image cache %s (%s); delete it by hand.",
                             folder, exc)
             finally:
@@ -228,8 +230,9 @@ class DecodedCache:
                     folder.rmdir()
                 except OSError:
                     pass
-            log.info("Removed %s (%.1f MB): the partial decode of an earlier listing of these images (the files "
-                     "changed since), which can never be resumed.", folder, freed / 1e6)
+            if removed:
+                log.info("Removed %s (%.1f MB): the partial decode of an earlier listing of these images (the "
+                         "files changed since), which can never be resumed.", folder, freed / 1e6)
 
     def _wait_while_locked(self, lock: FolderLock) -> None:
         """Until the holder is done, or for a few seconds: then the caller looks again (and takes over the lock
