@@ -33,6 +33,9 @@ def test_smote_in_feature_space_runs_writes_its_provenance_and_its_checkpoint_pr
     import torch
     meta = torch.load(run_dir / "best_model.pt", map_location="cpu", weights_only=False)
     assert meta["metadata"]["best_val_macro_f1"] == summary["best_val_macro_f1"]
+    assert meta["metadata"]["best_epoch"] == block["head"]["best_epoch"]  # the pair is the head's, not mixed
+    page = (run_dir / "report.html").read_text()
+    assert "classifier head re-trained on its features" in page and "representation: best epoch" in page
     provenance = pd.read_csv(run_dir / "synthetic_provenance.csv")
     assert (provenance["space"] == "features").all() and len(provenance) == block["synthetic_rows"]
     assert provenance["parent_a"].str.startswith("sklearn_digits:").all()  # real training images' source ids

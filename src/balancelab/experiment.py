@@ -122,7 +122,11 @@ def _run(cfg: dict, run_dir: Path, identity: str, tracker, launcher, stop: StopC
             # run reports (and an Optuna objective optimises), the representation's is kept beside it.
             summary["representation_best_val_macro_f1"] = summary["best_val_macro_f1"]
             summary["best_val_macro_f1"] = max(summary["feature_balancing"]["head"]["val_macro_f1"])
-            kept = dataclasses.replace(result, best_val_macro_f1=summary["best_val_macro_f1"])
+            # the checkpoint's epoch and score are the head's; the representation's epoch is the summary's best_epoch
+            kept = dataclasses.replace(result, best_val_macro_f1=summary["best_val_macro_f1"],
+                                       best_epoch=summary["feature_balancing"]["head"]["best_epoch"])
+            summary["feature_balancing"]["checkpoint"] = ("best_model.pt's best_epoch and best_val_macro_f1 are the "
+                                                          "head's; the representation's epoch is best_epoch here")
             stop_if_requested(stop, epoch=len(result.history), stage="evaluation")
         with timer("evaluation"):
             summary.update(evaluate_best_model(run_dir, training.model, best_state, splits, training.val_data,

@@ -48,11 +48,20 @@ def _epoch_facts(summary: dict) -> list:
     """The best epoch and what picked it; for a run on a frozen pretrained backbone (trainer.epochs=0), which has
     no representation epoch, what its representation is and the epoch of the classifier head trained on it."""
     representation = summary.get("representation") or {}
+    head = (summary.get("feature_balancing") or {}).get("head") or {}
+    if not representation.get("training") and head:
+        # A trained representation with a head re-trained on its features: two epochs chosen, each with its score
+        # (best_val_macro_f1 is the head's: the representation's epoch never had it).
+        return [("representation: best epoch (its validation macro-F1)",
+                 f"{summary.get('best_epoch')} of {summary.get('epochs_run')} "
+                 f"({_number(summary.get('representation_best_val_macro_f1'))})"),
+                ("classifier head re-trained on its features: best epoch (its validation macro-F1)",
+                 f"{head.get('best_epoch', '—')} of {head.get('epochs', '—')} "
+                 f"({_number(summary.get('best_val_macro_f1'))})")]
     if not representation.get("training"):
         return [("best epoch (its validation macro-F1, arg-max rule: what picked it)",
                  f"{summary.get('best_epoch')} of {summary.get('epochs_run')} "
                  f"({_number(summary.get('best_val_macro_f1'))})")]
-    head = (summary.get("feature_balancing") or {}).get("head") or {}
     return [("representation", f"{representation['training']} ({representation.get('weights')})"),
             ("classifier head on its features: best epoch (its validation macro-F1)",
              f"{head.get('best_epoch', '—')} of {head.get('epochs', '—')} "
