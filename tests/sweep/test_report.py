@@ -170,6 +170,16 @@ def test_one_run_found_under_two_folder_names_is_compared_once(tmp_path):
     rows = jobs[(jobs["experiment"] == "smote_features") & (jobs["seed"] == 0) & (jobs["row_kind"] == "trained")]
     assert len(rows) == 1
     build_report(tmp_path)  # raised DataError before
+    # The same configuration under two row labels (a grid's twins) stays two rows: only a run found twice is merged.
+    twin = tmp_path / "baseline_twin_seed1"
+    shutil.copytree(tmp_path / "baseline_seed1", twin)
+    (tmp_path / "baseline_seed1" / "identity.json").write_text(json.dumps({"hash": "aaaaaaaa"}))
+    (twin / "identity.json").write_text(json.dumps({"hash": "aaaaaaaa"}))
+    (twin / "config.yaml").write_text((twin / "config.yaml").read_text().replace("experiment_name: baseline",
+                                                                                 "experiment_name: twin"))
+    jobs = jobs_table(tmp_path)
+    assert set(jobs.loc[jobs["row_kind"] == "trained", "experiment"]) == {"baseline", "smote_features", "twin"}
+    shutil.rmtree(twin)
     # Two finished jobs of one experiment and seed with *different* identities are still refused.
     (renamed / "identity.json").write_text(json.dumps({"hash": "00000000"}))
     import pytest

@@ -224,19 +224,23 @@ def _identity_hash(folder: Path) -> Optional[str]:
 def jobs_table(sweep_dir: Path) -> pd.DataFrame:
     folders = job_folders(sweep_dir)
     rows, row_folders = [], []
-    finished_by_identity: Dict[str, Path] = {}
+    finished_runs: Dict[tuple, Path] = {}
     for folder in folders:
         row = read_job(folder)
-        identity_hash = _identity_hash(folder) if row["status"] in FINISHED else None
-        if identity_hash is not None and identity_hash in finished_by_identity:
+        # the same run: the same identity under the same row label (the label is not part of the identity: two
+        # experiments of a grid may be the same configuration, e.g. a screen's twins, and stay two labels)
+        same_run = (_identity_hash(folder), row["experiment"]) if row["status"] in FINISHED else None
+        if same_run is not None and same_run[0] is None:
+            same_run = None
+        if same_run is not None and same_run in finished_runs:
             # One run under two folder names (a newer balancelab named the run's folder otherwise, and a re-run
             # trained it again beside the old one): the same experiment, compared once.
             log.warning("%s and %s are the same run (identity %s; a folder renamed by a newer balancelab): "
-                        "compared once, as %s.", finished_by_identity[identity_hash].name, folder.name,
-                        identity_hash, finished_by_identity[identity_hash].name)
+                        "compared once, as %s.", finished_runs[same_run].name, folder.name,
+                        same_run[0], finished_runs[same_run].name)
             continue
-        if identity_hash is not None:
-            finished_by_identity[identity_hash] = folder
+        if same_run is not None:
+            finished_runs[same_run] = folder
         for r in [row, *derived_rows(folder, row)]:
             rows.append(r)
             row_folders.append(folder)
