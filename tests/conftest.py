@@ -29,6 +29,20 @@ def composed():
     return compose
 
 
+def noise_image_folder(root: Path, classes, shape, spread: float, seed: int = 0) -> Path:
+    """An image folder of PNGs: for each (class, count, grey level) of ``classes``, ``count`` images of ``shape``
+    (H, W, 3) drawn around that level with ``spread``, so the classes are told apart by brightness."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for name, count, level in classes:
+        (root / name).mkdir(parents=True)
+        for i in range(count):
+            image = np.clip(rng.normal(level, spread, shape), 0, 255).astype(np.uint8)
+            Image.fromarray(image).save(root / name / f"{i}.png")
+    return root
+
+
 def run_cli(args, cwd, script="balance-run", timeout=600, env_extra=None):
     """Run an installed console script; returns CompletedProcess with text output."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "WANDB_MODE": "disabled", **(env_extra or {})}

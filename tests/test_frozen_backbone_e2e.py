@@ -4,13 +4,11 @@ a screen (balance-sweep screen=true), whose baseline row is then a linear probe.
 
 import json
 
-import numpy as np
 import pandas as pd
 import pytest
 import torch
-from PIL import Image
 
-from tests.conftest import run_cli
+from tests.conftest import noise_image_folder, run_cli
 
 timm = pytest.importorskip("timm")
 pytestmark = pytest.mark.slow
@@ -25,13 +23,7 @@ FROZEN = ["model=timm", "model.architecture=test_resnet", "model.input_size=16",
 def shapes(tmp_path):
     """A small image folder (two classes, 2:1) and test_resnet's weights saved locally (its own init: pretrained
     in everything but name, which is all the path needs)."""
-    root = tmp_path / "shapes"
-    rng = np.random.default_rng(0)
-    for c, n, level in (("dark", 40, 70), ("light", 20, 170)):
-        (root / c).mkdir(parents=True)
-        for i in range(n):
-            image = np.clip(rng.normal(level, 45, (20, 20, 3)), 0, 255).astype(np.uint8)
-            Image.fromarray(image).save(root / c / f"{i}.png")
+    root = noise_image_folder(tmp_path / "shapes", (("dark", 40, 70), ("light", 20, 170)), (20, 20, 3), 45)
     weights = tmp_path / "test_resnet.pth"
     torch.manual_seed(1)
     torch.save(timm.create_model("test_resnet", pretrained=False).state_dict(), weights)

@@ -3,21 +3,15 @@
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
 
-from tests.conftest import TINY, run_cli
+from tests.conftest import TINY, noise_image_folder, run_cli
 
 pytestmark = pytest.mark.slow
 
 
 def test_predict_reproduces_the_runs_predictions_and_lists_a_corrupt_file(tmp_path):
-    root = tmp_path / "shapes"
-    rng = np.random.default_rng(0)
-    for c, n, level in (("dark", 40, 60), ("light", 20, 180)):
-        (root / c).mkdir(parents=True)
-        for i in range(n):  # not square: the checkpoint's resize policy (center_crop) matters
-            image = np.clip(rng.normal(level, 40, (20, 28, 3)), 0, 255).astype(np.uint8)
-            Image.fromarray(image).save(root / c / f"{i}.png")
+    # not square: the checkpoint's resize policy (center_crop) matters
+    root = noise_image_folder(tmp_path / "shapes", (("dark", 40, 60), ("light", 20, 180)), (20, 28, 3), 40)
     run = run_cli([*TINY, "trainer.epochs=2", "dataset=image_folder", f"dataset.root={root}",
                    f"output_root={tmp_path}"], cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-2000:]

@@ -7,9 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from PIL import Image
 
-from tests.conftest import run_cli
+from tests.conftest import noise_image_folder, run_cli
 
 timm = pytest.importorskip("timm")
 pytestmark = pytest.mark.slow
@@ -44,13 +43,7 @@ def test_a_timm_sweep_compares_two_experiments(tmp_path):
 
 
 def test_predict_with_a_pretrained_timm_run_reproduces_its_predictions(tmp_path):
-    root = tmp_path / "shapes"
-    rng = np.random.default_rng(0)
-    for c, n, level in (("dark", 30, 60), ("light", 15, 180)):
-        (root / c).mkdir(parents=True)
-        for i in range(n):
-            image = np.clip(rng.normal(level, 40, (20, 28, 3)), 0, 255).astype(np.uint8)
-            Image.fromarray(image).save(root / c / f"{i}.png")
+    root = noise_image_folder(tmp_path / "shapes", (("dark", 30, 60), ("light", 15, 180)), (20, 28, 3), 40)
     weights = tmp_path / "test_vit.pth"
     torch.save(timm.create_model("test_vit", pretrained=False).state_dict(), weights)
     run = run_cli([*FAST, "model.architecture=test_vit", "model.pretrained=true", f"model.weights_path={weights}",

@@ -63,6 +63,18 @@ class Fault(Exception):
     pass
 
 
+def stop_after_chunk(monkeypatch, chunk: int = 2) -> None:
+    """Builds of 16-file chunks with a progress record after each, killed (Fault) after chunk ``chunk``."""
+    monkeypatch.setattr(decoded_cache, "CHUNK_FILES", 16)
+    monkeypatch.setattr(decoded_cache, "SYNC_EVERY_S", 0.0)  # a progress record after every chunk
+
+    def fault_after_chunk(done):
+        if done == chunk:
+            raise Fault(f"killed after chunk {chunk}")
+
+    monkeypatch.setattr(decoded_cache, "after_chunk", fault_after_chunk)
+
+
 def test_an_interrupted_ingest_resumes_where_it_stopped(tmp_path, monkeypatch):
     root = make_folder(tmp_path / "imgs")
     full = tmp_path / "full"
@@ -266,14 +278,7 @@ def test_a_partial_entry_damaged_between_sessions_is_decoded_again_not_trusted(t
     root = make_folder(tmp_path / "imgs")
     full = tmp_path / "full"
     load_image_folder(**cfg(root), input_size=8, cache_dir=str(full))
-    monkeypatch.setattr(decoded_cache, "CHUNK_FILES", 16)
-    monkeypatch.setattr(decoded_cache, "SYNC_EVERY_S", 0.0)
-
-    def fault_after_chunk(done):
-        if done == 2:
-            raise Fault("killed after chunk 2")
-
-    monkeypatch.setattr(decoded_cache, "after_chunk", fault_after_chunk)
+    stop_after_chunk(monkeypatch)
     cut = tmp_path / "cut"
     with pytest.raises(Fault):
         load_image_folder(**cfg(root), input_size=8, cache_dir=str(cut))
@@ -303,14 +308,7 @@ def test_a_finished_build_removes_the_partial_of_an_earlier_listing_of_the_same_
     listing removes its partial entry (up to GBs). A stopped build of another input size is kept (resumable)."""
     root = make_folder(tmp_path / "imgs")
     cache = tmp_path / "cache"
-    monkeypatch.setattr(decoded_cache, "CHUNK_FILES", 16)
-    monkeypatch.setattr(decoded_cache, "SYNC_EVERY_S", 0.0)
-
-    def fault_after_chunk(done):
-        if done == 2:
-            raise Fault("killed after chunk 2")
-
-    monkeypatch.setattr(decoded_cache, "after_chunk", fault_after_chunk)
+    stop_after_chunk(monkeypatch)
     for size in (8, 4):
         with pytest.raises(Fault):
             load_image_folder(**cfg(root), input_size=size, cache_dir=str(cache))

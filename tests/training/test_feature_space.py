@@ -70,16 +70,27 @@ def _splits(rng, counts):
     X = np.clip(rng.normal(60 + 60 * y[:, None, None, None], 20, (len(y), 4, 4, 1)), 0, 255).astype(np.uint8)
     return SimpleNamespace(X=X, y=y, source_ids=np.array([f"img{i}.png" for i in range(len(y))]))
 
+OVERSAMPLING = {"_target_": "balancelab.balancing.simple.RandomOversampling", "name": "random_oversampling",
+                "sampling_strategy": "auto"}
+
+
+def three_class_problem(seed: int = 0):
+    """(splits with a 60/12/6 training split and a balanced validation split, a function placing a split on the
+    CPU as the training set's images): the small problem the feature-space stage tests share."""
+    rng = np.random.default_rng(seed)
+    train, val = _splits(rng, (60, 12, 6)), _splits(rng, (10, 10, 10))
+    splits = SimpleNamespace(train=train, val=val, class_names=["a", "b", "c"])
+    return splits, lambda s: DeviceImages(s.X, s.y, torch.device("cpu"), [0.5], [0.25])
+
+
 
 @pytest.mark.parametrize("technique,target", [("smote", "balancelab.balancing.synthetic.Smote"),
                                               ("random_oversampling", "balancelab.balancing.simple.RandomOversampling")])
 def test_the_stage_trains_the_head_on_balanced_counts_and_names_real_parents(tmp_path, technique, target):
-    rng = np.random.default_rng(0)
-    train, val = _splits(rng, (60, 12, 6)), _splits(rng, (10, 10, 10))
-    splits = SimpleNamespace(train=train, val=val, class_names=["a", "b", "c"])
+    splits, data = three_class_problem()
+    train, val = splits.train, splits.val
     model = _Net()
     best_state = {k: v.clone() for k, v in model.state_dict().items()}
-    data = lambda s: DeviceImages(s.X, s.y, torch.device("cpu"), [0.5], [0.25])  # noqa: E731
     node = {"_target_": target, "name": technique, "sampling_strategy": "auto",
             **({"k_neighbors": 3, "feature_size": None, "knn_backend": "auto"} if technique == "smote" else {})}
     block, state = feature_space_retraining(tmp_path, model, best_state, data(train), data(val), splits, node, epochs=2,
@@ -157,12 +168,9 @@ def test_the_default_grid_is_unchanged_and_group_feature_space_holds_the_three_r
 def test_the_head_is_trained_with_the_runs_loss_not_silently_with_cross_entropy(tmp_path):
     """experiment=smote_features loss=focal: the focal loss was used for the representation only and the head
     was cross-entropy whatever the run chose (found by a review)."""
-    rng = np.random.default_rng(0)
-    train, val = _splits(rng, (60, 12, 6)), _splits(rng, (10, 10, 10))
-    splits = SimpleNamespace(train=train, val=val, class_names=["a", "b", "c"])
-    data = lambda s: DeviceImages(s.X, s.y, torch.device("cpu"), [0.5], [0.25])  # noqa: E731
-    node = {"_target_": "balancelab.balancing.simple.RandomOversampling", "name": "random_oversampling",
-            "sampling_strategy": "auto"}
+    splits, data = three_class_problem()
+    train, val = splits.train, splits.val
+    node = dict(OVERSAMPLING)
     heads = {}
     for loss in (None, {"_target_": "balancelab.losses.focal", "name": "focal", "gamma": 5.0, "alpha": None,
                         "weights_from": "original", "drw_epoch": None, "drw_beta": 0.9999}):
@@ -195,10 +203,8 @@ def test_head_epochs_set_for_a_whole_sweep_reach_its_feature_rows_and_spare_the_
 def test_an_imbalanced_learn_sampler_used_directly_has_its_copies_counted_as_copies(tmp_path):
     """_target_: imblearn.over_sampling.RandomOverSampler reported every row, the real ones too, as synthetic
     (found by a review): rows equal to a training row are copies of it."""
-    rng = np.random.default_rng(0)
-    train, val = _splits(rng, (60, 12, 6)), _splits(rng, (10, 10, 10))
-    splits = SimpleNamespace(train=train, val=val, class_names=["a", "b", "c"])
-    data = lambda s: DeviceImages(s.X, s.y, torch.device("cpu"), [0.5], [0.25])  # noqa: E731
+    splits, data = three_class_problem()
+    train, val = splits.train, splits.val
     model = _Net()
     best_state = {k: v.clone() for k, v in model.state_dict().items()}
     node = {"_target_": "imblearn.over_sampling.RandomOverSampler", "name": "mine"}

@@ -194,13 +194,10 @@ def test_the_jobs_device_reaches_the_balancer_whole(tmp_path, monkeypatch):
 def test_the_feature_space_balancer_gets_the_whole_device(tmp_path, monkeypatch):
     """pipeline/feature_space.py hands its balancer str(device) ("cuda:3"), not device.type ("cuda"). On CPU:
     torch.device("cpu", 0), whose type ("cpu") is not its whole name ("cpu:0")."""
-    import numpy as np
     import torch
 
-    from types import SimpleNamespace
-
     from balancelab.pipeline import feature_space
-    from tests.training.test_feature_space import DeviceImages, _Net, _splits
+    from tests.training.test_feature_space import OVERSAMPLING, _Net, three_class_problem
 
     given = []
 
@@ -209,12 +206,9 @@ def test_the_feature_space_balancer_gets_the_whole_device(tmp_path, monkeypatch)
         raise RuntimeError("stop here")
 
     monkeypatch.setattr(feature_space, "build", spy_build)
-    rng = np.random.default_rng(0)
-    train, val = _splits(rng, (60, 12, 6)), _splits(rng, (10, 10, 10))
-    splits = SimpleNamespace(train=train, val=val, class_names=["a", "b", "c"])
-    data = lambda s: DeviceImages(s.X, s.y, torch.device("cpu"), [0.5], [0.25])  # noqa: E731
-    node = {"_target_": "balancelab.balancing.simple.RandomOversampling", "name": "random_oversampling",
-            "sampling_strategy": "auto"}
+    splits, data = three_class_problem()
+    train, val = splits.train, splits.val
+    node = dict(OVERSAMPLING)
     model = _Net()
     with pytest.raises(RuntimeError, match="stop here"):
         feature_space.feature_space_retraining(tmp_path, model, model.state_dict(), data(train), data(val), splits,
