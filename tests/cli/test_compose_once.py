@@ -182,3 +182,12 @@ def test_a_screen_refuses_a_bad_head_epoch_count_before_anything_trains(value, s
     assert len(errors) == 1 and "trainer.feature_head_epochs" in errors[0] and ">= 1" in errors[0], errors
     assert "Fix it with trainer.feature_head_epochs=10" in errors[0]
     assert not screen
+
+
+def test_the_balance_report_entry_point_of_an_earlier_install_still_resolves():
+    """An install made before balance-report moved to cli.report_command has a console script importing
+    balancelab.cli.sweep_command:report."""
+    from balancelab.cli import report_command
+    from balancelab.cli.sweep_command import report
+
+    assert report is report_command.report

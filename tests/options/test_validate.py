@@ -390,3 +390,13 @@ def test_a_key_of_another_option_names_the_options_that_have_it(argv, chosen):
     with pytest.raises(ConfigError, match=rf"'balancing\.overrides' is not a key of balancing={chosen}.*"
                                           r"balancing=random_undersampling.*balancing=resample_to_target"):
         validate(compose(argv))
+
+
+def test_field_default_gives_the_value_a_factory_makes():
+    """field_default returned dataclasses.MISSING for a key declared with a factory (its docstring promised the
+    default); a rule comparing a setting with it then never saw the default."""
+    from balancelab.options.balancing import RandomUndersampling
+    from balancelab.options.fields import field_default
+
+    assert field_default(RandomUndersampling, "overrides") == {}
+    assert field_default(RandomUndersampling, "no_such_key") is None
