@@ -229,15 +229,14 @@ def jobs_table(sweep_dir: Path) -> pd.DataFrame:
         row = read_job(folder)
         # the same run: the same identity under the same row label (the label is not part of the identity: two
         # experiments of a grid may be the same configuration, e.g. a screen's twins, and stay two labels)
-        same_run = (_identity_hash(folder), row["experiment"]) if row["status"] in FINISHED else None
-        if same_run is not None and same_run[0] is None:
-            same_run = None
+        identity_hash = _identity_hash(folder) if row["status"] in FINISHED else None
+        same_run = None if identity_hash is None else (identity_hash, row["experiment"])
         if same_run is not None and same_run in finished_runs:
             # One run under two folder names (a newer balancelab named the run's folder otherwise, and a re-run
             # trained it again beside the old one): the same experiment, compared once.
             log.warning("%s and %s are the same run (identity %s; a folder renamed by a newer balancelab): "
                         "compared once, as %s.", finished_runs[same_run].name, folder.name,
-                        same_run[0], finished_runs[same_run].name)
+                        identity_hash, finished_runs[same_run].name)
             continue
         if same_run is not None:
             finished_runs[same_run] = folder
