@@ -69,3 +69,18 @@ def test_a_misspelt_timm_model_stops_the_run_before_anything_is_made(tmp_path):
                      env_extra=OFFLINE)
     assert result.returncode == 2 and "did you mean test_resnet" in result.stderr, result.stderr[-2000:]
     assert "Traceback" not in result.stderr and not (tmp_path / "out").exists()
+
+
+def test_the_timm_model_may_be_typed_as_model_name_as_the_issue_spells_it(tmp_path):
+    """`model=timm model.name=<timm model>` trains that model under the run label `timm`; misspelt, it stops the
+    run with the close names, as model.architecture does."""
+    result = run_cli([*FAST, "model.name=test_vit", f"output_root={tmp_path / 'out'}"], cwd=tmp_path,
+                     env_extra=OFFLINE)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (config,) = (tmp_path / "out").rglob("config.yaml")
+    text = config.read_text()
+    assert "architecture: test_vit" in text and "name: timm" in text
+    wrong = run_cli([*FAST, "model.name=test_resnt", f"output_root={tmp_path / 'wrong'}"], cwd=tmp_path,
+                    env_extra=OFFLINE)
+    assert wrong.returncode == 2 and "did you mean test_resnet" in wrong.stderr, wrong.stderr[-2000:]
+    assert "Traceback" not in wrong.stderr and not (tmp_path / "wrong").exists()

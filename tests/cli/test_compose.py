@@ -43,3 +43,21 @@ def test_the_readmes_undersampling_overrides_work_as_a_user_types_them(tmp_path)
     assert plus.returncode == 0, plus.stderr
     assert "NormalVideos: 1.5" in typed.stdout and "Stealing: 40" in typed.stdout
     assert typed.stdout == plus.stdout
+
+
+def test_a_timm_model_typed_as_model_name_is_read_as_the_architecture():
+    """Issue 21 spells the timm model `model=timm model.name=<any timm model>`: it names the architecture (the run
+    keeps its label `timm`), in a run and in a multirun's list, and only under model=timm."""
+    from balancelab.cli.compose import as_meant
+
+    assert as_meant(["model=timm", "model.name=convnext_atto", "seed=1"]) == [
+        "model=timm", "model.architecture=convnext_atto", "seed=1"]
+    assert as_meant(["-m", "model.name=test_resnet,test_vit", "model=timm"]) == [
+        "-m", "model.architecture=test_resnet,test_vit", "model=timm"]
+    # the option's own label, another model, or an explicit architecture: passed on (the checks explain a clash)
+    assert as_meant(["model=timm", "model.name=timm"]) == ["model=timm", "model.name=timm"]
+    assert as_meant(["model=small_cnn", "model.name=x"]) == ["model=small_cnn", "model.name=x"]
+    assert as_meant(["model=timm", "model.name=a", "model.architecture=b"]) == [
+        "model=timm", "model.name=a", "model.architecture=b"]
+    (job,) = compose_jobs(as_meant(["model=timm", "model.name=test_vit"]))
+    assert job.cfg.model.architecture == "test_vit" and job.cfg.model.name == "timm"

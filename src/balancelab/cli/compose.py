@@ -109,3 +109,21 @@ def with_mappings_replaced(argv: Sequence[str]) -> List[str]:
             arg = f"++{arg}"
         out.append(arg)
     return out
+
+
+def with_timm_name_as_architecture(argv: Sequence[str]) -> List[str]:
+    """``model=timm model.name=convnext_atto`` (issue 21's spelling) trains convnext_atto: under ``model=timm`` a
+    ``model.name`` other than the option's own label names the timm model, i.e. it is ``model.architecture``,
+    and the run keeps its label ``timm``. Left as typed when no single ``model=timm`` is given or an
+    architecture is given as well (the model's checks then explain the clash)."""
+    keys = [arg.partition("=")[0] for arg in argv]
+    if "model=timm" not in argv or "model.architecture" in keys:
+        return list(argv)
+    return [f"model.architecture={arg.partition('=')[2]}"
+            if key == "model.name" and arg.partition("=")[2] != "timm" else arg for key, arg in zip(keys, argv)]
+
+
+def as_meant(argv: Sequence[str]) -> List[str]:
+    """The command's arguments as the user meant them, before anything is composed: a mapping typed as a mapping
+    (``with_mappings_replaced``), a timm model typed as ``model.name`` (``with_timm_name_as_architecture``)."""
+    return with_timm_name_as_architecture(with_mappings_replaced(argv))

@@ -7,7 +7,7 @@ import logging
 import sys
 
 from balancelab.balancing.cache import BalancedSetCache
-from balancelab.cli.compose import with_mappings_replaced
+from balancelab.cli.compose import as_meant
 from balancelab.cli.help import render_group_help, render_help
 from balancelab.cli.preflight import check_command
 from balancelab.cli.roots import folders_written, unwritable_folder
@@ -27,7 +27,7 @@ def run() -> None:
         if code:
             sys.exit(code)
         return
-    sys.argv[1:] = with_mappings_replaced(sys.argv[1:])  # `key={name: value}` takes effect (compose.py)
+    sys.argv[1:] = as_meant(sys.argv[1:])  # `key={name: value}`, `model=timm model.name=X` (compose.py)
     importable_working_directory()
 
     # Every job composed once (cli.compose) and checked before anything is made or loaded; the composed jobs

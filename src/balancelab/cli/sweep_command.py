@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from balancelab.cli.compose import compose_jobs, with_mappings_replaced
+from balancelab.cli.compose import as_meant, compose_jobs
 from balancelab.cli.launchers import LAUNCHERS, install_hint, missing_launcher_plugin
 from balancelab.cli.messages import explain_composition_error
 from balancelab.cli.preflight import preflight
@@ -79,7 +79,7 @@ def sweep() -> None:
         print(sweep_help(sys.argv[1:]))
         return
     own, passthrough, flags = _split_arguments(sys.argv[1:])
-    passthrough = with_mappings_replaced(passthrough)  # `key={name: value}` takes effect (compose.py)
+    passthrough = as_meant(passthrough)  # `key={name: value}`, `model=timm model.name=X` (compose.py)
     lists = {k: v for k, v in _list_overrides(passthrough).items() if len(v) > 1}
     if lists:
         sys.exit(_sweep_each_combination(own, passthrough, lists, flags))
