@@ -52,7 +52,10 @@ def test_smote_in_feature_space_runs_writes_its_provenance_and_its_checkpoint_pr
                      script="balance-predict")
     assert result.returncode == 0, result.stderr[-2000:]
     predicted = pd.read_csv(out).sort_values("path")
-    assert (predicted["pred_class"].astype(str).to_numpy() == expected["pred_class"].astype(str).to_numpy()).mean() > 0.9
+    # every prediction (the run's old head and the re-trained one already agree on about 79 % of the digits, so a
+    # share would hardly tell them apart)
+    assert (predicted["pred_class"].astype(str).to_numpy() == expected["pred_class"].astype(str).to_numpy()).all()
+    assert np.allclose(predicted["confidence"].to_numpy(), expected["confidence"].to_numpy(), atol=1e-5)
 
 
 def _test_pixels(run_dir, expected):

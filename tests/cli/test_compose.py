@@ -61,3 +61,16 @@ def test_a_timm_model_typed_as_model_name_is_read_as_the_architecture():
         "model=timm", "model.name=a", "model.architecture=b"]
     (job,) = compose_jobs(as_meant(["model=timm", "model.name=test_vit"]))
     assert job.cfg.model.architecture == "test_vit" and job.cfg.model.name == "timm"
+
+
+def test_timms_own_spelling_of_dropout_is_read_as_model_dropout_under_model_timm():
+    """Issue 21 names timm's keys `drop_rate` and `drop_path_rate`; balancelab's key for the first is
+    model.dropout (every model's). Under model=timm the command line takes timm's spelling too."""
+    from balancelab.cli.compose import as_meant
+
+    assert as_meant(["model=timm", "model.drop_rate=0.2"]) == ["model=timm", "model.dropout=0.2"]
+    assert as_meant(["model=small_cnn", "model.drop_rate=0.2"]) == ["model=small_cnn", "model.drop_rate=0.2"]
+    assert as_meant(["model=timm", "model.drop_rate=0.2", "model.dropout=0.1"]) == [
+        "model=timm", "model.drop_rate=0.2", "model.dropout=0.1"]
+    (job,) = compose_jobs(as_meant(["model=timm", "model.drop_rate=0.2"]))
+    assert job.cfg.model.dropout == 0.2

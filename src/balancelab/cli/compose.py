@@ -114,13 +114,21 @@ def with_mappings_replaced(argv: Sequence[str]) -> List[str]:
 def with_timm_name_as_architecture(argv: Sequence[str]) -> List[str]:
     """``model=timm model.name=convnext_atto`` (issue 21's spelling) trains convnext_atto: under ``model=timm`` a
     ``model.name`` other than the option's own label names the timm model, i.e. it is ``model.architecture``,
-    and the run keeps its label ``timm``. Left as typed when no single ``model=timm`` is given or an
-    architecture is given as well (the model's checks then explain the clash)."""
+    and the run keeps its label ``timm``; timm's ``model.drop_rate`` is ``model.dropout`` (every model's key for
+    it). Left as typed when no single ``model=timm`` is given or balancelab's key is given as well (the model's
+    checks then explain the clash)."""
     keys = [arg.partition("=")[0] for arg in argv]
-    if "model=timm" not in argv or "model.architecture" in keys:
+    if "model=timm" not in argv:
         return list(argv)
-    return [f"model.architecture={arg.partition('=')[2]}"
-            if key == "model.name" and arg.partition("=")[2] != "timm" else arg for key, arg in zip(keys, argv)]
+    out = []
+    for key, arg in zip(keys, argv):
+        value = arg.partition("=")[2]
+        if key == "model.name" and value != "timm" and "model.architecture" not in keys:
+            arg = f"model.architecture={value}"
+        elif key == "model.drop_rate" and "model.dropout" not in keys:  # timm's name for it (issue 21)
+            arg = f"model.dropout={value}"
+        out.append(arg)
+    return out
 
 
 def as_meant(argv: Sequence[str]) -> List[str]:
