@@ -37,13 +37,14 @@ log = logging.getLogger("balancelab")
 
 
 def _listing_key(listing, size, channels, policy) -> str:
-    h = hashlib.sha256(json.dumps([size, channels, policy]).encode())
-    stat = os.stat
+    """The files listed (split, path, class) and the decoding options. Not the files' sizes or modification
+    times: the cache entry keeps those as each file was read and checks them on every load (no ``stat`` a file
+    before decoding can start; a changed file is still never served from the cache)."""
+    h = hashlib.sha256(json.dumps([size, channels, policy, "identity-in-entry"]).encode())
     for split in sorted(listing):
         entries = listing[split]
-        for lo in range(0, len(entries), 4096):  # one update per block of files: the same hash, less overhead
-            h.update("".join([f"{split}|{path}|{cls}|{st.st_size}|{st.st_mtime_ns}\n"
-                              for path, cls in entries[lo:lo + 4096] for st in (stat(path),)]).encode())
+        for lo in range(0, len(entries), 65536):  # one update per block of files: no one string of them all
+            h.update("".join([f"{split}|{path}|{cls}\n" for path, cls in entries[lo:lo + 65536]]).encode())
     return h.hexdigest()[:32]
 
 
@@ -114,14 +115,16 @@ def _load(cfg: ImageFolderSource, input_size: int, cache_dir: Optional[str]) -> 
                                        cache_dir, root)
     for path, reason in reasons:
         log.warning("Skipped %s: %s", path, reason)
-    class_names = sorted({c for c in cls_of})
+    # Sorted class names (code-point order, as sorted() gives it) and each file's index among them.
+    names, codes = np.unique(np.array(cls_of, dtype=object), return_inverse=True)
+    class_names = names.tolist()
     index = {c: i for i, c in enumerate(class_names)}
     kept = np.flatnonzero(ok)  # X holds a row per listed file; these are the usable ones
-    y = np.array([index[cls_of[i]] for i in kept], dtype=np.int64)
+    y = codes.reshape(-1)[kept].astype(np.int64)
     # The listing's own strings (an object array): no second copy of every path (a 60-character path is 240
     # bytes as a fixed-width NumPy string, in each split again).
     source_ids = np.array(paths, dtype=object)[kept]
-    splits_of = np.array([split_of[i] for i in kept])
+    splits_of = np.array(split_of)[kept]
     missing = [c for c in class_names if not (y == index[c]).any()]
     if missing:
         raise DataError(f"Class folder(s) {', '.join(str(root / m) for m in missing)} have no usable image: every "
@@ -152,7 +155,8 @@ def _load(cfg: ImageFolderSource, input_size: int, cache_dir: Optional[str]) -> 
         warn_cross_split_duplicates(groups, f"the train/ val/ test/ folders of {root}" if origin == "folders"
                                     else f"the split manifest {cfg.split_manifest}")
         extra_notes["cross_split_duplicates"] = groups
-    manifest = pd.DataFrame({"source_id": source_ids, "class": [class_names[i] for i in y], "split": splits_of})
+    manifest = pd.DataFrame({"source_id": source_ids, "class": np.array(class_names, dtype=object)[y],
+                             "split": splits_of})
     if rule:
         made = origin in ("split", "cached")
         extra_notes["groups"] = group_statistics(
@@ -281,12 +285,23 @@ def _assign_splits(cfg: ImageFolderSource, y, source_ids, keys, class_names, cac
             raise DataError(f"dataset.split_manifest={given} does not exist.")
     if keys is None:
         splits, units = grouped_split(y, digests, cfg.val_fraction, cfg.test_fraction, cfg.split_seed), None
-        table = pd.DataFrame({"source_id": source_ids, "split": splits})
+        if cached is not None:
+            atomic.write_text(cached, split_csv(source_ids, splits))
     else:
         units = np.array(merge_identical_files(keys.tolist(), [d.tobytes() for d in digests])[0], dtype=object)
         splits = stratified_group_split(y, units, cfg.val_fraction, cfg.test_fraction, cfg.split_seed, class_names,
                                         cfg.group)
-        table = pd.DataFrame({"source_id": source_ids, "split": splits, "split_group": units})
-    if cached is not None:
-        atomic.write_csv(cached, table)
+        if cached is not None:
+            atomic.write_csv(cached, pd.DataFrame({"source_id": source_ids, "split": splits, "split_group": units}))
     return splits, "split", units
+
+
+def split_csv(source_ids: np.ndarray, splits: np.ndarray) -> str:
+    """The text pandas' ``to_csv(index=False)`` gives for the columns source_id and split, byte for byte, without
+    its per-row overhead: joined directly when no path needs CSV quoting (a comma, a quote or a line break in
+    it), else written by pandas."""
+    ids, names = source_ids.tolist(), splits.tolist()
+    joined = "\n".join(ids)
+    if "," in joined or '"' in joined or "\r" in joined or joined.count("\n") != len(ids) - 1:
+        return pd.DataFrame({"source_id": source_ids, "split": splits}).to_csv(index=False)
+    return "source_id,split\n" + "".join([f"{i},{s}\n" for i, s in zip(ids, names)])

@@ -29,6 +29,7 @@ def _image_files(folder: str) -> List[str]:
     symlinked folders not entered), without hidden files or folders; one ``scandir`` per folder, no ``stat``
     per file (the entry's type comes with the listing)."""
     found: List[str] = []
+    append, extensions = found.append, IMAGE_EXTENSIONS
     stack = [folder]
     while stack:
         here = stack.pop()
@@ -36,13 +37,15 @@ def _image_files(folder: str) -> List[str]:
             with os.scandir(here) as entries:
                 for entry in entries:
                     name = entry.name
-                    if name.startswith("."):
+                    if name[0] == ".":
                         continue
+                    dot = name.rfind(".")  # > 0: os.path.splitext's extension (names starting with "." are out)
                     try:
-                        if entry.is_dir() and not entry.is_symlink():
+                        # An image's name first (nearly every entry): one type check for it, from the listing.
+                        if dot > 0 and name[dot:].lower() in extensions and entry.is_file():
+                            append(entry.path)
+                        elif entry.is_dir() and not entry.is_symlink():
                             stack.append(entry.path)
-                        elif os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS and entry.is_file():
-                            found.append(entry.path)
                     except OSError:
                         continue
         except OSError:
