@@ -17,9 +17,9 @@ and modification time) and decoded in parallel threads (OpenCV, Pillow and the r
 chunk of files at a time into one buffer that is written to the array with one call; memory holds a few
 chunks, never the set. The entry is built in ``<key>.building/`` under a lock
 (:class:`~balancelab.output.lock.FolderLock`): a second job that needs the same entry waits for the first and
-then reads it, instead of decoding it too. Every ``SYNC_EVERY_S`` seconds the chunks written so far are
-flushed and a progress record says how far the array is done, with the checksums of each chunk as it was
-written: a build that was stopped (killed, a node lost) resumes there, after checking the chunks on disk
+then reads it, instead of decoding it too. Every ``SYNC_EVERY_S`` seconds a progress record says how far the
+array is done, with the checksums of each chunk as it was written (the writes are not forced to disk: what a
+crash of the machine loses, the resume's checks find): a build that was stopped (killed, a node lost) resumes there, after checking the chunks on disk
 against those checksums and their files against the sizes and modification times they were read with (a
 chunk damaged since, or with a file changed since, is decoded again, with every later one, never hashed as it
 now reads). A finished build removes the stopped builds of earlier listings of the same folder at the same
@@ -52,7 +52,7 @@ from balancelab.output.lock import FolderLock
 log = logging.getLogger("balancelab")
 CHUNK_FILES = 4096  # files per chunk: one buffer and one write each
 CHUNK_BYTES = 64 << 20  # and at most this many bytes of images (large input sizes)
-SYNC_EVERY_S = 2.0  # flush the partial entry and record the progress at most this often (and at the end)
+SYNC_EVERY_S = 2.0  # record the progress of the partial entry at most this often (and at the end)
 WAIT_POLL_S = 0.2  # how often a job waiting for another's build looks whether it is done
 WAIT_RETRY_S = 5.0  # and how often it tries the lock again (its holder may have died)
 decode_file = read_and_decode  # (path, size, channels, policy) -> (image, reason, sha256 bytes, (size, mtime_ns))
@@ -346,8 +346,8 @@ class DecodedCache:
         done, reasons, chunks = progress["done"], [tuple(r) for r in progress["reasons"]], progress["chunks"]
         whole = hashlib.sha256(header)  # of the .npy file, chunk by chunk as written (or verified, on resume)
         if done:
-            done = self._verified_prefix(paths, partial, partial_digests, partial_files, len(header), row_bytes,
-                                         per_chunk, chunks, whole)
+            done, whole = self._verified_prefix(paths, partial, partial_digests, partial_files, len(header),
+                                                row_bytes, per_chunk, chunks, whole)
             del chunks[done:]
             del reasons[sum(c[2] for c in chunks):]
         if not done:  # what this partial is of, from the start: see _remove_stale_partials
@@ -381,10 +381,9 @@ class DecodedCache:
                 last = (k + 1) * per_chunk >= n
                 if not last and time.monotonic() - synced[0] < SYNC_EVERY_S:
                     return
-                # Flushed before recorded: a record never claims rows that a crash could lose.
-                os.fdatasync(fd)
-                os.fdatasync(dfd)
-                os.fdatasync(ffd)
+                # Not flushed first (no fdatasync: the writes stay the kernel's to schedule). A record that claims
+                # chunks a crash of the machine lost is harmless: a resume checks every chunk it claims against
+                # the checksums recorded as it was written, and decodes again from the first that does not match.
                 atomic.write_json(progress_path, {**plan, "done": k + 1, "reasons": [list(r) for r in reasons],
                                                    "chunks": chunks, "source": self.source})
                 synced[0] = time.monotonic()
@@ -431,11 +430,11 @@ class DecodedCache:
             return fresh
 
     def _verified_prefix(self, paths: Sequence[str], partial: Path, partial_digests: Path, partial_files: Path,
-                         header: int, row_bytes: int, per_chunk: int, chunks: list, whole) -> int:
-        """How many of the recorded chunks still read back as written (the array up to each chunk's end, its
+                         header: int, row_bytes: int, per_chunk: int, chunks: list, whole):
+        """(How many of the recorded chunks still read back as written (the array up to each chunk's end, its
         digests and its files' records checked against the checksums recorded when it was written) and are of
-        files unchanged since (size and modification time as read), feeding those into ``whole``; the first that
-        is not, and every later one, is decoded again. A partial entry damaged between sessions is never hashed
+        files unchanged since (size and modification time as read), ``whole`` fed with those); the first that is
+        not, and every later one, is decoded again. A partial entry damaged between sessions is never hashed
         as it now reads, and a file changed since is never kept as it was decoded."""
         n = len(paths)
         with open(partial, "rb") as f, open(partial_digests, "rb") as d, open(partial_files, "rb") as g:
@@ -444,15 +443,13 @@ class DecodedCache:
                 lo, hi = k * per_chunk, min(n, (k + 1) * per_chunk)
                 d.seek(32 * lo)
                 g.seek(16 * lo)
-                prefix = whole.copy()  # ``whole`` takes the chunk only once it is known good
+                prefix = whole.copy()  # ``whole`` becomes it only once the chunk is known good
                 left = (hi - lo) * row_bytes
-                blocks = []
                 while left > 0:
                     block = f.read(min(left, 1 << 24))
                     if not block:
                         break
                     prefix.update(block)
-                    blocks.append(block)
                     left -= len(block)
                 recorded = g.read(16 * (hi - lo))
                 if (left or prefix.hexdigest() != prefix_sha
@@ -461,15 +458,14 @@ class DecodedCache:
                     log.warning("The partial decoded-image cache %s does not match the checksums recorded as it "
                                 "was written, from file %d on (damaged since): those files are decoded again.",
                                 partial, lo)
-                    return k
+                    return k, whole
                 changed = changed_files(paths[lo:hi], np.frombuffer(recorded, "<i8").reshape(-1, 2))
                 if len(changed):
                     log.info("%s changed since it was decoded into the partial cache %s (size or modification "
                              "time): the files from %d on are decoded again.", paths[lo + changed[0]], partial, lo)
-                    return k
-                for block in blocks:
-                    whole.update(block)
-        return len(chunks)
+                    return k, whole
+                whole = prefix
+        return len(chunks), whole
 
     def _set_aside(self, exc: BaseException) -> None:
         stamp = f"corrupt-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
