@@ -461,3 +461,31 @@ def test_the_listing_enters_a_folder_named_like_an_image(tmp_path):
     (tmp_path / "o.jpg" / "out.png").write_bytes(b"x")
     (cls / "l.jpg").symlink_to(tmp_path / "o.jpg", target_is_directory=True)
     assert _image_files(str(cls)) == [str(cls / "f.JPG"), str(cls / "x.jpg" / "in.png")]
+
+
+def test_chunks_a_machine_crash_lost_after_their_record_are_decoded_again(tmp_path, monkeypatch):
+    """The partial entry is not forced to disk before each progress record: a crash of the machine can leave a
+    record claiming chunks whose rows never reached the disk (zeros in the sparse file). The resume's checksum
+    check finds them, and they are decoded again."""
+    root = make_folder(tmp_path / "imgs")
+    full = tmp_path / "full"
+    load_image_folder(**cfg(root), input_size=8, cache_dir=str(full))
+    stop_after_chunk(monkeypatch)
+    cut = tmp_path / "cut"
+    with pytest.raises(Fault):
+        load_image_folder(**cfg(root), input_size=8, cache_dir=str(cut))
+    (building,) = (cut / "decoded").glob("*.building")
+    partial = building / "images.npy.partial"
+    raw = bytearray(partial.read_bytes())
+    files = (building / "digests.partial").stat().st_size // 32
+    start = len(raw) - files * 8 * 8 * 3
+    raw[start + 16 * 192:start + 32 * 192] = bytes(16 * 192)  # chunk 2's rows, as never written
+    partial.write_bytes(bytes(raw))
+    decoded = []
+    real = decoded_cache.decode_file
+    monkeypatch.setattr(decoded_cache, "decode_file", lambda path, *a: decoded.append(path) or real(path, *a))
+    monkeypatch.setattr(decoded_cache, "after_chunk", lambda done: None)
+    resumed = load_image_folder(**cfg(root), input_size=8, cache_dir=str(cut))
+    assert len(decoded) == resumed.notes["files_found"] - 16
+    for suffix in (".npy", ".digests", ".files", ".json"):
+        assert _array(cut).with_suffix(suffix).read_bytes() == _array(full).with_suffix(suffix).read_bytes()
