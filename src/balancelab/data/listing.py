@@ -7,6 +7,7 @@ Kept apart from the loader and its decoders (OpenCV, PIL, scikit-learn, pandas),
 from __future__ import annotations
 
 import os
+from itertools import repeat
 from pathlib import Path
 from typing import Dict, List, Tuple
 
@@ -76,7 +77,7 @@ def scan(root: Path) -> Tuple[str, Dict[str, List[Tuple[str, str]]]]:
                 raise DataError(f"The class folder {class_dir} holds no image files "
                                 f"(looked for .jpg .jpeg .png .bmp .tif .tiff .webp, any case). "
                                 f"Add images or remove the folder.")
-            entries += [(f, class_dir.name) for f in files]
+            entries += zip(files, repeat(class_dir.name))
         listing[split] = entries
     if not any(listing.values()):
         raise DataError(f"No images found under {root}.")
