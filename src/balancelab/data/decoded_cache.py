@@ -162,6 +162,8 @@ def changed_files(paths: Sequence[str], recorded: np.ndarray) -> np.ndarray:
 
 
 def _usable(paths: Sequence[str], reasons) -> np.ndarray:
+    if not reasons:
+        return np.ones(len(paths), dtype=bool)
     bad = {p for p, _ in reasons}
     return np.array([p not in bad for p in paths], dtype=bool)
 

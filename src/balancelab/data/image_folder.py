@@ -44,7 +44,11 @@ def _listing_key(listing, size, channels, policy) -> str:
     for split in sorted(listing):
         entries = listing[split]
         for lo in range(0, len(entries), 65536):  # one update per block of files: no one string of them all
-            h.update("".join([f"{split}|{path}|{cls}\n" for path, cls in entries[lo:lo + 65536]]).encode())
+            block = entries[lo:lo + 65536]
+            # NUL-separated: the one character no path or folder name holds.
+            h.update(f"{split}\0{len(block)}\0".encode())
+            h.update(("\0".join([path for path, _ in block]) + "\0").encode("utf-8", "surrogateescape"))
+            h.update(("\0".join([cls for _, cls in block]) + "\0").encode("utf-8", "surrogateescape"))
     return h.hexdigest()[:32]
 
 
@@ -115,12 +119,10 @@ def _load(cfg: ImageFolderSource, input_size: int, cache_dir: Optional[str]) -> 
                                        cache_dir, root)
     for path, reason in reasons:
         log.warning("Skipped %s: %s", path, reason)
-    # Sorted class names (code-point order, as sorted() gives it) and each file's index among them.
-    names, codes = np.unique(np.array(cls_of, dtype=object), return_inverse=True)
-    class_names = names.tolist()
+    class_names = sorted(set(cls_of))
     index = {c: i for i, c in enumerate(class_names)}
     kept = np.flatnonzero(ok)  # X holds a row per listed file; these are the usable ones
-    y = codes.reshape(-1)[kept].astype(np.int64)
+    y = np.fromiter(map(index.__getitem__, cls_of), np.int64, len(cls_of))[kept]
     # The listing's own strings (an object array): no second copy of every path (a 60-character path is 240
     # bytes as a fixed-width NumPy string, in each split again).
     source_ids = np.array(paths, dtype=object)[kept]
@@ -259,9 +261,9 @@ def _assign_splits(cfg: ImageFolderSource, y, source_ids, keys, class_names, cac
     given = cfg.split_manifest
     spec = hashlib.sha256(json.dumps([cfg.val_fraction, cfg.test_fraction, cfg.split_seed, split_code_version()]
                                      + ([cfg.group] if cfg.group is not None else [])).encode())
-    ordered = np.sort(source_ids)
+    ordered = sorted(source_ids.tolist())  # (a list: Python's sort takes the listing's sorted runs as they are)
     for lo in range(0, len(ordered), 65536):  # the files, in blocks: no one string of them all
-        spec.update(("\n".join(ordered[lo:lo + 65536].tolist()) + "\n").encode())
+        spec.update(("\n".join(ordered[lo:lo + 65536]) + "\n").encode())
     cached = Path(cache_dir) / "splits" / f"{spec.hexdigest()[:32]}.csv" if cache_dir else None
     for path in [Path(given)] if given else ([cached] if cached is not None else []):
         if path.exists():
@@ -304,4 +306,4 @@ def split_csv(source_ids: np.ndarray, splits: np.ndarray) -> str:
     joined = "\n".join(ids)
     if "," in joined or '"' in joined or "\r" in joined or joined.count("\n") != len(ids) - 1:
         return pd.DataFrame({"source_id": source_ids, "split": splits}).to_csv(index=False)
-    return "source_id,split\n" + "".join([f"{i},{s}\n" for i, s in zip(ids, names)])
+    return "source_id,split\n" + "\n".join(map(",".join, zip(ids, names))) + "\n"
