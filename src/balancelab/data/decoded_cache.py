@@ -31,6 +31,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import itertools
 import json
 import logging
 import os
@@ -152,8 +153,9 @@ def decode_in_memory(paths: Sequence[str], size: int, channels: int, policy: str
 
 def current_identities(paths: Sequence[str]) -> np.ndarray:
     """(n, 2) int64: each file's size and mtime_ns now (``decode.file_identity``)."""
-    identity = decode.file_identity
-    return np.array([identity(p) for p in paths], dtype=np.int64).reshape(len(paths), 2)
+    # Flat, from an iterator: no list of a tuple per file (36 MB at 300,000 files) on the way.
+    flat = itertools.chain.from_iterable(map(decode.file_identity, paths))
+    return np.fromiter(flat, np.int64, 2 * len(paths)).reshape(len(paths), 2)
 
 
 def changed_files(paths: Sequence[str], recorded: np.ndarray) -> np.ndarray:

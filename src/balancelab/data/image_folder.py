@@ -288,7 +288,7 @@ def _assign_splits(cfg: ImageFolderSource, y, source_ids, keys, class_names, cac
     if keys is None:
         splits, units = grouped_split(y, digests, cfg.val_fraction, cfg.test_fraction, cfg.split_seed), None
         if cached is not None:
-            atomic.write_text(cached, split_csv(source_ids, splits))
+            _write_split_csv(cached, source_ids, splits)
     else:
         units = np.array(merge_identical_files(keys.tolist(), [d.tobytes() for d in digests])[0], dtype=object)
         splits = stratified_group_split(y, units, cfg.val_fraction, cfg.test_fraction, cfg.split_seed, class_names,
@@ -298,12 +298,40 @@ def _assign_splits(cfg: ImageFolderSource, y, source_ids, keys, class_names, cac
     return splits, "split", units
 
 
-def split_csv(source_ids: np.ndarray, splits: np.ndarray) -> str:
-    """The text pandas' ``to_csv(index=False)`` gives for the columns source_id and split, byte for byte, without
-    its per-row overhead: joined directly when no path needs CSV quoting (a comma, a quote or a line break in
-    it), else written by pandas."""
+SPLIT_CSV_BLOCK = 65536  # rows joined at a time: no one string of the whole table
+
+
+def _plain_csv_fields(ids) -> bool:
+    """No path among ``ids`` needs CSV quoting (a comma, a quote or a line break in it)."""
+    for lo in range(0, len(ids), SPLIT_CSV_BLOCK):
+        block = ids[lo:lo + SPLIT_CSV_BLOCK]
+        joined = "\0".join(block)
+        if "," in joined or '"' in joined or "\r" in joined or "\n" in joined:
+            return False
+    return True
+
+
+def split_csv_blocks(source_ids: np.ndarray, splits: np.ndarray):
+    """The text pandas' ``to_csv(index=False)`` gives for the columns source_id and split, byte for byte, in
+    blocks of rows, without its per-row overhead: joined directly when no path needs CSV quoting, else written
+    by pandas (one block)."""
     ids, names = source_ids.tolist(), splits.tolist()
-    joined = "\n".join(ids)
-    if "," in joined or '"' in joined or "\r" in joined or joined.count("\n") != len(ids) - 1:
-        return pd.DataFrame({"source_id": source_ids, "split": splits}).to_csv(index=False)
-    return "source_id,split\n" + "\n".join(map(",".join, zip(ids, names))) + "\n"
+    if not _plain_csv_fields(ids):
+        yield pd.DataFrame({"source_id": source_ids, "split": splits}).to_csv(index=False)
+        return
+    yield "source_id,split\n"
+    for lo in range(0, len(ids), SPLIT_CSV_BLOCK):
+        yield "\n".join(map(",".join, zip(ids[lo:lo + SPLIT_CSV_BLOCK], names[lo:lo + SPLIT_CSV_BLOCK]))) + "\n"
+
+
+def split_csv(source_ids: np.ndarray, splits: np.ndarray) -> str:
+    """:func:`split_csv_blocks` as one string."""
+    return "".join(split_csv_blocks(source_ids, splits))
+
+
+def _write_split_csv(target: Path, source_ids: np.ndarray, splits: np.ndarray) -> None:
+    def write(path: Path) -> None:
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            f.writelines(split_csv_blocks(source_ids, splits))
+
+    atomic.write_with(target, write)
