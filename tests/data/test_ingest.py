@@ -489,3 +489,14 @@ def test_chunks_a_machine_crash_lost_after_their_record_are_decoded_again(tmp_pa
     assert len(decoded) == resumed.notes["files_found"] - 16
     for suffix in (".npy", ".digests", ".files", ".json"):
         assert _array(cut).with_suffix(suffix).read_bytes() == _array(full).with_suffix(suffix).read_bytes()
+
+
+def test_a_changed_file_is_reported_once_when_the_entry_is_built_again(tmp_path, caplog):
+    root = make_folder(tmp_path / "imgs")
+    cache = tmp_path / "cache"
+    load_image_folder(**cfg(root), input_size=8, cache_dir=str(cache))
+    _changed_copy(root / "b" / "b001.jpg", root / "c" / "c001.jpg")
+    with caplog.at_level("INFO", logger="balancelab"):
+        load_image_folder(**cfg(root), input_size=8, cache_dir=str(cache))
+    assert caplog.text.count("changed since they were decoded") == 1
+    assert "b001.jpg" in caplog.text and "cannot be read" not in caplog.text

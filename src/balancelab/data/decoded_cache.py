@@ -19,10 +19,10 @@ chunks, never the set. The entry is built in ``<key>.building/`` under a lock
 (:class:`~balancelab.output.lock.FolderLock`): a second job that needs the same entry waits for the first and
 then reads it, instead of decoding it too. Every ``SYNC_EVERY_S`` seconds a progress record says how far the
 array is done, with the checksums of each chunk as it was written (the writes are not forced to disk: what a
-crash of the machine loses, the resume's checks find): a build that was stopped (killed, a node lost) resumes there, after checking the chunks on disk
-against those checksums and their files against the sizes and modification times they were read with (a
-chunk damaged since, or with a file changed since, is decoded again, with every later one, never hashed as it
-now reads). A finished build removes the stopped builds of earlier listings of the same folder at the same
+crash of the machine loses, the resume's checks find): a build that was stopped (killed, a node lost) resumes
+there, after checking the chunks on disk against those checksums and their files against the sizes and
+modification times they were read with (a chunk damaged since, lost, or with a file changed since is decoded
+again, with every later one, never hashed as it now reads). A finished build removes the stopped builds of earlier listings of the same folder at the same
 size (files added or removed since: they can never be resumed).
 """
 
@@ -196,6 +196,7 @@ class DecodedCache:
         self.digests_path = self.array_path.with_suffix(".digests")
         self.files_path = self.array_path.with_suffix(".files")  # (n, 2) int64: size, mtime_ns of each file read
         self.building = self.array_path.with_suffix(".building")  # the lock, the partial entry and its progress
+        self._change_reported = False
 
     def get(self, paths: Sequence[str], size: int, channels: int, policy: str, workers: int) -> tuple:
         """(DiskImages, usable mask, reasons, digests): the entry, built now (or resumed) when absent; while
@@ -308,9 +309,11 @@ class DecodedCache:
                 raise ValueError(f"{self.files_path.name} does not match its checksum")
             changed = changed_files(paths, recorded.reshape(-1, 2))
             if len(changed):  # checked before the images' checksum: no pass over an array that will not be used
-                log.info("%d of the %d files listed changed since they were decoded into %s (size or modification "
-                         "time; e.g. %s): the images are decoded again.", len(changed), len(paths),
-                         self.array_path.name, paths[changed[0]])
+                if not self._change_reported:  # (the caller looks again under the lock: said once)
+                    self._change_reported = True
+                    log.info("%d of the %d files listed changed since they were decoded into %s (size or "
+                             "modification time; e.g. %s): the images are decoded again.", len(changed), len(paths),
+                             self.array_path.name, paths[changed[0]])
                 return None
             if file_digest(self.array_path) != info["sha256"]:
                 raise ValueError("its images do not match their checksum (damaged on disk)")
