@@ -321,3 +321,182 @@ def test_a_finished_build_removes_the_partial_of_an_earlier_listing_of_the_same_
     left = set((cache / "decoded").glob("*.building"))
     assert len(left) == 1 and left < before  # the size-8 partial of the old listing is gone, the size-4 one kept
     assert "earlier listing" in caplog.text
+
+
+def _changed_copy(path, like):
+    """Give ``path`` the bytes of ``like`` and a modification time one second later than it had (a rewrite)."""
+    before = os.stat(path).st_mtime_ns
+    path.write_bytes(like.read_bytes())
+    os.utime(path, ns=(before + 1_000_000_000, before + 1_000_000_000))
+
+
+def _rows_of(data):
+    return {s: row for part in (data.train, data.val, data.test)
+            for s, row in zip(part.source_ids, np.asarray(part.X))}
+
+
+@pytest.mark.parametrize("same_size", [False, True])
+def test_a_file_changed_after_its_decode_is_decoded_again_not_served_from_the_cache(tmp_path, monkeypatch,
+                                                                                   same_size):
+    """The cache key covers the listing, not the files' sizes and times: the entry keeps those as each file was
+    read, and a file whose size or modification time changed since is never served from it."""
+    root = make_folder(tmp_path / "imgs")
+    cache = tmp_path / "cache"
+    load_image_folder(**cfg(root), input_size=8, cache_dir=str(cache))
+    target = root / "b" / "b001.jpg"
+    if same_size:  # the same bytes again, only the modification time moves: still decoded again
+        _changed_copy(target, target)
+    else:
+        _changed_copy(target, root / "c" / "c001.jpg")
+    decoded = []
+    real = decoded_cache.decode_file
+    monkeypatch.setattr(decoded_cache, "decode_file", lambda path, *a: decoded.append(path) or real(path, *a))
+    second = load_image_folder(**cfg(root), input_size=8, cache_dir=str(cache))
+    assert str(target) in decoded
+    fresh = load_image_folder(**cfg(root), input_size=8, cache_dir=None)
+    assert np.array_equal(_rows_of(second)[str(target)], _rows_of(fresh)[str(target)])
+    decoded.clear()
+    load_image_folder(**cfg(root), input_size=8, cache_dir=str(cache))  # unchanged since: served, not decoded
+    assert decoded == []
+    assert len(list((cache / "decoded").glob("*.json"))) == 1
+
+
+def test_a_file_changed_while_an_ingest_was_stopped_is_decoded_again_when_it_resumes(tmp_path, monkeypatch):
+    """A stopped build keeps each file's size and modification time as read: on resume the chunk of a file that
+    changed since is decoded again (with every later one), and the entry is the one a fresh build gives."""
+    root = make_folder(tmp_path / "imgs")
+    stop_after_chunk(monkeypatch)
+    cut = tmp_path / "cut"
+    with pytest.raises(Fault):
+        load_image_folder(**cfg(root), input_size=8, cache_dir=str(cut))
+    _changed_copy(root / "a" / "a021.jpg", root / "c" / "c001.jpg")  # file 21 of the listing: in chunk 2 (16..31)
+    decoded = []
+    real = decoded_cache.decode_file
+    monkeypatch.setattr(decoded_cache, "decode_file", lambda path, *a: decoded.append(path) or real(path, *a))
+    monkeypatch.setattr(decoded_cache, "after_chunk", lambda done: None)
+    resumed = load_image_folder(**cfg(root), input_size=8, cache_dir=str(cut))
+    assert len(decoded) == resumed.notes["files_found"] - 16  # chunk 1 kept, chunk 2 on decoded again
+    monkeypatch.undo()
+    full = tmp_path / "full"
+    load_image_folder(**cfg(root), input_size=8, cache_dir=str(full))
+    for suffix in (".npy", ".digests", ".files", ".json"):
+        assert _array(cut).with_suffix(suffix).read_bytes() == _array(full).with_suffix(suffix).read_bytes()
+
+
+def test_a_damaged_record_of_the_files_sizes_and_times_is_set_aside(tmp_path, caplog):
+    root = make_folder(tmp_path / "imgs")
+    cache = tmp_path / "cache"
+    load_image_folder(**cfg(root), input_size=8, cache_dir=str(cache))
+    record = _array(cache).with_suffix(".files")
+    raw = bytearray(record.read_bytes())
+    raw[8] ^= 0x01  # the first file's mtime, one nanosecond off: only the checksum can tell
+    record.write_bytes(bytes(raw))
+    with caplog.at_level("WARNING", logger="balancelab"):
+        load_image_folder(**cfg(root), input_size=8, cache_dir=str(cache))
+    assert "does not match its checksum" in caplog.text
+    assert list((cache / "decoded").glob("*.files.corrupt-*"))
+
+
+def test_a_reused_chunk_buffer_leaves_zeros_in_the_row_of_an_unusable_file(tmp_path, monkeypatch):
+    """Chunks are decoded into two buffers in turn: the row of a file that cannot be used is zero, not the
+    pixels a file of an earlier chunk left in that buffer row."""
+    root = make_folder(tmp_path / "imgs")
+    bad = root / "c" / "c005.jpg"
+    bad.write_bytes(b"not an image")
+    monkeypatch.setattr(decoded_cache, "CHUNK_FILES", 3)
+    data = load_image_folder(**cfg(root), input_size=8, cache_dir=str(tmp_path / "cache"))
+    assert data.notes["skipped_count"] == 1
+    from balancelab.data.listing import scan
+
+    row = [p for p, _ in scan(root)[1]["all"]].index(str(bad))
+    array = np.load(_array(tmp_path / "cache"))
+    assert row > 6 and not array[row].any() and array[row - 6].any()  # row - 6: the same buffer row, 2 chunks ago
+
+
+def test_the_identity_recorded_is_the_one_of_the_bytes_read(tmp_path):
+    from balancelab.data.decode import file_identity, read_and_decode
+
+    path = tmp_path / "x.jpg"
+    make_folder(tmp_path / "imgs", counts=(("a", 2),), copies=0)
+    path.write_bytes((tmp_path / "imgs" / "a" / "a001.jpg").read_bytes())
+    image, reason, digest, identity = read_and_decode(str(path), 8, 3, "resize")
+    st = os.stat(path)
+    assert image is not None and identity == (st.st_size, st.st_mtime_ns) == file_identity(str(path))
+    assert digest == hashlib.sha256(path.read_bytes()).digest()
+    assert read_and_decode(str(tmp_path / "gone.jpg"), 8, 3, "resize")[1:] == (
+        f"cannot be read: [Errno 2] No such file or directory: '{tmp_path / 'gone.jpg'}'", None, (-1, -1))
+
+
+@pytest.mark.parametrize("names", [["a/b c.jpg", "x/é.png", "y/z.jpg"],
+                                   ["a,b.jpg", 'q"r.jpg', "n\nl.jpg", "r\rx.jpg"],
+                                   ["a/ b.jpg ", "x/'.jpg", "x/;.jpg"]])
+def test_the_cached_split_is_written_as_pandas_wrote_it_and_reads_back(tmp_path, names):
+    """The split table is joined directly (no pandas per-row cost) and is byte for byte the CSV pandas wrote;
+    paths that need CSV quoting go through pandas."""
+    import pandas as pd
+
+    from balancelab.data.image_folder import _read_manifest, split_csv
+
+    ids = np.array([f"/data/{n}" for n in names], dtype=object)
+    splits = np.array(["train", "val", "test", "train"][:len(ids)])
+    text = split_csv(ids, splits)
+    assert text == pd.DataFrame({"source_id": ids, "split": splits}).to_csv(index=False)
+    if any("\r" in n for n in names):
+        return  # (pandas itself reads a quoted carriage return back as a line end: the bytes are what it wrote)
+    (tmp_path / "s.csv").write_text(text, encoding="utf-8")
+    back = _read_manifest(tmp_path / "s.csv", given=True)
+    assert back["source_id"].tolist() == ids.tolist() and back["split"].tolist() == splits.tolist()
+
+
+def test_the_listing_enters_a_folder_named_like_an_image(tmp_path):
+    """The listing checks an image's name first; a folder named ``x.jpg`` is still a folder (entered), and a
+    symlink to a folder so named is still not entered."""
+    from balancelab.data.listing import _image_files
+
+    cls = tmp_path / "c"
+    (cls / "x.jpg").mkdir(parents=True)
+    (cls / "x.jpg" / "in.png").write_bytes(b"x")
+    (cls / "f.JPG").write_bytes(b"x")
+    (tmp_path / "o.jpg").mkdir()
+    (tmp_path / "o.jpg" / "out.png").write_bytes(b"x")
+    (cls / "l.jpg").symlink_to(tmp_path / "o.jpg", target_is_directory=True)
+    assert _image_files(str(cls)) == [str(cls / "f.JPG"), str(cls / "x.jpg" / "in.png")]
+
+
+def test_chunks_a_machine_crash_lost_after_their_record_are_decoded_again(tmp_path, monkeypatch):
+    """The partial entry is not forced to disk before each progress record: a crash of the machine can leave a
+    record claiming chunks whose rows never reached the disk (zeros in the sparse file). The resume's checksum
+    check finds them, and they are decoded again."""
+    root = make_folder(tmp_path / "imgs")
+    full = tmp_path / "full"
+    load_image_folder(**cfg(root), input_size=8, cache_dir=str(full))
+    stop_after_chunk(monkeypatch)
+    cut = tmp_path / "cut"
+    with pytest.raises(Fault):
+        load_image_folder(**cfg(root), input_size=8, cache_dir=str(cut))
+    (building,) = (cut / "decoded").glob("*.building")
+    partial = building / "images.npy.partial"
+    raw = bytearray(partial.read_bytes())
+    files = (building / "digests.partial").stat().st_size // 32
+    start = len(raw) - files * 8 * 8 * 3
+    raw[start + 16 * 192:start + 32 * 192] = bytes(16 * 192)  # chunk 2's rows, as never written
+    partial.write_bytes(bytes(raw))
+    decoded = []
+    real = decoded_cache.decode_file
+    monkeypatch.setattr(decoded_cache, "decode_file", lambda path, *a: decoded.append(path) or real(path, *a))
+    monkeypatch.setattr(decoded_cache, "after_chunk", lambda done: None)
+    resumed = load_image_folder(**cfg(root), input_size=8, cache_dir=str(cut))
+    assert len(decoded) == resumed.notes["files_found"] - 16
+    for suffix in (".npy", ".digests", ".files", ".json"):
+        assert _array(cut).with_suffix(suffix).read_bytes() == _array(full).with_suffix(suffix).read_bytes()
+
+
+def test_a_changed_file_is_reported_once_when_the_entry_is_built_again(tmp_path, caplog):
+    root = make_folder(tmp_path / "imgs")
+    cache = tmp_path / "cache"
+    load_image_folder(**cfg(root), input_size=8, cache_dir=str(cache))
+    _changed_copy(root / "b" / "b001.jpg", root / "c" / "c001.jpg")
+    with caplog.at_level("INFO", logger="balancelab"):
+        load_image_folder(**cfg(root), input_size=8, cache_dir=str(cache))
+    assert caplog.text.count("changed since they were decoded") == 1
+    assert "b001.jpg" in caplog.text and "cannot be read" not in caplog.text

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from typing import Optional, Tuple
 
 import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-
+UNREADABLE = (-1, -1)  # the (size, mtime_ns) recorded for a file that cannot be opened
+# OpenCV 4.10+ decodes straight to RGB (libjpeg-turbo's RGB output: the same pixels as BGR, then swapped).
+_IMREAD_RGB = getattr(cv2, "IMREAD_COLOR_RGB", None)
 
 def _to_uint8_mode(img: Image.Image, channels: int) -> np.ndarray:
     """Any PIL mode (L, LA, P, RGB, RGBA, CMYK, I;16, I, F) -> uint8 array with ``channels`` channels."""
@@ -78,6 +81,8 @@ def _plain_jpeg(data: bytes) -> bool:
 
 
 def _decode_plain_jpeg(data: bytes, channels: int) -> Optional[np.ndarray]:
+    if channels == 3 and _IMREAD_RGB is not None:
+        return cv2.imdecode(np.frombuffer(data, np.uint8), _IMREAD_RGB | cv2.IMREAD_IGNORE_ORIENTATION)
     bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     if bgr is None:
         return None
@@ -88,23 +93,48 @@ def _decode_plain_jpeg(data: bytes, channels: int) -> Optional[np.ndarray]:
     return ((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16).astype(np.uint8)[..., None]
 
 
-def read_and_decode(path: str, size: int, channels: int,
-                    policy: str) -> Tuple[Optional[np.ndarray], Optional[str], Optional[bytes]]:
-    """(image or None, reason or None, SHA-256 of the file's bytes or None when it cannot be read): one read
-    of the file gives both the image and the digest the duplicate-aware split needs."""
+def read_and_decode(path: str, size: int, channels: int, policy: str):
+    """(image or None, reason or None, SHA-256 of the file's bytes or None when it cannot be read, (size,
+    mtime_ns) of the file as read): one read of the file gives the image, the digest the duplicate-aware split
+    needs and the file's identity for the decoded cache (from the descriptor the bytes were read through, so
+    the record is of the bytes decoded, never of a later version; for a file that cannot be opened, as
+    :func:`file_identity` gives it)."""
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        fd = os.open(path, os.O_RDONLY)
     except OSError as exc:
-        return None, f"cannot be read: {exc}", None
-    digest = hashlib.sha256(data).digest()
+        return None, f"cannot be read: {exc}", None, file_identity(path)
+    st = None
+    try:
+        st = os.fstat(fd)
+        # One read asking for one byte more than the descriptor's size: getting exactly that size is the whole
+        # file; anything else (grown since, a short read) reads on to the end.
+        data = os.read(fd, st.st_size + 1)
+        if len(data) != st.st_size:
+            parts = [data]
+            while parts[-1]:
+                parts.append(os.read(fd, 1 << 20))
+            data = b"".join(parts)
+    except OSError as exc:
+        return (None, f"cannot be read: {exc}", None,
+                (st.st_size, st.st_mtime_ns) if st is not None else file_identity(path))
+    finally:
+        os.close(fd)
     image, reason = decode_bytes(data, size, channels, policy)
-    return image, reason, digest
+    return image, reason, hashlib.sha256(data).digest(), (st.st_size, st.st_mtime_ns)
+
+
+def file_identity(path: str) -> Tuple[int, int]:
+    """(size, mtime_ns) of the file at ``path`` (symlinks followed), ``(-1, -1)`` when it is not there."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return UNREADABLE
+    return st.st_size, st.st_mtime_ns
 
 
 def decode_image(path: str, size: int, channels: int, policy: str) -> Tuple[Optional[np.ndarray], Optional[str]]:
     """(image, None) or (None, reason)."""
-    image, reason, _ = read_and_decode(path, size, channels, policy)
+    image, reason, _, _ = read_and_decode(path, size, channels, policy)
     return image, reason
 
 

@@ -37,13 +37,18 @@ log = logging.getLogger("balancelab")
 
 
 def _listing_key(listing, size, channels, policy) -> str:
-    h = hashlib.sha256(json.dumps([size, channels, policy]).encode())
-    stat = os.stat
+    """The files listed (split, path, class) and the decoding options. Not the files' sizes or modification
+    times: the cache entry keeps those as each file was read and checks them on every load (no ``stat`` a file
+    before decoding can start; a changed file is still never served from the cache)."""
+    h = hashlib.sha256(json.dumps([size, channels, policy, "identity-in-entry"]).encode())
     for split in sorted(listing):
         entries = listing[split]
-        for lo in range(0, len(entries), 4096):  # one update per block of files: the same hash, less overhead
-            h.update("".join([f"{split}|{path}|{cls}|{st.st_size}|{st.st_mtime_ns}\n"
-                              for path, cls in entries[lo:lo + 4096] for st in (stat(path),)]).encode())
+        for lo in range(0, len(entries), 65536):  # one update per block of files: no one string of them all
+            block = entries[lo:lo + 65536]
+            # NUL-separated: the one character no path or folder name holds.
+            h.update(f"{split}\0{len(block)}\0".encode())
+            h.update(("\0".join([path for path, _ in block]) + "\0").encode("utf-8", "surrogateescape"))
+            h.update(("\0".join([cls for _, cls in block]) + "\0").encode("utf-8", "surrogateescape"))
     return h.hexdigest()[:32]
 
 
@@ -114,14 +119,14 @@ def _load(cfg: ImageFolderSource, input_size: int, cache_dir: Optional[str]) -> 
                                        cache_dir, root)
     for path, reason in reasons:
         log.warning("Skipped %s: %s", path, reason)
-    class_names = sorted({c for c in cls_of})
+    class_names = sorted(set(cls_of))
     index = {c: i for i, c in enumerate(class_names)}
     kept = np.flatnonzero(ok)  # X holds a row per listed file; these are the usable ones
-    y = np.array([index[cls_of[i]] for i in kept], dtype=np.int64)
+    y = np.fromiter(map(index.__getitem__, cls_of), np.int64, len(cls_of))[kept]
     # The listing's own strings (an object array): no second copy of every path (a 60-character path is 240
     # bytes as a fixed-width NumPy string, in each split again).
     source_ids = np.array(paths, dtype=object)[kept]
-    splits_of = np.array([split_of[i] for i in kept])
+    splits_of = np.array(split_of)[kept]
     missing = [c for c in class_names if not (y == index[c]).any()]
     if missing:
         raise DataError(f"Class folder(s) {', '.join(str(root / m) for m in missing)} have no usable image: every "
@@ -152,7 +157,8 @@ def _load(cfg: ImageFolderSource, input_size: int, cache_dir: Optional[str]) -> 
         warn_cross_split_duplicates(groups, f"the train/ val/ test/ folders of {root}" if origin == "folders"
                                     else f"the split manifest {cfg.split_manifest}")
         extra_notes["cross_split_duplicates"] = groups
-    manifest = pd.DataFrame({"source_id": source_ids, "class": [class_names[i] for i in y], "split": splits_of})
+    manifest = pd.DataFrame({"source_id": source_ids, "class": np.array(class_names, dtype=object)[y],
+                             "split": splits_of})
     if rule:
         made = origin in ("split", "cached")
         extra_notes["groups"] = group_statistics(
@@ -255,9 +261,9 @@ def _assign_splits(cfg: ImageFolderSource, y, source_ids, keys, class_names, cac
     given = cfg.split_manifest
     spec = hashlib.sha256(json.dumps([cfg.val_fraction, cfg.test_fraction, cfg.split_seed, split_code_version()]
                                      + ([cfg.group] if cfg.group is not None else [])).encode())
-    ordered = np.sort(source_ids)
+    ordered = sorted(source_ids.tolist())  # (a list: Python's sort takes the listing's sorted runs as they are)
     for lo in range(0, len(ordered), 65536):  # the files, in blocks: no one string of them all
-        spec.update(("\n".join(ordered[lo:lo + 65536].tolist()) + "\n").encode())
+        spec.update(("\n".join(ordered[lo:lo + 65536]) + "\n").encode())
     cached = Path(cache_dir) / "splits" / f"{spec.hexdigest()[:32]}.csv" if cache_dir else None
     for path in [Path(given)] if given else ([cached] if cached is not None else []):
         if path.exists():
@@ -281,12 +287,51 @@ def _assign_splits(cfg: ImageFolderSource, y, source_ids, keys, class_names, cac
             raise DataError(f"dataset.split_manifest={given} does not exist.")
     if keys is None:
         splits, units = grouped_split(y, digests, cfg.val_fraction, cfg.test_fraction, cfg.split_seed), None
-        table = pd.DataFrame({"source_id": source_ids, "split": splits})
+        if cached is not None:
+            _write_split_csv(cached, source_ids, splits)
     else:
         units = np.array(merge_identical_files(keys.tolist(), [d.tobytes() for d in digests])[0], dtype=object)
         splits = stratified_group_split(y, units, cfg.val_fraction, cfg.test_fraction, cfg.split_seed, class_names,
                                         cfg.group)
-        table = pd.DataFrame({"source_id": source_ids, "split": splits, "split_group": units})
-    if cached is not None:
-        atomic.write_csv(cached, table)
+        if cached is not None:
+            atomic.write_csv(cached, pd.DataFrame({"source_id": source_ids, "split": splits, "split_group": units}))
     return splits, "split", units
+
+
+SPLIT_CSV_BLOCK = 65536  # rows joined at a time: no one string of the whole table
+
+
+def _plain_csv_fields(ids) -> bool:
+    """No path among ``ids`` needs CSV quoting (a comma, a quote or a line break in it)."""
+    for lo in range(0, len(ids), SPLIT_CSV_BLOCK):
+        block = ids[lo:lo + SPLIT_CSV_BLOCK]
+        joined = "\0".join(block)
+        if "," in joined or '"' in joined or "\r" in joined or "\n" in joined:
+            return False
+    return True
+
+
+def split_csv_blocks(source_ids: np.ndarray, splits: np.ndarray):
+    """The text pandas' ``to_csv(index=False)`` gives for the columns source_id and split, byte for byte, in
+    blocks of rows, without its per-row overhead: joined directly when no path needs CSV quoting, else written
+    by pandas (one block)."""
+    ids, names = source_ids.tolist(), splits.tolist()
+    if not _plain_csv_fields(ids):
+        yield pd.DataFrame({"source_id": source_ids, "split": splits}).to_csv(index=False)
+        return
+    yield "source_id,split\n"
+    for lo in range(0, len(ids), SPLIT_CSV_BLOCK):
+        yield "\n".join(map(",".join, zip(ids[lo:lo + SPLIT_CSV_BLOCK], names[lo:lo + SPLIT_CSV_BLOCK]))) + "\n"
+
+
+def split_csv(source_ids: np.ndarray, splits: np.ndarray) -> str:
+    """:func:`split_csv_blocks` as one string."""
+    return "".join(split_csv_blocks(source_ids, splits))
+
+
+def _write_split_csv(target: Path, source_ids: np.ndarray, splits: np.ndarray) -> None:
+    def write(path: Path) -> None:
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            f.writelines(split_csv_blocks(source_ids, splits))
+
+    atomic.write_with(target, write)

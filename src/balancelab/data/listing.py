@@ -7,6 +7,7 @@ Kept apart from the loader and its decoders (OpenCV, PIL, scikit-learn, pandas),
 from __future__ import annotations
 
 import os
+from itertools import repeat
 from pathlib import Path
 from typing import Dict, List, Tuple
 
@@ -29,6 +30,7 @@ def _image_files(folder: str) -> List[str]:
     symlinked folders not entered), without hidden files or folders; one ``scandir`` per folder, no ``stat``
     per file (the entry's type comes with the listing)."""
     found: List[str] = []
+    append, extensions = found.append, IMAGE_EXTENSIONS
     stack = [folder]
     while stack:
         here = stack.pop()
@@ -36,13 +38,15 @@ def _image_files(folder: str) -> List[str]:
             with os.scandir(here) as entries:
                 for entry in entries:
                     name = entry.name
-                    if name.startswith("."):
+                    if name[0] == ".":
                         continue
+                    dot = name.rfind(".")  # > 0: os.path.splitext's extension (names starting with "." are out)
                     try:
-                        if entry.is_dir() and not entry.is_symlink():
+                        # An image's name first (nearly every entry): one type check for it, from the listing.
+                        if dot > 0 and name[dot:].lower() in extensions and entry.is_file():
+                            append(entry.path)
+                        elif entry.is_dir() and not entry.is_symlink():
                             stack.append(entry.path)
-                        elif os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS and entry.is_file():
-                            found.append(entry.path)
                     except OSError:
                         continue
         except OSError:
@@ -73,7 +77,7 @@ def scan(root: Path) -> Tuple[str, Dict[str, List[Tuple[str, str]]]]:
                 raise DataError(f"The class folder {class_dir} holds no image files "
                                 f"(looked for .jpg .jpeg .png .bmp .tif .tiff .webp, any case). "
                                 f"Add images or remove the folder.")
-            entries += [(f, class_dir.name) for f in files]
+            entries += zip(files, repeat(class_dir.name))
         listing[split] = entries
     if not any(listing.values()):
         raise DataError(f"No images found under {root}.")
