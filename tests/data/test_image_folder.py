@@ -197,6 +197,8 @@ def _break_cache(array_file, how):
 def test_corrupt_decoded_cache_is_set_aside_and_rebuilt(messy, tmp_path, caplog, how):
     cache = tmp_path / "cache"
     first = load_image_folder(**cfg(messy), input_size=16, cache_dir=str(cache))
+    # read now: `first` reads the file it checked (its inode), which the damage below is written into
+    expected = [(np.asarray(part.X), part.source_ids) for part in (first.train, first.val, first.test)]
     (array_file,) = (cache / "decoded").glob("*.npy")
     broken = _break_cache(array_file, how)
     broken_bytes = broken.read_bytes()
@@ -205,8 +207,8 @@ def test_corrupt_decoded_cache_is_set_aside_and_rebuilt(messy, tmp_path, caplog,
     assert array_file.name in caplog.text and "decoded again" in caplog.text
     (aside,) = (cache / "decoded").glob(f"{broken.name}.corrupt-*")
     assert aside.read_bytes() == broken_bytes  # kept for inspection, never deleted
-    for a, b in zip((first.train, first.val, first.test), (second.train, second.val, second.test)):
-        assert np.array_equal(np.asarray(a.X), np.asarray(b.X)) and np.array_equal(a.source_ids, b.source_ids)
+    for (x, ids), b in zip(expected, (second.train, second.val, second.test)):
+        assert np.array_equal(x, np.asarray(b.X)) and np.array_equal(ids, b.source_ids)
     rebuilt = np.load(array_file, mmap_mode="r")  # rebuilt, and readable again (one row per listed file)
     assert len(rebuilt) == first.notes["files_found"]
 

@@ -155,6 +155,8 @@ def test_a_decoded_cache_with_flipped_bytes_is_rebuilt_not_used(tmp_path, caplog
     root = make_folder(tmp_path / "imgs")
     cache = tmp_path / "cache"
     first = load_image_folder(**cfg(root), input_size=8, cache_dir=str(cache))
+    # read now: `first` reads the file it checked (its inode), which the damage below is written into
+    expected = [np.asarray(part.X) for part in (first.train, first.val, first.test)]
     array_file = _array(cache)
     good = array_file.read_bytes()
     damaged = bytearray(good)
@@ -165,8 +167,8 @@ def test_a_decoded_cache_with_flipped_bytes_is_rebuilt_not_used(tmp_path, caplog
         second = load_image_folder(**cfg(root), input_size=8, cache_dir=str(cache))
     assert "decoded again" in caplog.text
     assert array_file.read_bytes() == good
-    for a, b in zip((first.train, first.val, first.test), (second.train, second.val, second.test)):
-        assert np.array_equal(np.asarray(a.X), np.asarray(b.X))
+    for a, b in zip(expected, (second.train, second.val, second.test)):
+        assert np.array_equal(a, np.asarray(b.X))
 
 
 @pytest.mark.parametrize("channels,policy,pinned", [(3, "resize", "8aa9cd58cb8c52ee"),
@@ -500,3 +502,30 @@ def test_a_changed_file_is_reported_once_when_the_entry_is_built_again(tmp_path,
         load_image_folder(**cfg(root), input_size=8, cache_dir=str(cache))
     assert caplog.text.count("changed since they were decoded") == 1
     assert "b001.jpg" in caplog.text and "cannot be read" not in caplog.text
+
+
+def test_a_rebuilt_entry_has_another_fingerprint_so_no_balanced_set_made_from_the_old_pixels_is_served(tmp_path):
+    """A review: the entry is rebuilt under the same name when a file changes, and the balanced-set cache keyed on
+    DiskImages.fingerprint() (name and shape only) served SMOTE images made from the old pixels."""
+    root = make_folder(tmp_path / "imgs")
+    cache = tmp_path / "cache"
+    first = load_image_folder(**cfg(root), input_size=8, cache_dir=str(cache))
+    _changed_copy(root / "b" / "b001.jpg", root / "c" / "c001.jpg")
+    second = load_image_folder(**cfg(root), input_size=8, cache_dir=str(cache))
+    assert first.train.X.fingerprint() != second.train.X.fingerprint()
+    again = load_image_folder(**cfg(root), input_size=8, cache_dir=str(cache))  # unchanged since: the same entry
+    assert again.train.X.fingerprint() == second.train.X.fingerprint()
+
+
+def test_a_job_that_loaded_the_entry_keeps_reading_the_images_it_verified_when_another_job_rebuilds_it(tmp_path):
+    """A review: a job that had loaded (and checked) the entry read the array by name later, so a rebuild by
+    another job after a file changed gave it the new array under its old split and flags."""
+    root = make_folder(tmp_path / "imgs")
+    cache = tmp_path / "cache"
+    before = _rows_of(load_image_folder(**cfg(root), input_size=8, cache_dir=None))  # the pixels, decoded apart
+    first = load_image_folder(**cfg(root), input_size=8, cache_dir=str(cache))  # loaded and checked, not yet read
+    (root / "b" / "b002.jpg").write_bytes(b"not an image any more")  # another job's view: rebuilt without it
+    load_image_folder(**cfg(root), input_size=8, cache_dir=str(cache))
+    assert {s: row for s, row in _rows_of(first).items()}.keys() == before.keys()
+    for s, row in _rows_of(first).items():
+        assert np.array_equal(row, before[s]), s

@@ -9,8 +9,8 @@ when its JSON exists; an entry whose checksum does not match, or that cannot be 
 aside (``.corrupt-<time>``, kept for inspection) and the images are decoded again: a damaged cache is never
 trained on. The key covers the listing (paths and classes) and the decoding options, not the files' contents:
 an entry is used only while every file's size and modification time are still the ones it was read with
-(one ``stat`` a file, as the key once took), else it is built again: a changed file is never served from the
-cache.
+(one ``stat`` a file, as the key once took), else it is built again: a changed file (by size or modification
+time) is not served from the cache.
 
 Files are read once (the bytes give the digest and the image, the descriptor they are read through the size
 and modification time) and decoded in parallel threads (OpenCV, Pillow and the reads release the GIL), a
@@ -46,7 +46,6 @@ from balancelab.data import decode, resize
 from balancelab.data.decode import read_and_decode
 from balancelab.data.rows import DiskImages
 from balancelab.errors import RunLockedError
-from balancelab.hashing import file_digest
 from balancelab.output import atomic
 from balancelab.output.lock import FolderLock
 
@@ -183,8 +182,8 @@ class DecodedCache:
     def __init__(self, cache_dir: str | Path, listing_key: str, source: str = ""):
         """``listing_key``: the files listed (paths, classes) and the decoding options, not the files' contents:
         each file's size and modification time as it was read are kept in ``<key>.files`` and compared with the
-        files' current ones on every load (a changed file is never served from the cache: the entry is built
-        again) and before a resume (the chunks of changed files are decoded again).
+        files' current ones on every load (a file whose size or modification time changed is not served from the
+        cache: the entry is built again) and before a resume (the chunks of changed files are decoded again).
 
         ``source``: what the listing is of (the folder, size, channels and policy), without the files: a stopped
         build of the same source under another key (files added or removed since) can never be resumed, and the
@@ -292,7 +291,7 @@ class DecodedCache:
             return None
         try:
             info = json.loads(self.info_path.read_text())
-            images = DiskImages(self.array_path)
+            images = DiskImages(self.array_path, content_id=str(info["sha256"]))  # opened once: read as checked
             ok = np.array(info["usable"], dtype=bool)
             reasons = [tuple(r) for r in info["reasons"]]
             if len(images) != len(paths) or len(ok) != len(paths) or int((~ok).sum()) != len(reasons):
@@ -315,7 +314,7 @@ class DecodedCache:
                              "modification time; e.g. %s): the images are decoded again.", len(changed), len(paths),
                              self.array_path.name, paths[changed[0]])
                 return None
-            if file_digest(self.array_path) != info["sha256"]:
+            if images.content_digest() != info["sha256"]:  # through the descriptor the run will read
                 raise ValueError("its images do not match their checksum (damaged on disk)")
         except (OSError, ValueError, KeyError, TypeError) as exc:
             # A cache is only a shortcut: a damaged one costs a re-decode, not the run.
@@ -397,6 +396,11 @@ class DecodedCache:
                 after_chunk(k + 1)
 
             decode_chunks(paths, size, channels, policy, workers, done, per_chunk, take)
+            # Flushed once, before the record that marks the entry finished is written: a crash of the machine
+            # after it cannot leave a finished record over images that never reached the disk (which the
+            # checksum would catch, at the cost of decoding everything again with no partial to resume from).
+            for written in (fd, dfd, ffd):
+                os.fdatasync(written)
         finally:
             os.close(fd)
             os.close(dfd)
@@ -413,7 +417,7 @@ class DecodedCache:
              "reasons": [list(r) for r in reasons], "decoder": decoder_version(), "sha256": whole.hexdigest(),
              "digests_sha256": hashlib.sha256(digest_bytes).hexdigest(), "files_sha256": files_sha256}) + "\n")
         progress_path.unlink(missing_ok=True)
-        return (DiskImages(self.array_path), ok, reasons,
+        return (DiskImages(self.array_path, content_id=whole.hexdigest()), ok, reasons,
                 np.frombuffer(digest_bytes, np.uint8).reshape(n, 32))
 
     @staticmethod

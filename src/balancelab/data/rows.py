@@ -118,35 +118,63 @@ def subset(X: Rows, rows: np.ndarray) -> Rows:
 class DiskImages(ImageRows):
     """A uint8 ``(N, H, W, C)`` array in a ``.npy`` file (readable by ``np.load(path, mmap_mode="r")`` too)."""
 
-    def __init__(self, path: Union[str, Path]):
+    def __init__(self, path: Union[str, Path], content_id: str = ""):
+        """``content_id``: what the file holds (the decoded cache passes its checksum), part of the fingerprint.
+
+        The file is opened here and read through that descriptor for as long as this object lives: a decoded
+        cache rebuilt under the same name by another job (its files changed) replaces the name, not the inode
+        this job checked, so the job keeps reading the images its split and flags describe."""
         self.path = Path(path)
+        self.content_id = content_id
         with open(self.path, "rb") as f:
             version = np.lib.format.read_magic(f)
             read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                            else np.lib.format.read_array_header_2_0)
             shape, fortran, dtype = read_header(f)
             self.offset = f.tell()
+            fd = os.dup(f.fileno())
         if dtype != np.uint8 or fortran or len(shape) != 4:
+            os.close(fd)
             raise ValueError(f"{self.path} does not hold a C-ordered uint8 (N, H, W, C) array "
                              f"(found {dtype}, shape {shape}, fortran order {fortran})")
         self._shape = tuple(int(s) for s in shape)
         self.row_bytes = int(np.prod(self._shape[1:]))
         expected = self.offset + self._shape[0] * self.row_bytes
-        actual = self.path.stat().st_size
-        if actual != expected:
-            raise ValueError(f"{self.path} is {actual} bytes; its header promises {expected} (a truncated file)")
-        self._fd, self._fd_pid, self._lock = None, None, threading.Lock()
+        st = os.fstat(fd)
+        if st.st_size != expected:
+            os.close(fd)
+            raise ValueError(f"{self.path} is {st.st_size} bytes; its header promises {expected} (a truncated file)")
+        self._inode = (st.st_dev, st.st_ino)
+        self._fd, self._fd_pid, self._lock = fd, os.getpid(), threading.Lock()
 
     @property
     def shape(self):
         return self._shape
 
     def _descriptor(self) -> int:
-        # One descriptor per process: a forked worker must not share the parent's file offset state.
+        # A forked worker keeps the inherited descriptor (reads are pread: no shared offset); a copy unpickled in
+        # another process opens the name and must find the same file there, not a rebuilt one.
         with self._lock:
-            if self._fd is None or self._fd_pid != os.getpid():
-                self._fd, self._fd_pid = os.open(self.path, os.O_RDONLY), os.getpid()
+            if self._fd is None:
+                fd = os.open(self.path, os.O_RDONLY)
+                st = os.fstat(fd)
+                if (st.st_dev, st.st_ino) != self._inode:
+                    os.close(fd)
+                    raise ValueError(f"{self.path} was replaced after this run checked it (the decoded-image cache "
+                                     f"was rebuilt by another job, its files having changed): run again to use "
+                                     f"the new images.")
+                self._fd, self._fd_pid = fd, os.getpid()
             return self._fd
+
+    def content_digest(self) -> str:
+        """SHA-256 of the whole file as this object reads it (through its own descriptor)."""
+        h, fd, position = hashlib.sha256(), self._descriptor(), 0
+        while True:
+            chunk = os.pread(fd, 1 << 20, position)
+            if not chunk:
+                return h.hexdigest()
+            h.update(chunk)
+            position += len(chunk)
 
     def take(self, rows: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.int64).reshape(-1)
@@ -168,8 +196,9 @@ class DiskImages(ImageRows):
         return out
 
     def fingerprint(self) -> str:
-        # The file is written once under a name derived from its source listing, and never changed.
-        return hashlib.sha256(f"{self.path.name}|{self._shape}".encode()).hexdigest()
+        # The name derives from the source listing, and a changed file rebuilds the entry under the same name:
+        # what it holds (content_id, the cache's checksum) keeps a balanced set of the old pixels from being served.
+        return hashlib.sha256(f"{self.path.name}|{self._shape}|{self.content_id}".encode()).hexdigest()
 
     def __getstate__(self):  # picklable for process launchers: the descriptor is reopened there
         state = dict(self.__dict__)
