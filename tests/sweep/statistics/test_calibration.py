@@ -15,16 +15,18 @@ def by_kind(rows):
     return {(r["kind"], r["size"]): r for r in rows}
 
 
-@pytest.mark.parametrize("seeds,per_class,luck,sweeps", [(2, (36,) * 10, 0.03, 30), (3, (36,) * 10, 0.03, 30),
-                                                         # seeds vary far more than test images: the family's
-                                                         # prior decides (it once let 7.9 % through)
-                                                         (3, MNIST_LT_TEST, 0.15, 60)])
-def test_without_an_effect_the_rule_rejects_at_most_at_the_nominal_level(seeds, per_class, luck, sweeps):
+@pytest.mark.parametrize("seeds,per_class,luck,sweeps,resamples", [
+    (2, (36,) * 10, 0.03, 30, 500), (3, (36,) * 10, 0.03, 30, 500),
+    # seeds vary far more than test images: the family's prior decides. It once let 7.9 % through (moments
+    # instead of quartiles), then 6.9 % ± 0.9 % (the fluke arms, whose seeds barely differ, kept in its fit):
+    # enough sweeps that such an excess is told from the Monte-Carlo error
+    (3, MNIST_LT_TEST, 0.15, 200, 300)])
+def test_without_an_effect_the_rule_rejects_at_most_at_the_nominal_level(seeds, per_class, luck, sweeps, resamples):
     rows = by_kind(run_scenario(Scenario("no effect", NO_EFFECT_ARMS, seeds=seeds, test_per_class=per_class,
-                                         training_noise=luck), n_sweeps=sweeps, seed=seeds, n_resamples=500))
+                                         training_noise=luck), n_sweeps=sweeps, seed=seeds, n_resamples=resamples))
     null, fluke = rows[("null", 0.0)], rows[("fluke", 0.06)]
-    for row in (null, fluke):
-        assert row["rejection_rate"] <= ALPHA + 2 * row["rejection_rate_se"] + 0.01, row
+    for row in (null, fluke):  # at most the level plus its Monte-Carlo error
+        assert row["rejection_rate"] <= ALPHA + 2 * row["rejection_rate_se"], row
         assert row["better_rate"] <= 0.01 and row["worse_rate"] <= 0.01, row   # Holm: family-wise 5 % over 15
     # the seed t-test alone calls the fixed-and-broken images a consistent effect
     assert fluke["t_test_rejection_rate"] > 0.5

@@ -3,7 +3,8 @@ points 1 and 15): frames of one video are near-duplicates, not independent test 
 
 The review's repro: 300 test videos of 20 frames, 3 seeds, 4 null arms; a technique fixes the same 20 videos and
 breaks the same 16 in every seed. Resampled frame by frame it was called better (two-level p 0.0067, Holm p
-0.033); at the video level it is 20 against 16 (exact sign test p = 0.62).
+0.033; p 0.034 and no verdict once the family's prior left out its lower tail); at the video level it is 20
+against 16 (exact sign test p = 0.62).
 """
 
 import hashlib
@@ -66,12 +67,14 @@ def test_same_videos_fluke_is_not_called_better(tmp_path, videos):
     assert any("resampled by group, 300 groups of 6000 test images" in n for n in stats.notes), stats.notes
 
 
-def test_frame_bootstrap_is_what_called_it_better(videos):
-    """The defect this guards against: the same data resampled frame by frame is called better."""
+def test_frame_bootstrap_overstates_the_evidence(videos):
+    """The defect this guards against: the same data resampled frame by frame looks like evidence (raw p below
+    the level, against p > 0.2 by video). It was called better (p 0.0067) while the fluke's near-identical seeds
+    also pulled the family's prior down; with the prior robust to its lower tail, p is 0.034 by frames."""
     y, predictions, ids, groups = videos
     jobs, frames = from_predictions(predictions, y)
     row = _row(st.compare_to_baseline(jobs, frames, metrics=["macro_f1"]), "fluke_videos")
-    assert row["verdict"] == st.BETTER and row["p_value"] < 0.01
+    assert row["p_value"] < 0.05
 
 
 def test_real_video_level_effect_is_still_better(tmp_path):
