@@ -54,7 +54,7 @@ from balancelab.sweep.statistics.metrics import TESTED_METRICS, PRIMARY_METRIC
 from balancelab.sweep.statistics.multiple import holm, holm_levels
 from balancelab.sweep.statistics.predictions import align_predictions, groups_in_order
 from balancelab.sweep.statistics.seeds import all_equal, finished_values, paired_seeds, row_of, seed_tests
-from balancelab.sweep.statistics.two_level import TwoLevelTest, family_prior, seed_variance_of, two_level_test
+from balancelab.sweep.statistics.two_level import TwoLevelTest, family_priors, seed_variance_of, two_level_test
 
 BETTER, WORSE, NO_DIFFERENCE, NOT_AVAILABLE = "better", "worse", "no detectable difference", "not available"
 UNSTABLE = "unstable"
@@ -324,9 +324,10 @@ def _decide(materials: List[_Material], alpha: float, failures: Mapping[str, Tup
         seed_lists = {materials[i].row["seeds"] for i in members if len(materials[i].differences) > 1}
         aligned = (np.array([materials[i].differences for i in members if len(materials[i].differences) > 1])
                    if len(seed_lists) == 1 else None)  # the same seeds in the same order: rho is measurable
-        prior = family_prior([seed_variance_of(materials[i].differences) for i in members],
-                               [len(materials[i].differences) - 1 for i in members], aligned)
-        for i in members:
+        priors = family_priors([seed_variance_of(materials[i].differences) for i in members],
+                               [len(materials[i].differences) - 1 for i in members],
+                               [materials[i].differences.mean() for i in members], aligned)
+        for i, prior in zip(members, priors):
             tests[i] = two_level_test(materials[i].differences, materials[i].image_variance,
                                       materials[i].image_variance_error, prior,
                                       within_seed_image_variance=materials[i].within_seed_image_variance)
