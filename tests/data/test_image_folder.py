@@ -305,3 +305,20 @@ def test_a_given_manifest_that_cannot_be_read_is_a_clear_error(messy, tmp_path):
     bad.write_text("")
     with pytest.raises(DataError, match="columns source_id and split"):
         load_image_folder(**cfg(messy, split_manifest=str(bad)), input_size=16, cache_dir=None)
+
+
+def test_a_file_name_that_is_not_utf8_is_refused_before_anything_is_decoded(messy, tmp_path):
+    """A name written in another encoding (Latin-1 from an old archive: b"feuille_\xe9t\xe9.jpg") comes back
+    from the listing with surrogate escapes, which no UTF-8 file (the split manifest, the cache key) can hold.
+    It used to fail with a UnicodeEncodeError after the whole folder was decoded; it is refused up front, naming
+    the file and the fix."""
+    import os
+
+    folder = os.fsencode(messy / "healthy")
+    with open(os.path.join(folder, b"feuille_\xe9t\xe9.jpg"), "wb") as f:
+        f.write((messy / "healthy" / "leaf_0.jpg").read_bytes())
+    with pytest.raises(DataError,
+                       match=r"(?s)not UTF-8.*healthy/feuille_\\xe9t\\xe9\.jpg.*Rename them in UTF-8") as error:
+        load_image_folder(**cfg(messy), input_size=16, cache_dir=str(tmp_path / "cache"))
+    assert "udce9" not in str(error.value)   # the name is shown as the bytes it is, not as Python's escapes
+    assert not list((tmp_path / "cache").rglob("*.npy"))   # refused before any decoding

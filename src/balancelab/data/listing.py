@@ -81,4 +81,30 @@ def scan(root: Path) -> Tuple[str, Dict[str, List[Tuple[str, str]]]]:
         listing[split] = entries
     if not any(listing.values()):
         raise DataError(f"No images found under {root}.")
+    _check_utf8_names(root, listing)
     return ("presplit" if presplit else "classes"), listing
+
+
+def _check_utf8_names(root: Path, listing: Dict[str, List[Tuple[str, str]]]) -> None:
+    """Refuse names that are not UTF-8 before anything is decoded: the listing returns them with surrogate
+    escapes, which the split manifest and the cache key (UTF-8 text) cannot hold, so the run would otherwise
+    fail after decoding the whole folder. One encode of all paths at once (the check costs little at 10⁶ files);
+    the offending names are looked for only when it fails."""
+    paths = [path for entries in listing.values() for path, _ in entries]
+    try:
+        "\n".join(paths).encode("utf-8")
+        return
+    except UnicodeEncodeError:
+        pass
+    bad = []
+    for path in paths:
+        try:
+            path.encode("utf-8")
+        except UnicodeEncodeError:
+            bad.append(os.fsencode(path).decode("utf-8", "backslashreplace"))  # the bytes it is, as \xe9
+    shown = "\n  ".join(bad[:10]) + (f"\n  ... and {len(bad) - 10} more" if len(bad) > 10 else "")
+    raise DataError(f"dataset.root={root}: {len(bad)} file or folder name(s) are not UTF-8 (the split manifest and "
+                    f"the decoded cache record names as UTF-8 text):\n  {shown}\nRename them in UTF-8 (for "
+                    f"names from a Latin-1 archive: convmv -f latin1 -t utf8 -r --notest {root}), or move them out "
+                    f"of the folder.")
+
