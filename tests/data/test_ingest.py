@@ -363,6 +363,33 @@ def test_a_file_changed_after_its_decode_is_decoded_again_not_served_from_the_ca
     assert len(list((cache / "decoded").glob("*.json"))) == 1
 
 
+def test_a_file_replaced_by_one_of_the_same_size_with_its_old_modification_time_is_decoded_again(tmp_path,
+                                                                                                 monkeypatch):
+    """``rsync -a`` or ``cp -p`` of new pixels over a file keep its size (same encoder, same dimensions) and its
+    modification time: size and mtime alone served the old pixels. The change time (st_ctime, set by the kernel
+    on every such write or rename, never by the user) tells."""
+    root = make_folder(tmp_path / "imgs")
+    cache = tmp_path / "cache"
+    load_image_folder(**cfg(root), input_size=8, cache_dir=str(cache))
+    target = root / "b" / "b001.jpg"
+    before = os.stat(target)
+    data = bytearray(target.read_bytes())
+    middle = len(data) // 2
+    data[middle] ^= 0x40  # other pixels, the same size
+    replacement = target.with_name("b001.jpg.new")
+    replacement.write_bytes(bytes(data))
+    os.utime(replacement, ns=(before.st_atime_ns, before.st_mtime_ns))
+    os.replace(replacement, target)  # rsync's way: a new file renamed over the old one
+    assert (os.stat(target).st_size, os.stat(target).st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    decoded = []
+    real = decoded_cache.decode_file
+    monkeypatch.setattr(decoded_cache, "decode_file", lambda path, *a: decoded.append(path) or real(path, *a))
+    second = load_image_folder(**cfg(root), input_size=8, cache_dir=str(cache))
+    assert str(target) in decoded
+    fresh = load_image_folder(**cfg(root), input_size=8, cache_dir=None)
+    assert np.array_equal(_rows_of(second)[str(target)], _rows_of(fresh)[str(target)])
+
+
 def test_a_file_changed_while_an_ingest_was_stopped_is_decoded_again_when_it_resumes(tmp_path, monkeypatch):
     """A stopped build keeps each file's size and modification time as read: on resume the chunk of a file that
     changed since is decoded again (with every later one), and the entry is the one a fresh build gives."""
@@ -399,6 +426,28 @@ def test_a_damaged_record_of_the_files_sizes_and_times_is_set_aside(tmp_path, ca
     assert list((cache / "decoded").glob("*.files.corrupt-*"))
 
 
+def test_an_entry_recorded_without_change_times_is_decoded_again_not_set_aside(tmp_path, monkeypatch, caplog):
+    """An entry of an earlier balancelab kept each file's size and mtime only: not damaged (no warning, nothing
+    set aside), but unable to see a same-size replacement whose mtime was kept, so it is decoded again."""
+    import json
+
+    root = make_folder(tmp_path / "imgs")
+    cache = tmp_path / "cache"
+    load_image_folder(**cfg(root), input_size=8, cache_dir=str(cache))
+    info_path = _array(cache).with_suffix(".json")
+    info = json.loads(info_path.read_text())
+    del info["identity_fields"]
+    info_path.write_text(json.dumps(info))
+    decoded = []
+    real = decoded_cache.decode_file
+    monkeypatch.setattr(decoded_cache, "decode_file", lambda path, *a: decoded.append(path) or real(path, *a))
+    with caplog.at_level("INFO", logger="balancelab"):
+        load_image_folder(**cfg(root), input_size=8, cache_dir=str(cache))
+    assert decoded and "without the files' change times" in caplog.text
+    assert "WARNING" not in [r.levelname for r in caplog.records] and not list((cache / "decoded").glob("*corrupt*"))
+    assert json.loads(info_path.read_text())["identity_fields"] == decoded_cache.IDENTITY_FIELDS
+
+
 def test_a_reused_chunk_buffer_leaves_zeros_in_the_row_of_an_unusable_file(tmp_path, monkeypatch):
     """Chunks are decoded into two buffers in turn: the row of a file that cannot be used is zero, not the
     pixels a file of an earlier chunk left in that buffer row."""
@@ -423,10 +472,10 @@ def test_the_identity_recorded_is_the_one_of_the_bytes_read(tmp_path):
     path.write_bytes((tmp_path / "imgs" / "a" / "a001.jpg").read_bytes())
     image, reason, digest, identity = read_and_decode(str(path), 8, 3, "resize")
     st = os.stat(path)
-    assert image is not None and identity == (st.st_size, st.st_mtime_ns) == file_identity(str(path))
+    assert image is not None and identity == (st.st_size, st.st_mtime_ns, st.st_ctime_ns) == file_identity(str(path))
     assert digest == hashlib.sha256(path.read_bytes()).digest()
     assert read_and_decode(str(tmp_path / "gone.jpg"), 8, 3, "resize")[1:] == (
-        f"cannot be read: [Errno 2] No such file or directory: '{tmp_path / 'gone.jpg'}'", None, (-1, -1))
+        f"cannot be read: [Errno 2] No such file or directory: '{tmp_path / 'gone.jpg'}'", None, (-1, -1, -1))
 
 
 @pytest.mark.parametrize("names", [["a/b c.jpg", "x/é.png", "y/z.jpg"],

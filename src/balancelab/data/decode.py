@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-UNREADABLE = (-1, -1)  # the (size, mtime_ns) recorded for a file that cannot be opened
+UNREADABLE = (-1, -1, -1)  # the (size, mtime_ns, ctime_ns) recorded for a file that cannot be opened
 # OpenCV 4.10+ decodes straight to RGB (libjpeg-turbo's RGB output: the same pixels as BGR, then swapped).
 _IMREAD_RGB = getattr(cv2, "IMREAD_COLOR_RGB", None)
 
@@ -116,20 +116,22 @@ def read_and_decode(path: str, size: int, channels: int, policy: str):
             data = b"".join(parts)
     except OSError as exc:
         return (None, f"cannot be read: {exc}", None,
-                (st.st_size, st.st_mtime_ns) if st is not None else file_identity(path))
+                (st.st_size, st.st_mtime_ns, st.st_ctime_ns) if st is not None else file_identity(path))
     finally:
         os.close(fd)
     image, reason = decode_bytes(data, size, channels, policy)
-    return image, reason, hashlib.sha256(data).digest(), (st.st_size, st.st_mtime_ns)
+    return image, reason, hashlib.sha256(data).digest(), (st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def file_identity(path: str) -> Tuple[int, int]:
-    """(size, mtime_ns) of the file at ``path`` (symlinks followed), ``(-1, -1)`` when it is not there."""
+    """(size, mtime_ns, ctime_ns) of the file at ``path`` (symlinks followed), ``UNREADABLE`` when it is not there.
+    The change time is the kernel's: ``cp -p`` and ``rsync -a`` restore the modification time of new pixels of the
+    same size, not it."""
     try:
         st = os.stat(path)
     except OSError:
         return UNREADABLE
-    return st.st_size, st.st_mtime_ns
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 def decode_image(path: str, size: int, channels: int, policy: str) -> Tuple[Optional[np.ndarray], Optional[str]]:

@@ -55,7 +55,10 @@ CHUNK_BYTES = 64 << 20  # and at most this many bytes of images (large input siz
 SYNC_EVERY_S = 2.0  # record the progress of the partial entry at most this often (and at the end)
 WAIT_POLL_S = 0.2  # how often a job waiting for another's build looks whether it is done
 WAIT_RETRY_S = 5.0  # and how often it tries the lock again (its holder may have died)
-decode_file = read_and_decode  # (path, size, channels, policy) -> (image, reason, sha256 bytes, (size, mtime_ns))
+decode_file = read_and_decode  # (path, size, channels, policy) -> (image, reason, sha256, (size, mtime, ctime))
+# Each file's identity as it was read: size, modification and change time in ns (decode.file_identity), int64 each.
+IDENTITY_FIELDS = 3
+IDENTITY_BYTES = 8 * IDENTITY_FIELDS
 
 
 def after_chunk(done: int) -> None:
@@ -81,12 +84,12 @@ def chunk_files(row_bytes: int) -> int:
 
 def decode_chunk(pool: ThreadPoolExecutor, workers: int, paths: Sequence[str], size: int, channels: int,
                  policy: str, out: Optional[np.ndarray] = None):
-    """(images, digests (n, 32) uint8, identities (n, 2) int64: each file's size and mtime_ns as read, reasons) of
+    """(images, digests (n, 32) uint8, identities (n, IDENTITY_FIELDS) int64: each file's size, mtime_ns and ctime_ns as read, reasons) of
     ``paths``: each worker decodes a run of files into its rows (of ``out``, a buffer of at least n rows reused
     from chunk to chunk, when given; a file that cannot be used gets a row of zeros either way)."""
     n = len(paths)
     images = np.zeros((n, size, size, channels), np.uint8) if out is None else out[:n]
-    identities = np.empty((n, 2), np.int64)
+    identities = np.empty((n, IDENTITY_FIELDS), np.int64)
     no_digest = bytes(32)
 
     def run(span):
@@ -151,14 +154,14 @@ def decode_in_memory(paths: Sequence[str], size: int, channels: int, policy: str
 
 
 def current_identities(paths: Sequence[str]) -> np.ndarray:
-    """(n, 2) int64: each file's size and mtime_ns now (``decode.file_identity``)."""
+    """(n, IDENTITY_FIELDS) int64: each file's size, mtime_ns and ctime_ns now (``decode.file_identity``)."""
     # Flat, from an iterator: no list of a tuple per file (36 MB at 300,000 files) on the way.
     flat = itertools.chain.from_iterable(map(decode.file_identity, paths))
-    return np.fromiter(flat, np.int64, 2 * len(paths)).reshape(len(paths), 2)
+    return np.fromiter(flat, np.int64, IDENTITY_FIELDS * len(paths)).reshape(len(paths), IDENTITY_FIELDS)
 
 
 def changed_files(paths: Sequence[str], recorded: np.ndarray) -> np.ndarray:
-    """Indices of the files whose size or mtime now is not the one ``recorded`` ((n, 2), as they were read)."""
+    """Indices of the files whose size, mtime or ctime now is not the one ``recorded`` (as they were read)."""
     return np.flatnonzero((current_identities(paths) != recorded).any(axis=1))
 
 
@@ -193,7 +196,7 @@ class DecodedCache:
         self.array_path = Path(cache_dir) / "decoded" / f"{key}.npy"
         self.info_path = self.array_path.with_suffix(".json")
         self.digests_path = self.array_path.with_suffix(".digests")
-        self.files_path = self.array_path.with_suffix(".files")  # (n, 2) int64: size, mtime_ns of each file read
+        self.files_path = self.array_path.with_suffix(".files")  # (n, IDENTITY_FIELDS) int64: each file as read
         self.building = self.array_path.with_suffix(".building")  # the lock, the partial entry and its progress
         self._change_reported = False
 
@@ -291,6 +294,12 @@ class DecodedCache:
             return None
         try:
             info = json.loads(self.info_path.read_text())
+            if info.get("identity_fields", 2) != IDENTITY_FIELDS:
+                # built by an earlier balancelab, which kept sizes and modification times only: not damaged, but
+                # it cannot tell a same-size replacement whose mtime was kept; decoded again (and replaced)
+                log.info("%s was recorded without the files' change times (an earlier balancelab): the images "
+                         "are decoded again.", self.array_path.name)
+                return None
             images = DiskImages(self.array_path, content_id=str(info["sha256"]))  # opened once: read as checked
             ok = np.array(info["usable"], dtype=bool)
             reasons = [tuple(r) for r in info["reasons"]]
@@ -304,9 +313,10 @@ class DecodedCache:
             if hashlib.sha256(digests).hexdigest() != info["digests_sha256"]:
                 raise ValueError(f"{self.digests_path.name} does not match its checksum")
             recorded = np.fromfile(self.files_path, "<i8")
-            if len(recorded) != 2 * len(paths) or hashlib.sha256(recorded).hexdigest() != info["files_sha256"]:
+            if (len(recorded) != IDENTITY_FIELDS * len(paths)
+                    or hashlib.sha256(recorded).hexdigest() != info["files_sha256"]):
                 raise ValueError(f"{self.files_path.name} does not match its checksum")
-            changed = changed_files(paths, recorded.reshape(-1, 2))
+            changed = changed_files(paths, recorded.reshape(-1, IDENTITY_FIELDS))
             if len(changed):  # checked before the images' checksum: no pass over an array that will not be used
                 if not self._change_reported:  # (the caller looks again under the lock: said once)
                     self._change_reported = True
@@ -347,7 +357,7 @@ class DecodedCache:
         # running checksum of the whole entry, so the images are hashed once), of its digests and of its files'
         # sizes and modification times.
         plan = {"files": n, "image_shape": [size, size, channels], "chunk_files": per_chunk, "header": len(header),
-                "checksums": "prefix"}
+                "checksums": "prefix", "identity_fields": IDENTITY_FIELDS}
         progress = self._progress(progress_path, plan, partial, partial_digests, partial_files)
         done, reasons, chunks = progress["done"], [tuple(r) for r in progress["reasons"]], progress["chunks"]
         whole = hashlib.sha256(header)  # of the .npy file, chunk by chunk as written (or verified, on resume)
@@ -371,14 +381,14 @@ class DecodedCache:
             if not done:
                 os.ftruncate(fd, len(header) + n * row_bytes)  # rows of unusable files stay zero
                 os.ftruncate(dfd, 32 * n)
-                os.ftruncate(ffd, 16 * n)
+                os.ftruncate(ffd, IDENTITY_BYTES * n)
             synced = [time.monotonic()]
 
             def take(k, images, digests, identities, chunk_reasons):
                 identities = np.ascontiguousarray(identities, "<i8")
                 os.pwrite(fd, images.data, len(header) + k * per_chunk * row_bytes)
                 os.pwrite(dfd, digests.data, 32 * k * per_chunk)
-                os.pwrite(ffd, identities.data, 16 * k * per_chunk)
+                os.pwrite(ffd, identities.data, IDENTITY_BYTES * k * per_chunk)
                 whole.update(images.data)
                 reasons.extend(chunk_reasons)
                 # Each chunk's checksums as written: a resume checks the chunks on disk against them.
@@ -415,7 +425,8 @@ class DecodedCache:
         atomic.write_text(self.info_path, json.dumps(
             {"files": n, "image_shape": [size, size, channels], "usable": ok.astype(int).tolist(),
              "reasons": [list(r) for r in reasons], "decoder": decoder_version(), "sha256": whole.hexdigest(),
-             "digests_sha256": hashlib.sha256(digest_bytes).hexdigest(), "files_sha256": files_sha256}) + "\n")
+             "digests_sha256": hashlib.sha256(digest_bytes).hexdigest(), "files_sha256": files_sha256,
+             "identity_fields": IDENTITY_FIELDS}) + "\n")
         progress_path.unlink(missing_ok=True)
         return (DiskImages(self.array_path, content_id=whole.hexdigest()), ok, reasons,
                 np.frombuffer(digest_bytes, np.uint8).reshape(n, 32))
@@ -430,7 +441,7 @@ class DecodedCache:
             same = all(progress.get(k) == v for k, v in plan.items())
             expected = plan["header"] + plan["files"] * int(np.prod(plan["image_shape"]))
             if (not same or partial.stat().st_size != expected or partial_digests.stat().st_size != 32 * plan["files"]
-                    or partial_files.stat().st_size != 16 * plan["files"]):
+                    or partial_files.stat().st_size != IDENTITY_BYTES * plan["files"]):
                 return fresh
             done, reasons, chunks = int(progress["done"]), list(progress["reasons"]), list(progress["chunks"])
             if len(chunks) != done or sum(int(c[2]) for c in chunks) != len(reasons):
@@ -453,7 +464,7 @@ class DecodedCache:
             for k, (prefix_sha, digests_sha, _, files_sha) in enumerate(chunks):
                 lo, hi = k * per_chunk, min(n, (k + 1) * per_chunk)
                 d.seek(32 * lo)
-                g.seek(16 * lo)
+                g.seek(IDENTITY_BYTES * lo)
                 prefix = whole.copy()  # ``whole`` becomes it only once the chunk is known good
                 left = (hi - lo) * row_bytes
                 while left > 0:
@@ -462,7 +473,7 @@ class DecodedCache:
                         break
                     prefix.update(block)
                     left -= len(block)
-                recorded = g.read(16 * (hi - lo))
+                recorded = g.read(IDENTITY_BYTES * (hi - lo))
                 if (left or prefix.hexdigest() != prefix_sha
                         or hashlib.sha256(d.read(32 * (hi - lo))).hexdigest() != digests_sha
                         or hashlib.sha256(recorded).hexdigest() != files_sha):
@@ -470,7 +481,7 @@ class DecodedCache:
                                 "was written, from file %d on (damaged since): those files are decoded again.",
                                 partial, lo)
                     return k, whole
-                changed = changed_files(paths[lo:hi], np.frombuffer(recorded, "<i8").reshape(-1, 2))
+                changed = changed_files(paths[lo:hi], np.frombuffer(recorded, "<i8").reshape(-1, IDENTITY_FIELDS))
                 if len(changed):
                     log.info("%s changed since it was decoded into the partial cache %s (size or modification "
                              "time): the files from %d on are decoded again.", paths[lo + changed[0]], partial, lo)
