@@ -203,3 +203,17 @@ def test_only_the_command_line_package_reads_the_process_arguments():
             if isinstance(node, ast.ImportFrom) and node.module == "sys" and any(a.name == "argv" for a in node.names):
                 readers.append(f"{name}:{node.lineno}")
     assert not readers, f"read sys.argv below balancelab.cli: {readers}"
+
+
+def test_the_configs_package_stands_on_the_options_only():
+    """``balancelab.configs`` is mapped from the top-level ``configs/`` folder (so a reader finds the YAML there),
+    outside ``src/balancelab``, where import-linter's graph does not see it: its floor is checked here. It may
+    import the option schemas and resolvers it registers for Hydra, nothing above them."""
+    tree = ast.parse((ROOT / "configs" / "__init__.py").read_text())
+    imported = [name for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
+                for name in ([a.name for a in node.names] if isinstance(node, ast.Import) else [node.module])]
+    ours = [name for name in imported if name.split(".")[0] == "balancelab"]
+    assert ours, "configs/__init__.py registers the schemas: it imports balancelab.options"
+    for name in ours:
+        assert name.startswith("balancelab.options."), f"configs/__init__.py imports {name}, above the options"
+    assert not [name for name in imported if name.split(".")[0] in HEAVY]  # Hydra imports it on every run
