@@ -191,3 +191,13 @@ def test_the_balance_report_entry_point_of_an_earlier_install_still_resolves():
     from balancelab.cli.sweep_command import report
 
     assert report is report_command.report
+
+
+@pytest.mark.parametrize("own", [{}, {"name": "mine"}, {"screen": "true"}])
+def test_a_sweep_folder_you_give_hydra_is_the_sweeps_folder(own, tmp_path):
+    """hydra.sweep.dir puts the jobs there: the comparison must be made there (it looked in the folder the sweep
+    would have named itself, and failed after the whole grid had trained)."""
+    from balancelab.cli.sweep_naming import sweep_dir_of as _sweep_dir
+
+    assert _sweep_dir(own, ["trainer.epochs=3", f"hydra.sweep.dir={tmp_path}/mine"]) == tmp_path / "mine"
+    assert _sweep_dir(own, ["trainer.epochs=3", "hydra.sweep.dir=relative/x"]).as_posix() == "relative/x"

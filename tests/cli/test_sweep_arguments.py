@@ -16,6 +16,8 @@ from tests.conftest import run_cli
     (["seeds=[1,2,01]"], "seed 1 twice"),
     (["group=resampling", "experiments=[baseline]"], "give one"),
     (["launcher=nope"], "launcher=nope"),
+    (["hydra.sweep.dir=${output_root}/mine"], "needs the folder itself"),
+    (["model=[small_cnn,resnet32]", "hydra.sweep.dir=mine"], "each combination is a sweep of its own"),
 ])
 def test_mistakes_stop_the_sweep_before_any_job(tmp_path, args, expected):
     result = run_cli([*args, f"output_root={tmp_path / 'out'}"], cwd=tmp_path, script="balance-sweep")

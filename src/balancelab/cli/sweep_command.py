@@ -16,8 +16,8 @@ from balancelab.cli.preflight import preflight
 # report: the balance-report console script of an install made before report_command existed imports it here.
 from balancelab.cli.report_command import report, report_again_fix, sweep_report_step, write_ranks_locked  # noqa: F401
 from balancelab.cli.roots import unwritable_folder
-from balancelab.cli.sweep_naming import (UNNAMED, composable, first_composed, grid_config, name_jobs, parse_list,
-                                         shared_overrides_hash, sweep_dir_of)
+from balancelab.cli.sweep_naming import (UNNAMED, composable, first_composed, given_sweep_dir, grid_config, name_jobs,
+                                         parse_list, shared_overrides_hash, sweep_dir_of)
 from balancelab.errors import (EXIT_LOCKED, EXIT_OUTPUT_ERROR, EXIT_USER_ERROR, BalancelabError, DataError,
                                OutputWriteError, RunLockedError)
 from balancelab.logs import setup_logging
@@ -81,6 +81,10 @@ def sweep() -> None:
     own, passthrough, flags = _split_arguments(sys.argv[1:])
     passthrough = as_meant(passthrough)  # `key={name: value}`, `model=timm model.name=X` (compose.py)
     lists = {k: v for k, v in _list_overrides(passthrough).items() if len(v) > 1}
+    chosen_dir = given_sweep_dir(passthrough)
+    if chosen_dir is not None and ("${" in chosen_dir or not chosen_dir.strip() or lists):
+        log.error("%s", _sweep_dir_refusal(chosen_dir, lists))
+        sys.exit(EXIT_USER_ERROR)
     if lists:
         sys.exit(_sweep_each_combination(own, passthrough, lists, flags))
     try:
@@ -158,6 +162,18 @@ def sweep() -> None:
     if flags:  # --cfg / --info printed their answer; nothing ran
         return
     sys.exit(sweep_report_step(sweep_dir, cfg.lock_stale_after_s))
+
+
+def _sweep_dir_refusal(chosen: str, lists: dict) -> str:
+    """Why ``hydra.sweep.dir=<chosen>`` cannot be the sweep's folder, and what to give instead."""
+    if lists:
+        return (f"hydra.sweep.dir={chosen} with {' and '.join(f'{k}=[...]' for k in lists)}: each combination is a "
+                f"sweep of its own, in a folder of its own (then ranked across them), so one folder cannot hold "
+                f"them. Leave hydra.sweep.dir out (the folders are named under output_root/sweeps/), or name them "
+                f"with name=<prefix>.")
+    return (f"hydra.sweep.dir={chosen!r}: balance-sweep makes its comparison in that folder after the jobs, so it "
+            f"needs the folder itself, not an interpolation or an empty value. Give a path "
+            f"(hydra.sweep.dir=outputs/sweeps/mine), or leave it out and name the sweep with name=mine.")
 
 
 def _screen_sweep(own: dict, experiments: list, seeds, passthrough: list, flags: list) -> int:

@@ -61,8 +61,25 @@ def grid_config(experiments: list, passthrough: list):
     raise first_error if first_error is not None else ValueError("the sweep has no experiment")
 
 
+SWEEP_DIR_KEYS = ("hydra.sweep.dir", "++hydra.sweep.dir", "+hydra.sweep.dir")
+
+
+def given_sweep_dir(passthrough: list) -> Optional[str]:
+    """The ``hydra.sweep.dir=...`` of the command line (the last one, as Hydra takes it), or None."""
+    given = None
+    for arg in passthrough:
+        key, sep, value = arg.partition("=")
+        if sep and key in SWEEP_DIR_KEYS:
+            given = value
+    return given
+
+
 def sweep_dir_of(own: dict, passthrough: list, name=None, cfg=None) -> Path:
-    """The folder ``sweep`` gives these arguments (see its naming rule)."""
+    """The folder ``sweep`` gives these arguments (see its naming rule), or the one given to Hydra with
+    ``hydra.sweep.dir=...``: Hydra puts the jobs there, so the comparison is made there too."""
+    given = given_sweep_dir(passthrough)
+    if given:
+        return Path(given)
     if cfg is None:
         names = parse_list(own.get("experiments") or own.get("experiment") or "")
         cfg = grid_config(select(own.get("group"), names or None, overrides=passthrough), passthrough)
