@@ -127,27 +127,32 @@ def test_comparisons_whose_seeds_barely_differ_do_not_shrink_the_rest():
     assert np.median(ratios) > 0.95, np.median(ratios)
 
 
-def test_a_comparison_the_familys_trend_calls_less_stable_is_not_credited_with_the_familys_variance():
-    """Real effects make a model more accurate, and a more accurate model's metric moves less per unit of seed
-    luck: in a grid of 12 real effects (mean differences +0.02 to +0.05, seed variance 0.6 σ²) the 3 techniques
-    without an effect (mean 0, variance σ²) were moderated towards 0.6 σ² and rejected 8.9 % of the time at 3
-    seeds with large seed luck. The trend of log s² over the mean difference (limma-trend) raises their prior
-    back towards σ²; it never lowers a prior (a lucky null arm's own mean must not buy it a smaller variance)."""
-    rng = np.random.default_rng(11)
-    sigma2, k = 1e-4, 2
-    null_scale, effect_scale, flat = [], [], []
-    for _ in range(300):
+def test_more_agreement_never_weakens_a_verdict_within_a_family():
+    """Shrinking one comparison's spread over seeds towards 0, everything else in its 15-comparison family fixed,
+    must never raise its p. A review found it did once the prior left out its lower tail: the comparison, entering
+    that tail, left the prior's fit and raised the prior it is moderated towards (p up by 0.04, 4 of 400 families
+    losing their rejection). The prior of each comparison is now fitted to the *other* comparisons of its family,
+    so its own spread moves only its own side of the moderation."""
+    rng = np.random.default_rng(1)
+    k, image_variance = 2, 2e-5
+
+    def p_of(differences, i):
+        variances = [tl.seed_variance_of(d) for d in differences]
+        priors = tl.family_priors(variances, [k] * len(differences), np.array(differences))
+        return tl.two_level_test(differences[i], image_variance, 0.0, priors[i]).p_value
+
+    worst, crossed = 0.0, 0
+    for _ in range(40):
         means = np.r_[np.zeros(3), np.repeat([0.02, 0.035, 0.05], 4)] + rng.normal(0, 0.005, 15)
-        variances = sigma2 * np.r_[np.ones(3), np.full(12, 0.6)] * rng.chisquare(k, 15) / k
-        priors = tl.family_priors(variances, np.full(15, k), means)
-        base = tl.family_prior(variances, np.full(15, k))
-        null_scale.append(np.mean([p.variance for p in priors[:3]]) / sigma2)
-        effect_scale.append(np.mean([p.variance / base.variance for p in priors[3:]]))
-        # without a trend (the same variances, means unrelated to them) the priors are the family's, or above it
-        shuffled = tl.family_priors(variances, np.full(15, k), rng.permutation(means))
-        flat.append(min(p.variance for p in shuffled) / base.variance)
-    assert np.median(null_scale) > 0.85, np.median(null_scale)   # the family prior alone gives about 0.65
-    assert min(flat) >= 1.0 and min(effect_scale) >= 1.0         # never below the family's prior
+        scales = np.sqrt(1e-4 * np.r_[np.ones(3), np.full(12, 0.6)])
+        family = [means[j] + scales[j] * rng.normal(0, 1, k + 1) for j in range(15)]
+        i = int(rng.integers(0, 15))
+        centre, spread = family[i].mean(), family[i] - family[i].mean()
+        p = np.array([p_of(family[:i] + [centre + c * spread] + family[i + 1:], i)
+                      for c in np.linspace(1.0, 0.02, 12)])
+        worst = max(worst, float(np.diff(p).max()))
+        crossed += int(np.any((p[:-1] < 0.05) & (p[1:] >= 0.05)))
+    assert worst <= 1e-9 and crossed == 0, (worst, crossed)
 
 
 def test_trigamma_inverse():
