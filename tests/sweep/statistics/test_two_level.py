@@ -155,6 +155,21 @@ def test_more_agreement_never_weakens_a_verdict_within_a_family():
     assert worst <= 1e-9 and crossed == 0, (worst, crossed)
 
 
+@pytest.mark.parametrize("other_seeds", [[0.01, 0.03], [0.01, 0.03, 0.02], [0.0, 0.04, 0.01, 0.03, 0.02]])
+def test_more_agreement_never_weakens_a_verdict_when_seed_counts_differ(other_seeds):
+    """A family of two: A with 5 paired seeds, B with fewer (3 of its seeds failed). Fitted to B alone, A's floor
+    took B's 1 degree of freedom: A's s² dropping just below it kept the variance and lost the df (p 0.040 ->
+    0.199, a review). The floor is the pooled variance of the whole family, with at least A's own df."""
+    spread = np.array([-1.5, -0.5, 0.0, 0.5, 1.5]) / np.sqrt(1.25)  # sample variance 1
+    other = np.array(other_seeds)
+    p = []
+    for variance in np.geomspace(3e-4, 1e-6, 40):
+        a = 0.02 + spread * np.sqrt(variance)
+        priors = tl.family_priors([tl.seed_variance_of(a), tl.seed_variance_of(other)], [4, len(other) - 1])
+        p.append(tl.two_level_test(a, 1e-5, prior=priors[0]).p_value)
+    assert np.diff(p).max() <= 1e-12, np.round(p, 4)
+
+
 def test_trigamma_inverse():
     for y in (0.05, 0.7, 3.0, 40.0, 2000.0):
         assert tl._trigamma_inverse(float(special.polygamma(1, y))) == pytest.approx(y, rel=1e-6)

@@ -37,7 +37,7 @@ simulation against known truth: balancelab.sweep.statistics.calibration, docs/st
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import List, Optional, Sequence, Tuple
 
@@ -376,24 +376,34 @@ def family_prior(variances: Sequence[float], dfs: Sequence[float],
 
 def family_priors(variances: Sequence[float], dfs: Sequence[float],
                   aligned_differences: Optional[np.ndarray] = None) -> List[SeedVariancePrior]:
-    """One prior per comparison: :func:`family_prior` of the *other* comparisons of the family (leave one out).
+    """One prior per comparison: :func:`family_prior` of the *other* comparisons of the family (leave one out), with
+    the pooled variance of the whole family as the floor of a family too small for a prior.
 
     Why: a comparison's own s² must move only its own side of the moderation. Fitted with it, the prior moved with
     it, and once the prior left out its tails a comparison whose seeds came to agree more (its s² entering the
     lower tail) left the fit and raised the prior it is moderated towards: more agreement, a larger p (a review:
     p up by 0.04, 4 of 400 simulated families losing a rejection). Fitted to the others, the moderated variance
-    (d0 s0² + k s²) / (d0 + k) grows with s² alone. In a family of m comparisons each prior rests on m - 1 of
-    them (limma's genes are thousands: there the difference is nil)."""
+    (d0 s0² + k s²) / (d0 + k) grows with s² alone. The floor is the pooled variance of every comparison, its own
+    included, which also grows with s² alone, with at least the comparison's own degrees of freedom: a floor
+    pooled from the others only took their degrees of freedom, and a comparison with more seeds than they have
+    lost df as its s² fell below it (a review: p 0.040 -> 0.199). Each prior rests on m - 1 comparisons, so a
+    family needs MIN_PRIOR_COMPARISONS + 1 of them for a prior; smaller families take the floor."""
     s2, k = np.asarray(variances, float), np.asarray(dfs, float)
+    has = _has_variance(s2, k)
     aligned = None if aligned_differences is None else np.asarray(aligned_differences, float)
-    rows = np.cumsum(_has_variance(s2, k)) - 1  # each comparison's row in ``aligned`` (those with a variance)
+    if aligned is not None and aligned.shape[0] != int(has.sum()):
+        aligned = None  # not one row per comparison with a variance: the shared fraction is not measurable
+    rows = np.cumsum(has) - 1  # each comparison's row in ``aligned``
+    pooled = float(np.sum(k[has] * s2[has]) / k[has].sum()) if has.any() else np.nan
     priors = []
     for i in range(len(s2)):
         others = np.arange(len(s2)) != i
-        kept = aligned
-        if aligned is not None and _has_variance(s2, k)[i]:
-            kept = np.delete(aligned, rows[i], axis=0)
-        priors.append(family_prior(s2[others], k[others], kept))
+        kept = np.delete(aligned, rows[i], axis=0) if aligned is not None and has[i] else aligned
+        prior = family_prior(s2[others], k[others], kept)
+        if has[i]:
+            cap = shared_reference_df(float(np.median(k[has])), int(has.sum()), shared_fraction(kept))
+            prior = replace(prior, pooled_variance=pooled, pooled_df=max(min(float(k[has].sum()), cap), float(k[i])))
+        priors.append(prior)
     return priors
 
 
