@@ -95,7 +95,7 @@ def _decode_plain_jpeg(data: bytes, channels: int) -> Optional[np.ndarray]:
 
 def read_and_decode(path: str, size: int, channels: int, policy: str):
     """(image or None, reason or None, SHA-256 of the file's bytes or None when it cannot be read, (size,
-    mtime_ns) of the file as read): one read of the file gives the image, the digest the duplicate-aware split
+    mtime_ns, ctime_ns) of the file as read): one read of the file gives the image, the digest the duplicate-aware split
     needs and the file's identity for the decoded cache (from the descriptor the bytes were read through, so
     the record is of the bytes decoded, never of a later version; for a file that cannot be opened, as
     :func:`file_identity` gives it)."""
@@ -123,7 +123,7 @@ def read_and_decode(path: str, size: int, channels: int, policy: str):
     return image, reason, hashlib.sha256(data).digest(), (st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
-def file_identity(path: str) -> Tuple[int, int]:
+def file_identity(path: str) -> Tuple[int, int, int]:
     """(size, mtime_ns, ctime_ns) of the file at ``path`` (symlinks followed), ``UNREADABLE`` when it is not there.
     The change time is the kernel's: ``cp -p`` and ``rsync -a`` restore the modification time of new pixels of the
     same size, not it."""

@@ -2,18 +2,19 @@
 
 The cache entry is ``<key>.npy`` (one row per listed file, in listing order; a file that could not be used
 keeps a row of zeros), ``<key>.digests`` (the SHA-256 of each file's bytes, 32 bytes a file: the
-duplicate-aware split reads them instead of reading every file again), ``<key>.files`` (each file's size and
-modification time as it was read, two int64 a file) and ``<key>.json`` (which files were usable, why the
+duplicate-aware split reads them instead of reading every file again), ``<key>.files`` (each file's size,
+modification time and change time as it was read, three int64 a file) and ``<key>.json`` (which files were usable, why the
 others were not, and the checksums of the three). The JSON is written last, so an entry is complete exactly
 when its JSON exists; an entry whose checksum does not match, or that cannot be read, is reported, renamed
 aside (``.corrupt-<time>``, kept for inspection) and the images are decoded again: a damaged cache is never
 trained on. The key covers the listing (paths and classes) and the decoding options, not the files' contents:
-an entry is used only while every file's size and modification time are still the ones it was read with
-(one ``stat`` a file, as the key once took), else it is built again: a changed file (by size or modification
-time) is not served from the cache.
+an entry is used only while every file's size, modification and change time are still the ones it was read
+with (one ``stat`` a file, as the key once took), else it is built again: a changed file is not served from the
+cache, also one replaced by new bytes of the same size with its old modification time (``rsync -a``, ``cp -p``:
+the change time is the kernel's).
 
 Files are read once (the bytes give the digest and the image, the descriptor they are read through the size
-and modification time) and decoded in parallel threads (OpenCV, Pillow and the reads release the GIL), a
+and times) and decoded in parallel threads (OpenCV, Pillow and the reads release the GIL), a
 chunk of files at a time into one buffer that is written to the array with one call; memory holds a few
 chunks, never the set. The entry is built in ``<key>.building/`` under a lock
 (:class:`~balancelab.output.lock.FolderLock`): a second job that needs the same entry waits for the first and
@@ -84,7 +85,7 @@ def chunk_files(row_bytes: int) -> int:
 
 def decode_chunk(pool: ThreadPoolExecutor, workers: int, paths: Sequence[str], size: int, channels: int,
                  policy: str, out: Optional[np.ndarray] = None):
-    """(images, digests (n, 32) uint8, identities (n, IDENTITY_FIELDS) int64: each file's size, mtime_ns and ctime_ns as read, reasons) of
+    """(images, digests (n, 32) uint8, identities (n, IDENTITY_FIELDS) int64: each file as read, reasons) of
     ``paths``: each worker decodes a run of files into its rows (of ``out``, a buffer of at least n rows reused
     from chunk to chunk, when given; a file that cannot be used gets a row of zeros either way)."""
     n = len(paths)
@@ -184,8 +185,8 @@ class DecodedCache:
 
     def __init__(self, cache_dir: str | Path, listing_key: str, source: str = ""):
         """``listing_key``: the files listed (paths, classes) and the decoding options, not the files' contents:
-        each file's size and modification time as it was read are kept in ``<key>.files`` and compared with the
-        files' current ones on every load (a file whose size or modification time changed is not served from the
+        each file's size, modification and change time as it was read are kept in ``<key>.files`` and compared
+        with the files' current ones on every load (a file whose size or either time changed is not served from the
         cache: the entry is built again) and before a resume (the chunks of changed files are decoded again).
 
         ``source``: what the listing is of (the folder, size, channels and policy), without the files: a stopped
@@ -289,7 +290,8 @@ class DecodedCache:
 
     def load(self, paths: Sequence[str]) -> Optional[tuple]:
         """(DiskImages, usable mask, reasons, digests), or None when absent, damaged (then set aside) or of files
-        that changed since it was built (a file's size or modification time is not the one it was read with)."""
+        that changed since it was built (a file's size, modification or change time is not the one it was read
+        with)."""
         if not self.info_path.exists():
             return None
         try:
@@ -320,8 +322,8 @@ class DecodedCache:
             if len(changed):  # checked before the images' checksum: no pass over an array that will not be used
                 if not self._change_reported:  # (the caller looks again under the lock: said once)
                     self._change_reported = True
-                    log.info("%d of the %d files listed changed since they were decoded into %s (size or "
-                             "modification time; e.g. %s): the images are decoded again.", len(changed), len(paths),
+                    log.info("%d of the %d files listed changed since they were decoded into %s (size, "
+                             "modification or change time; e.g. %s): the images are decoded again.", len(changed), len(paths),
                              self.array_path.name, paths[changed[0]])
                 return None
             if images.content_digest() != info["sha256"]:  # through the descriptor the run will read
@@ -355,7 +357,7 @@ class DecodedCache:
         progress_path = self.building / "progress.json"
         # "checksums": what each chunk's record holds: the SHA-256 of the array file up to the chunk's end (the
         # running checksum of the whole entry, so the images are hashed once), of its digests and of its files'
-        # sizes and modification times.
+        # sizes and times.
         plan = {"files": n, "image_shape": [size, size, channels], "chunk_files": per_chunk, "header": len(header),
                 "checksums": "prefix", "identity_fields": IDENTITY_FIELDS}
         progress = self._progress(progress_path, plan, partial, partial_digests, partial_files)
@@ -483,8 +485,8 @@ class DecodedCache:
                     return k, whole
                 changed = changed_files(paths[lo:hi], np.frombuffer(recorded, "<i8").reshape(-1, IDENTITY_FIELDS))
                 if len(changed):
-                    log.info("%s changed since it was decoded into the partial cache %s (size or modification "
-                             "time): the files from %d on are decoded again.", paths[lo + changed[0]], partial, lo)
+                    log.info("%s changed since it was decoded into the partial cache %s (size, modification or "
+                             "change time): the files from %d on are decoded again.", paths[lo + changed[0]], partial, lo)
                     return k, whole
                 whole = prefix
         return len(chunks), whole

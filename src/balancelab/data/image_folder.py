@@ -39,7 +39,7 @@ log = logging.getLogger("balancelab")
 def _listing_key(listing, size, channels, policy) -> str:
     """The files listed (split, path, class) and the decoding options. Not the files' sizes or modification
     times: the cache entry keeps those as each file was read and checks them on every load (no ``stat`` a file
-    before decoding can start; a file whose size or modification time changed is still not served from the
+    before decoding can start; a file whose size, modification or change time changed is still not served from the
     cache)."""
     h = hashlib.sha256(json.dumps([size, channels, policy, "identity-in-entry"]).encode())
     for split in sorted(listing):

@@ -88,23 +88,21 @@ def scan(root: Path) -> Tuple[str, Dict[str, List[Tuple[str, str]]]]:
 def _check_utf8_names(root: Path, listing: Dict[str, List[Tuple[str, str]]]) -> None:
     """Refuse names that are not UTF-8 before anything is decoded: the listing returns them with surrogate
     escapes, which the split manifest and the cache key (UTF-8 text) cannot hold, so the run would otherwise
-    fail after decoding the whole folder. One encode of all paths at once (the check costs little at 10⁶ files);
-    the offending names are looked for only when it fails."""
-    paths = [path for entries in listing.values() for path, _ in entries]
-    try:
-        "\n".join(paths).encode("utf-8")
+    fail after decoding the whole folder. Only names that are not ASCII are encoded to find out."""
+    bad = [os.fsencode(path).decode("utf-8", "backslashreplace")  # the bytes it is, as \xe9
+           for entries in listing.values() for path, _ in entries if not path.isascii() and not _is_utf8(path)]
+    if not bad:
         return
-    except UnicodeEncodeError:
-        pass
-    bad = []
-    for path in paths:
-        try:
-            path.encode("utf-8")
-        except UnicodeEncodeError:
-            bad.append(os.fsencode(path).decode("utf-8", "backslashreplace"))  # the bytes it is, as \xe9
     shown = "\n  ".join(bad[:10]) + (f"\n  ... and {len(bad) - 10} more" if len(bad) > 10 else "")
     raise DataError(f"dataset.root={root}: {len(bad)} file or folder name(s) are not UTF-8 (the split manifest and "
                     f"the decoded cache record names as UTF-8 text):\n  {shown}\nRename them in UTF-8 (for "
                     f"names from a Latin-1 archive: convmv -f latin1 -t utf8 -r --notest {root}), or move them out "
                     f"of the folder.")
 
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
