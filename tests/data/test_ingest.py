@@ -231,9 +231,7 @@ def test_a_killed_ingest_leaves_its_lock_and_the_next_run_takes_it_over_and_resu
     (building,) = (cut / "decoded").glob("*.building")
     assert (building / ".lock").exists() and '"done": 3' in (building / "progress.json").read_text()
     monkeypatch.setattr(decoded_cache, "CHUNK_FILES", 16)
-    decoded = []
-    real = decoded_cache.decode_file
-    monkeypatch.setattr(decoded_cache, "decode_file", lambda path, *a: decoded.append(path) or real(path, *a))
+    decoded = record_decodes(monkeypatch)
     with caplog.at_level("INFO", logger="balancelab"):
         resumed = load_image_folder(**cfg(root), input_size=8, cache_dir=str(cut))
     assert "Took over the lock" in caplog.text and "Resuming the decode" in caplog.text
@@ -294,9 +292,7 @@ def test_a_partial_entry_damaged_between_sessions_is_decoded_again_not_trusted(t
         at = 3 * 32 + 7
     raw[at] ^= 0xFF
     partial.write_bytes(bytes(raw))
-    decoded = []
-    real = decoded_cache.decode_file
-    monkeypatch.setattr(decoded_cache, "decode_file", lambda path, *a: decoded.append(path) or real(path, *a))
+    decoded = record_decodes(monkeypatch)
     monkeypatch.setattr(decoded_cache, "after_chunk", lambda done: None)
     resumed = load_image_folder(**cfg(root), input_size=8, cache_dir=str(cut))
     assert len(decoded) == resumed.notes["files_found"] - 16 * redecoded_from
@@ -325,6 +321,14 @@ def test_a_finished_build_removes_the_partial_of_an_earlier_listing_of_the_same_
     assert "earlier listing" in caplog.text
 
 
+def record_decodes(monkeypatch):
+    """The paths decode_file is called with from now on, in a list that fills as the test runs."""
+    decoded = []
+    real = decoded_cache.decode_file
+    monkeypatch.setattr(decoded_cache, "decode_file", lambda path, *a: decoded.append(path) or real(path, *a))
+    return decoded
+
+
 def _changed_copy(path, like):
     """Give ``path`` the bytes of ``like`` and a modification time one second later than it had (a rewrite)."""
     before = os.stat(path).st_mtime_ns
@@ -350,9 +354,7 @@ def test_a_file_changed_after_its_decode_is_decoded_again_not_served_from_the_ca
         _changed_copy(target, target)
     else:
         _changed_copy(target, root / "c" / "c001.jpg")
-    decoded = []
-    real = decoded_cache.decode_file
-    monkeypatch.setattr(decoded_cache, "decode_file", lambda path, *a: decoded.append(path) or real(path, *a))
+    decoded = record_decodes(monkeypatch)
     second = load_image_folder(**cfg(root), input_size=8, cache_dir=str(cache))
     assert str(target) in decoded
     fresh = load_image_folder(**cfg(root), input_size=8, cache_dir=None)
@@ -381,9 +383,7 @@ def test_a_file_replaced_by_one_of_the_same_size_with_its_old_modification_time_
     os.utime(replacement, ns=(before.st_atime_ns, before.st_mtime_ns))
     os.replace(replacement, target)  # rsync's way: a new file renamed over the old one
     assert (os.stat(target).st_size, os.stat(target).st_mtime_ns) == (before.st_size, before.st_mtime_ns)
-    decoded = []
-    real = decoded_cache.decode_file
-    monkeypatch.setattr(decoded_cache, "decode_file", lambda path, *a: decoded.append(path) or real(path, *a))
+    decoded = record_decodes(monkeypatch)
     second = load_image_folder(**cfg(root), input_size=8, cache_dir=str(cache))
     assert str(target) in decoded
     fresh = load_image_folder(**cfg(root), input_size=8, cache_dir=None)
@@ -399,9 +399,7 @@ def test_a_file_changed_while_an_ingest_was_stopped_is_decoded_again_when_it_res
     with pytest.raises(Fault):
         load_image_folder(**cfg(root), input_size=8, cache_dir=str(cut))
     _changed_copy(root / "a" / "a021.jpg", root / "c" / "c001.jpg")  # file 21 of the listing: in chunk 2 (16..31)
-    decoded = []
-    real = decoded_cache.decode_file
-    monkeypatch.setattr(decoded_cache, "decode_file", lambda path, *a: decoded.append(path) or real(path, *a))
+    decoded = record_decodes(monkeypatch)
     monkeypatch.setattr(decoded_cache, "after_chunk", lambda done: None)
     resumed = load_image_folder(**cfg(root), input_size=8, cache_dir=str(cut))
     assert len(decoded) == resumed.notes["files_found"] - 16  # chunk 1 kept, chunk 2 on decoded again
@@ -438,9 +436,7 @@ def test_an_entry_recorded_without_change_times_is_decoded_again_not_set_aside(t
     info = json.loads(info_path.read_text())
     del info["identity_fields"]
     info_path.write_text(json.dumps(info))
-    decoded = []
-    real = decoded_cache.decode_file
-    monkeypatch.setattr(decoded_cache, "decode_file", lambda path, *a: decoded.append(path) or real(path, *a))
+    decoded = record_decodes(monkeypatch)
     with caplog.at_level("INFO", logger="balancelab"):
         load_image_folder(**cfg(root), input_size=8, cache_dir=str(cache))
     assert decoded and "without the files' change times" in caplog.text
@@ -532,9 +528,7 @@ def test_chunks_a_machine_crash_lost_after_their_record_are_decoded_again(tmp_pa
     start = len(raw) - files * 8 * 8 * 3
     raw[start + 16 * 192:start + 32 * 192] = bytes(16 * 192)  # chunk 2's rows, as never written
     partial.write_bytes(bytes(raw))
-    decoded = []
-    real = decoded_cache.decode_file
-    monkeypatch.setattr(decoded_cache, "decode_file", lambda path, *a: decoded.append(path) or real(path, *a))
+    decoded = record_decodes(monkeypatch)
     monkeypatch.setattr(decoded_cache, "after_chunk", lambda done: None)
     resumed = load_image_folder(**cfg(root), input_size=8, cache_dir=str(cut))
     assert len(decoded) == resumed.notes["files_found"] - 16
