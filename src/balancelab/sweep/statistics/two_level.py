@@ -13,7 +13,7 @@ images, giving a difference d_s. Its mean d̄ varies for two reasons, which ente
   the upper 5 % of what that prior predicts (s0² F(k, d0)) is tested on its own s² and k instead: a method
   clearly less stable than its family is not credited with the family's stability. Each comparison's prior is
   fitted to the other comparisons of its family (``family_priors``), without those in either 5 % tail, along
-  their trend over their mean differences, read at half the comparison's own (``trend_of``): a grid whose
+  their trend over their mean differences, read at the comparison's average level (``trend_of``): a grid whose
   real effects made their models more stable does not lend its techniques without an effect their stability.
 * test-set sampling: v, the variance of d̄ over paired bootstrap resamples of the test images (the same
   resample for both sides and every seed, so images fixed or broken in every seed count as what they are: a
@@ -28,8 +28,7 @@ p-value of Tsui & Weerahandi (JASA 84, 1989) for this sum,
 
 computed by quadrature. It is the paired t-test over seeds when v = 0 (no predictions to resample), and the
 normal test of the image bootstrap when a = 0 (one seed, or seeds that never differ in a family without a
-prior). p grows with s² and with v (but for changes below 1e-3 at large p where the overlap below is capped),
-so more agreement between seeds never raises a comparison's p, and there is one
+prior). p grows with s² and with v, so more agreement between seeds never weakens a verdict, and there is one
 rule for every number of seeds. Its interval at confidence 1 - L is d̄ ± c with p(c) = L: it excludes 0
 exactly when p < L.
 
@@ -169,8 +168,8 @@ class SeedVariancePrior:
                        slope=0.0, anchor=x)
 
     def for_comparison(self, mean_difference: float) -> "SeedVariancePrior":
-        """The prior of a comparison whose mean difference is d̄: read at d̄ / 2, where a true difference of 0 is
-        expected on the others' axis (``trend_of``), held where slope x would exceed 2 so that a larger |d̄| never
+        """The prior of a comparison whose mean difference is d̄: read at d̄ / 2, the average level of its two
+        sides on the others' axis (``trend_of``), held where slope x would exceed 2 so that a larger |d̄| never
         raises p (with the seed part ∝ exp(slope d̄ / 2), |d̄| / its square root grows while slope d̄ <= 4)."""
         if self.slope == 0 or not np.isfinite(mean_difference):
             return self
@@ -295,14 +294,15 @@ def trend_of(log_variances: np.ndarray, differences: np.ndarray) -> float:
     Why a trend: a more accurate model's score moves less per unit of seed luck, so in a grid where most
     techniques really help, those that do not are the least stable, and a prior at the family's typical variance
     lent them the effects' smaller one (measured: null comparisons rejected 7.4 % instead of 5 % in 1,000
-    simulated sweeps with large seed luck). As in limma-trend (Law et al., Genome Biol. 15, 2014) the prior
-    follows the trend; where a comparison reads it is the question. Each other difference is that technique's
-    true gain, plus its own luck, minus the reference's mean luck e_b; a true gain of 0 therefore sits at -e_b on
-    the others' axis. Under the comparison's null hypothesis its d̄ is its own luck minus e_b, so with two sides
-    equally variable the best estimate of -e_b from d̄ is d̄ / 2 (``SeedVariancePrior.for_comparison``). Read at
-    d̄ itself, a null technique whose seeds were lucky would be lent the effects' smaller variance; read at 0, the
-    reference's luck is in every other difference and not in the reading point, which tilts false verdicts
-    towards one side (a review: false "worse" 2.6 % against false "better" 1.9 %) and cost a third of the power."""
+    simulated sweeps with large seed luck). This is limma-trend (Law et al., Genome Biol. 15, 2014), whose prior
+    follows each gene's average level. A comparison's average level is the mean of its two sides, b̄ + d̄ / 2;
+    on the axis of the others' differences (each carries minus the reference's mean luck, as d̄ does) that is
+    the point d̄ / 2 (``SeedVariancePrior.for_comparison``). Under the comparison's null hypothesis its two sides
+    are alike, so that point is independent of d̄ (their covariance is half the difference of the sides'
+    variances: 0), the condition of Bourgon et al. (PNAS 107, 2010) for a covariate that does not bias the test.
+    Read at d̄ itself, a null technique whose seeds were lucky would be lent the effects' smaller variance; read
+    at 0, the reference's luck is in every other difference and not in the reading point, which tilts false
+    positives towards one side (a review: false "worse" 2.6 % against false "better" 1.9 %)."""
     return float(stats.theilslopes(log_variances, differences)[0])
 
 
@@ -443,7 +443,7 @@ def family_prior(variances: Sequence[float], dfs: Sequence[float],
     # the slope stays the one fitted on every member (Theil-Sen is robust already): refitted without the tails,
     # a small family would drop below MIN_TREND_COMPARISONS and lose its trend for one comparison but not another
     robust = estimate_prior(s2[~beyond], k[~beyond], kept, differences=None if differences is None else x[~beyond],
-                            slope=prior.slope if prior.low < prior.high else None)
+                            slope=prior.slope if prior.slope else None)
     return robust if robust.moderates else prior
 
 
@@ -464,7 +464,7 @@ def family_priors(variances: Sequence[float], dfs: Sequence[float],
     family needs MIN_PRIOR_COMPARISONS + 1 of them for a prior; smaller families take the floor.
 
     With ``differences`` (each comparison's mean difference) the others' prior follows their trend over those
-    differences (``trend_of``), read by each comparison at half its own (``for_comparison``)."""
+    differences (``trend_of``), read by each comparison at its average level (``for_comparison``)."""
     s2, k = np.asarray(variances, float), np.asarray(dfs, float)
     has = _has_variance(s2, k)
     aligned = None if aligned_differences is None else np.asarray(aligned_differences, float)
@@ -518,23 +518,17 @@ def two_level_test(differences: Sequence[float], image_variance: float = np.nan,
         raise ValueError("A comparison needs at least one paired seed.")
     k = n - 1
     own = seed_variance_of(d)
-    reading = prior.for_comparison(float(d.mean()))  # the prior where its null hypothesis sits (trend_of)
+    reading = prior.for_comparison(float(d.mean()))  # the prior at this comparison's average level
     has_images = bool(np.isfinite(image_variance))
     source, scope = OWN, ""
     if n > 1:
         variance, df = own, float(k)
-        # the guard reads the prior at its anchor (0, or the nearest difference the others have), not at d̄:
-        # whether a comparison counts as less stable than its family must not switch as its gain grows, or a
-        # larger gain could raise p
-        scale = reading.variance
-        moderated = scale if math.isinf(prior.df) else (prior.df * scale + k * own) / (prior.df + k)
+        # the guard reads the prior where the difference is 0 (not at d̄): whether a comparison counts as less
+        # stable than its family must not switch as its gain grows, or a larger gain could raise p
         if prior.moderates and not is_outlier(own, k, prior, outlier_tail):
+            scale = reading.variance
+            moderated = scale if math.isinf(prior.df) else (prior.df * scale + k * own) / (prior.df + k)
             variance, df, source = moderated, min(prior.df + k, prior.pooled_df), MODERATED
-        elif prior.moderates:
-            # tested alone, but never on less than the moderated variance: read at d̄ / 2 the prior can exceed the
-            # comparison's own s², and crossing the guard must not lower the variance (a review: p 0.057 -> 0.046
-            # as s² grew past the guard, at 5 seeds)
-            variance = max(own, moderated)
         elif not prior.moderates and prior.pooled_df > 0 and prior.pooled_variance > own:
             # identical (or nearly identical) differences are no evidence that training randomness is nil: without
             # a prior to moderate them, the family's pooled seed variance is their floor. A floor, not a stand-in
