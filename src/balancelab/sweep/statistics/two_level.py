@@ -12,9 +12,9 @@ images, giving a difference d_s. Its mean d̄ varies for two reasons, which ente
   the reference every comparison of the family shares (its noise is in every s²). A comparison whose s² lies in
   the upper 5 % of what that prior predicts (s0² F(k, d0)) is tested on its own s² and k instead: a method
   clearly less stable than its family is not credited with the family's stability. Each comparison's prior is
-  fitted to the other comparisons of its family (``family_priors``), without those in either 5 % tail, along
-  their trend over their mean differences, read at the comparison's average level (``trend_of``): a grid whose
-  real effects made their models more stable does not lend its techniques without an effect their stability.
+  fitted to the other comparisons of its family (``family_priors``), without those in either 5 % tail, and read
+  where their mean difference is 0 (``at_no_difference``): the seed variance a comparison has under its null
+  hypothesis, not the typical one of a grid whose real effects made its models more stable.
 * test-set sampling: v, the variance of d̄ over paired bootstrap resamples of the test images (the same
   resample for both sides and every seed, so images fixed or broken in every seed count as what they are: a
   handful of images, not a consistent effect). With groups (``dataset.group``: frames of one video) the resample
@@ -146,37 +146,21 @@ class SeedVariancePrior:
     pooled_variance: float = np.nan
     pooled_df: float = 0.0
     n_comparisons: int = 0
-    # The trend of log s² over the comparisons' mean differences (``trend_of``): s0² is the prior's scale where
-    # the difference is ``anchor`` (0, or the nearest difference the family has), and at a point x of that axis
-    # the prior's scale is s0² exp(slope (x - anchor)); ``low``/``high`` is the range of the differences it was
-    # fitted on (never read beyond). slope 0: no trend.
+    # The trend of log s² over the comparisons' mean differences (``at_no_difference``): s0² is the prior's scale
+    # where the difference is ``anchor`` (0, or the nearest difference the family has), and a comparison whose
+    # mean difference is x is expected at s0² exp(slope (x - anchor)). slope 0: no trend.
     slope: float = 0.0
     anchor: float = 0.0
-    low: float = 0.0
-    high: float = 0.0
 
     @property
     def moderates(self) -> bool:
         return self.df > 0
 
-    def at(self, point: float) -> "SeedVariancePrior":
-        """The prior read at ``point`` of the difference axis (clamped to the range it was fitted on)."""
-        if self.slope == 0 or not np.isfinite(point):
+    def at(self, difference: float) -> "SeedVariancePrior":
+        """The prior of a comparison whose mean difference is ``difference`` (the trend read there)."""
+        if self.slope == 0 or not np.isfinite(difference):
             return self
-        x = min(max(float(point), self.low), self.high)
-        return replace(self, variance=float(self.variance * math.exp(self.slope * (x - self.anchor))),
-                       slope=0.0, anchor=x)
-
-    def for_comparison(self, mean_difference: float) -> "SeedVariancePrior":
-        """The prior of a comparison whose mean difference is d̄: read at d̄ / 2, the average level of its two
-        sides on the others' axis (``trend_of``), held where slope x would exceed 2 so that a larger |d̄| never
-        raises p (with the seed part ∝ exp(slope d̄ / 2), |d̄| / its square root grows while slope d̄ <= 4)."""
-        if self.slope == 0 or not np.isfinite(mean_difference):
-            return self
-        x = mean_difference / 2
-        if self.slope * x > 2:
-            x = 2 / self.slope
-        return self.at(x)
+        return replace(self, variance=float(self.variance * math.exp(self.slope * (difference - self.anchor))))
 
 
 # The comparisons of a family share their reference's seeds, so their seed variances are not independent: every
@@ -241,7 +225,7 @@ def _quantile_prior(log_variances: np.ndarray, k: float) -> Tuple[float, float]:
 
 def estimate_prior(variances: Sequence[float], dfs: Sequence[float],
                    aligned_differences: Optional[np.ndarray] = None, shared_reference: bool = True,
-                   differences: Optional[Sequence[float]] = None, slope: Optional[float] = None) -> SeedVariancePrior:
+                   differences: Optional[Sequence[float]] = None) -> SeedVariancePrior:
     """The prior (d0, s0²) from the seed variances of a family's comparisons (those with df >= 1).
 
     Smyth's model (s_i² ~ s0² F(k, d0)) fitted by quantiles rather than limma's moments: the interquartile
@@ -255,8 +239,7 @@ def estimate_prior(variances: Sequence[float], dfs: Sequence[float],
     ``shared_reference=False`` for independent variances, as in the literature's model).
 
     With ``differences`` (each comparison's mean difference) and at least MIN_TREND_COMPARISONS of them, the
-    prior follows their trend (``trend_of``; ``slope`` given: that slope): its scale is fitted where the
-    difference is 0 and read elsewhere with :meth:`SeedVariancePrior.for_comparison`.
+    prior is read where the difference is 0 (``at_no_difference``).
     """
     s2, k = np.asarray(variances, float), np.asarray(dfs, float)
     used = _has_variance(s2, k)
@@ -269,41 +252,38 @@ def estimate_prior(variances: Sequence[float], dfs: Sequence[float],
     positive = used & (s2 > 0)
     if positive.sum() < MIN_PRIOR_COMPARISONS:
         return SeedVariancePrior(pooled_variance=pooled, pooled_df=pooled_df, n_comparisons=int(used.sum()))
-    log_s2, trend = np.log(s2[positive]), {}
+    log_s2, slope, anchor = np.log(s2[positive]), 0.0, 0.0
     x = None if differences is None else np.asarray(differences, float)[positive]
-    if x is not None and np.isfinite(x).all() and (slope is not None or len(x) >= MIN_TREND_COMPARISONS) \
-            and np.ptp(x) > 0:
-        fitted = trend_of(log_s2, x) if slope is None else slope
-        anchor = float(min(max(0.0, x.min()), x.max()))
-        log_s2 = log_s2 - fitted * (x - anchor)  # every member moved along the trend to the anchor
-        trend = dict(slope=fitted, anchor=anchor, low=float(x.min()), high=float(x.max()))
+    if x is not None and np.isfinite(x).all() and len(x) >= MIN_TREND_COMPARISONS and np.ptp(x) > 0:
+        log_s2, slope, anchor = at_no_difference(log_s2, x)
     d0, s0 = _quantile_prior(log_s2, float(np.median(k[positive])))
     # The prior and a comparison's own s² share the reference too: together they carry at most ``cap`` df.
     d0 = min(d0, max(cap - float(np.median(k)), 0.0))
     return SeedVariancePrior(df=float(d0), variance=s0, pooled_variance=pooled, pooled_df=pooled_df,
-                             n_comparisons=int(used.sum()), **trend)
+                             n_comparisons=int(used.sum()), slope=slope, anchor=anchor)
 
 
 # Fewer comparisons than this with a mean difference give no trend: the robust slope needs a few points to stand on.
 MIN_TREND_COMPARISONS = 6
 
 
-def trend_of(log_variances: np.ndarray, differences: np.ndarray) -> float:
-    """The slope of log s² over the comparisons' mean differences (Theil-Sen: robust to a few odd members).
+def at_no_difference(log_variances: np.ndarray, differences: np.ndarray) -> Tuple[np.ndarray, float, float]:
+    """(the log-variances moved along their trend to where the difference is 0, the slope, that anchor).
 
-    Why a trend: a more accurate model's score moves less per unit of seed luck, so in a grid where most
-    techniques really help, those that do not are the least stable, and a prior at the family's typical variance
-    lent them the effects' smaller one (measured: null comparisons rejected 7.4 % instead of 5 % in 1,000
-    simulated sweeps with large seed luck). This is limma-trend (Law et al., Genome Biol. 15, 2014), whose prior
-    follows each gene's average level. A comparison's average level is the mean of its two sides, b̄ + d̄ / 2;
-    on the axis of the others' differences (each carries minus the reference's mean luck, as d̄ does) that is
-    the point d̄ / 2 (``SeedVariancePrior.for_comparison``). Under the comparison's null hypothesis its two sides
-    are alike, so that point is independent of d̄ (their covariance is half the difference of the sides'
-    variances: 0), the condition of Bourgon et al. (PNAS 107, 2010) for a covariate that does not bias the test.
-    Read at d̄ itself, a null technique whose seeds were lucky would be lent the effects' smaller variance; read
-    at 0, the reference's luck is in every other difference and not in the reading point, which tilts false
-    positives towards one side (a review: false "worse" 2.6 % against false "better" 1.9 %)."""
-    return float(stats.theilslopes(log_variances, differences)[0])
+    Why: a more accurate model's score moves less per unit of seed luck, so in a grid where most techniques
+    really help, those that do not are the least stable, and the family's typical variance is smaller than theirs
+    (measured: null comparisons rejected 8.7 % instead of 5 % in simulated sweeps with large seed luck). What a
+    comparison's test needs is its variance *under its null hypothesis*, a difference of 0: the variance the
+    family shows there. So the slope of log s² over the mean differences (Theil-Sen, robust to a few odd
+    members) moves every member to difference 0 (or to the nearest end of the family's differences, never
+    beyond), and the prior is fitted there. Unlike limma-trend (Law et al., Genome Biol. 15, 2014), which reads
+    the trend at each gene's own average level, it is read at the same point for every comparison, and the
+    comparisons' priors are fitted without them (``family_priors``): a comparison's own difference never sets its
+    own variance (read at its own difference, a null technique whose seeds were lucky would be lent the smaller
+    variance of the effects it appears to join)."""
+    slope = float(stats.theilslopes(log_variances, differences)[0])
+    anchor = float(min(max(0.0, differences.min()), differences.max()))
+    return log_variances - slope * (differences - anchor), slope, anchor
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -434,16 +414,13 @@ def family_prior(variances: Sequence[float], dfs: Sequence[float],
     prior = estimate_prior(s2, k, aligned_differences, differences=None if differences is None else x)
     if not prior.moderates:
         return prior
-    # each member is judged against the prior where the trend expects it: at its own difference
+    # each member is judged against the prior at its own difference (where the trend expects it)
     beyond = np.array([np.isfinite(v) and d >= 1 and (is_outlier(v, d, prior.at(m)) or is_below(v, d, prior.at(m)))
                        for v, d, m in zip(s2, k, x)], bool)
     if not beyond.any():
         return prior
     kept = None if aligned_differences is None else np.asarray(aligned_differences)[~beyond[_has_variance(s2, k)]]
-    # the slope stays the one fitted on every member (Theil-Sen is robust already): refitted without the tails,
-    # a small family would drop below MIN_TREND_COMPARISONS and lose its trend for one comparison but not another
-    robust = estimate_prior(s2[~beyond], k[~beyond], kept, differences=None if differences is None else x[~beyond],
-                            slope=prior.slope if prior.slope else None)
+    robust = estimate_prior(s2[~beyond], k[~beyond], kept, differences=None if differences is None else x[~beyond])
     return robust if robust.moderates else prior
 
 
@@ -463,8 +440,8 @@ def family_priors(variances: Sequence[float], dfs: Sequence[float],
     lost df as its s² fell below it (a review: p 0.040 -> 0.199). Each prior rests on m - 1 comparisons, so a
     family needs MIN_PRIOR_COMPARISONS + 1 of them for a prior; smaller families take the floor.
 
-    With ``differences`` (each comparison's mean difference) the others' prior follows their trend over those
-    differences (``trend_of``), read by each comparison at its average level (``for_comparison``)."""
+    With ``differences`` (each comparison's mean difference) the others' prior is read where the difference is 0
+    (``at_no_difference``): the variance each comparison would have under its null hypothesis."""
     s2, k = np.asarray(variances, float), np.asarray(dfs, float)
     has = _has_variance(s2, k)
     aligned = None if aligned_differences is None else np.asarray(aligned_differences, float)
@@ -518,16 +495,12 @@ def two_level_test(differences: Sequence[float], image_variance: float = np.nan,
         raise ValueError("A comparison needs at least one paired seed.")
     k = n - 1
     own = seed_variance_of(d)
-    reading = prior.for_comparison(float(d.mean()))  # the prior at this comparison's average level
     has_images = bool(np.isfinite(image_variance))
     source, scope = OWN, ""
     if n > 1:
         variance, df = own, float(k)
-        # the guard reads the prior where the difference is 0 (not at d̄): whether a comparison counts as less
-        # stable than its family must not switch as its gain grows, or a larger gain could raise p
         if prior.moderates and not is_outlier(own, k, prior, outlier_tail):
-            scale = reading.variance
-            moderated = scale if math.isinf(prior.df) else (prior.df * scale + k * own) / (prior.df + k)
+            moderated = prior.variance if math.isinf(prior.df) else (prior.df * prior.variance + k * own) / (prior.df + k)
             variance, df, source = moderated, min(prior.df + k, prior.pooled_df), MODERATED
         elif not prior.moderates and prior.pooled_df > 0 and prior.pooled_variance > own:
             # identical (or nearly identical) differences are no evidence that training randomness is nil: without
@@ -538,7 +511,7 @@ def two_level_test(differences: Sequence[float], image_variance: float = np.nan,
         if variance == 0 and has_images:
             scope = TIED_SCOPE
     elif prior.pooled_df > 0:  # one seed: its training randomness is taken from the family's seeds
-        variance = reading.variance if prior.moderates else prior.pooled_variance
+        variance = prior.variance if prior.moderates else prior.pooled_variance
         df = min(prior.df, prior.pooled_df) if prior.moderates else prior.pooled_df
         source = BORROWED
     else:
