@@ -12,9 +12,7 @@ images, giving a difference d_s. Its mean d̄ varies for two reasons, which ente
   the reference every comparison of the family shares (its noise is in every s²). A comparison whose s² lies in
   the upper 5 % of what that prior predicts (s0² F(k, d0)) is tested on its own s² and k instead: a method
   clearly less stable than its family is not credited with the family's stability. Each comparison's prior is
-  fitted to the other comparisons of its family (``family_priors``), without those in either 5 % tail, and read
-  where their mean difference is 0 (``at_no_difference``): the seed variance a comparison has under its null
-  hypothesis, not the typical one of a grid whose real effects made its models more stable.
+  fitted to the other comparisons of its family (``family_priors``), without those in either 5 % tail.
 * test-set sampling: v, the variance of d̄ over paired bootstrap resamples of the test images (the same
   resample for both sides and every seed, so images fixed or broken in every seed count as what they are: a
   handful of images, not a consistent effect). With groups (``dataset.group``: frames of one video) the resample
@@ -146,21 +144,10 @@ class SeedVariancePrior:
     pooled_variance: float = np.nan
     pooled_df: float = 0.0
     n_comparisons: int = 0
-    # The trend of log s² over the comparisons' mean differences (``at_no_difference``): s0² is the prior's scale
-    # where the difference is ``anchor`` (0, or the nearest difference the family has), and a comparison whose
-    # mean difference is x is expected at s0² exp(slope (x - anchor)). slope 0: no trend.
-    slope: float = 0.0
-    anchor: float = 0.0
 
     @property
     def moderates(self) -> bool:
         return self.df > 0
-
-    def at(self, difference: float) -> "SeedVariancePrior":
-        """The prior of a comparison whose mean difference is ``difference`` (the trend read there)."""
-        if self.slope == 0 or not np.isfinite(difference):
-            return self
-        return replace(self, variance=float(self.variance * math.exp(self.slope * (difference - self.anchor))))
 
 
 # The comparisons of a family share their reference's seeds, so their seed variances are not independent: every
@@ -224,8 +211,7 @@ def _quantile_prior(log_variances: np.ndarray, k: float) -> Tuple[float, float]:
 
 
 def estimate_prior(variances: Sequence[float], dfs: Sequence[float],
-                   aligned_differences: Optional[np.ndarray] = None, shared_reference: bool = True,
-                   differences: Optional[Sequence[float]] = None) -> SeedVariancePrior:
+                   aligned_differences: Optional[np.ndarray] = None, shared_reference: bool = True) -> SeedVariancePrior:
     """The prior (d0, s0²) from the seed variances of a family's comparisons (those with df >= 1).
 
     Smyth's model (s_i² ~ s0² F(k, d0)) fitted by quantiles rather than limma's moments: the interquartile
@@ -237,9 +223,6 @@ def estimate_prior(variances: Sequence[float], dfs: Sequence[float],
     but not in the prior, which then leans high, never low. The degrees of freedom are capped for the reference the
     comparisons share (``shared_reference_df``; ``aligned_differences``, comparisons x seeds, measures it;
     ``shared_reference=False`` for independent variances, as in the literature's model).
-
-    With ``differences`` (each comparison's mean difference) and at least MIN_TREND_COMPARISONS of them, the
-    prior is read where the difference is 0 (``at_no_difference``).
     """
     s2, k = np.asarray(variances, float), np.asarray(dfs, float)
     used = _has_variance(s2, k)
@@ -252,38 +235,11 @@ def estimate_prior(variances: Sequence[float], dfs: Sequence[float],
     positive = used & (s2 > 0)
     if positive.sum() < MIN_PRIOR_COMPARISONS:
         return SeedVariancePrior(pooled_variance=pooled, pooled_df=pooled_df, n_comparisons=int(used.sum()))
-    log_s2, slope, anchor = np.log(s2[positive]), 0.0, 0.0
-    x = None if differences is None else np.asarray(differences, float)[positive]
-    if x is not None and np.isfinite(x).all() and len(x) >= MIN_TREND_COMPARISONS and np.ptp(x) > 0:
-        log_s2, slope, anchor = at_no_difference(log_s2, x)
-    d0, s0 = _quantile_prior(log_s2, float(np.median(k[positive])))
+    d0, s0 = _quantile_prior(np.log(s2[positive]), float(np.median(k[positive])))
     # The prior and a comparison's own s² share the reference too: together they carry at most ``cap`` df.
     d0 = min(d0, max(cap - float(np.median(k)), 0.0))
     return SeedVariancePrior(df=float(d0), variance=s0, pooled_variance=pooled, pooled_df=pooled_df,
-                             n_comparisons=int(used.sum()), slope=slope, anchor=anchor)
-
-
-# Fewer comparisons than this with a mean difference give no trend: the robust slope needs a few points to stand on.
-MIN_TREND_COMPARISONS = 6
-
-
-def at_no_difference(log_variances: np.ndarray, differences: np.ndarray) -> Tuple[np.ndarray, float, float]:
-    """(the log-variances moved along their trend to where the difference is 0, the slope, that anchor).
-
-    Why: a more accurate model's score moves less per unit of seed luck, so in a grid where most techniques
-    really help, those that do not are the least stable, and the family's typical variance is smaller than theirs
-    (measured: null comparisons rejected 8.7 % instead of 5 % in simulated sweeps with large seed luck). What a
-    comparison's test needs is its variance *under its null hypothesis*, a difference of 0: the variance the
-    family shows there. So the slope of log s² over the mean differences (Theil-Sen, robust to a few odd
-    members) moves every member to difference 0 (or to the nearest end of the family's differences, never
-    beyond), and the prior is fitted there. Unlike limma-trend (Law et al., Genome Biol. 15, 2014), which reads
-    the trend at each gene's own average level, it is read at the same point for every comparison, and the
-    comparisons' priors are fitted without them (``family_priors``): a comparison's own difference never sets its
-    own variance (read at its own difference, a null technique whose seeds were lucky would be lent the smaller
-    variance of the effects it appears to join)."""
-    slope = float(stats.theilslopes(log_variances, differences)[0])
-    anchor = float(min(max(0.0, differences.min()), differences.max()))
-    return log_variances - slope * (differences - anchor), slope, anchor
+                             n_comparisons=int(used.sum()))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -400,8 +356,7 @@ def is_below(variance: float, df: float, prior: SeedVariancePrior, tail: float =
 
 
 def family_prior(variances: Sequence[float], dfs: Sequence[float],
-                 aligned_differences: Optional[np.ndarray] = None,
-                 differences: Optional[Sequence[float]] = None) -> SeedVariancePrior:
+                 aligned_differences: Optional[np.ndarray] = None) -> SeedVariancePrior:
     """The prior of a family, robust to members in either tail (limma's robust mode, Phipson et al., Ann. Appl.
     Stat. 10, 2016, answers the same problem by winsorizing both tails): estimated once, then again without the
     comparisons that lie beyond its upper 5 % (``is_outlier``; they are tested on their own variance) or below
@@ -410,23 +365,20 @@ def family_prior(variances: Sequence[float], dfs: Sequence[float],
     7.9 % false positives among the stable ones at 3 seeds); a few whose seeds barely differ pull the quartiles
     down (measured: 6.7 % at 3 seeds with large seed luck, 4.6 % without them)."""
     s2, k = np.asarray(variances, float), np.asarray(dfs, float)
-    x = np.full(len(s2), np.nan) if differences is None else np.asarray(differences, float)
-    prior = estimate_prior(s2, k, aligned_differences, differences=None if differences is None else x)
+    prior = estimate_prior(s2, k, aligned_differences)
     if not prior.moderates:
         return prior
-    # each member is judged against the prior at its own difference (where the trend expects it)
-    beyond = np.array([np.isfinite(v) and d >= 1 and (is_outlier(v, d, prior.at(m)) or is_below(v, d, prior.at(m)))
-                       for v, d, m in zip(s2, k, x)], bool)
+    beyond = np.array([np.isfinite(v) and d >= 1 and (is_outlier(v, d, prior) or is_below(v, d, prior))
+                       for v, d in zip(s2, k)], bool)
     if not beyond.any():
         return prior
     kept = None if aligned_differences is None else np.asarray(aligned_differences)[~beyond[_has_variance(s2, k)]]
-    robust = estimate_prior(s2[~beyond], k[~beyond], kept, differences=None if differences is None else x[~beyond])
+    robust = estimate_prior(s2[~beyond], k[~beyond], kept)
     return robust if robust.moderates else prior
 
 
 def family_priors(variances: Sequence[float], dfs: Sequence[float],
-                  aligned_differences: Optional[np.ndarray] = None,
-                  differences: Optional[Sequence[float]] = None) -> List[SeedVariancePrior]:
+                  aligned_differences: Optional[np.ndarray] = None) -> List[SeedVariancePrior]:
     """One prior per comparison: :func:`family_prior` of the *other* comparisons of the family (leave one out), with
     the pooled variance of the whole family as the floor of a family too small for a prior.
 
@@ -438,23 +390,19 @@ def family_priors(variances: Sequence[float], dfs: Sequence[float],
     included, which also grows with s² alone, with at least the comparison's own degrees of freedom: a floor
     pooled from the others only took their degrees of freedom, and a comparison with more seeds than they have
     lost df as its s² fell below it (a review: p 0.040 -> 0.199). Each prior rests on m - 1 comparisons, so a
-    family needs MIN_PRIOR_COMPARISONS + 1 of them for a prior; smaller families take the floor.
-
-    With ``differences`` (each comparison's mean difference) the others' prior is read where the difference is 0
-    (``at_no_difference``): the variance each comparison would have under its null hypothesis."""
+    family needs MIN_PRIOR_COMPARISONS + 1 of them for a prior; smaller families take the floor."""
     s2, k = np.asarray(variances, float), np.asarray(dfs, float)
     has = _has_variance(s2, k)
     aligned = None if aligned_differences is None else np.asarray(aligned_differences, float)
     if aligned is not None and aligned.shape[0] != int(has.sum()):
         aligned = None  # not one row per comparison with a variance: the shared fraction is not measurable
     rows = np.cumsum(has) - 1  # each comparison's row in ``aligned``
-    x = None if differences is None else np.asarray(differences, float)
     pooled = float(np.sum(k[has] * s2[has]) / k[has].sum()) if has.any() else np.nan
     priors = []
     for i in range(len(s2)):
         others = np.arange(len(s2)) != i
         kept = np.delete(aligned, rows[i], axis=0) if aligned is not None and has[i] else aligned
-        prior = family_prior(s2[others], k[others], kept, None if x is None else x[others])
+        prior = family_prior(s2[others], k[others], kept)
         if has[i]:
             cap = shared_reference_df(float(np.median(k[has])), int(has.sum()), shared_fraction(kept))
             prior = replace(prior, pooled_variance=pooled, pooled_df=max(min(float(k[has].sum()), cap), float(k[i])))
