@@ -234,3 +234,32 @@ def test_identical_differences_without_a_family_prior_borrow_the_familys_pooled_
     alone = two_level_test([0.02, 0.02], image_variance=1e-5)  # no family at all: nothing to borrow
     assert alone.seed_variance == 0.0 and alone.seed_variance_source == OWN
     assert alone.scope == tl.TIED_SCOPE and tied.scope == ""  # the verdict says it rests on test images only
+
+
+def _family_rejections(n_families, seeds, own_variances, gains, rng):
+    """Rejections at 0.05 per comparison over simulated families: one shared reference (variance 1 per seed) and
+    techniques whose own seed variance and mean gain are given (independent normal seeds, no test images)."""
+    rejected = np.zeros(len(gains))
+    for _ in range(n_families):
+        reference = rng.normal(0.0, 1.0, seeds)
+        family = [g + rng.normal(0.0, math.sqrt(v), seeds) - reference for v, g in zip(own_variances, gains)]
+        priors = tl.family_priors([tl.seed_variance_of(d) for d in family], [seeds - 1] * len(family),
+                                  np.array(family))
+        rejected += [tl.two_level_test(d, prior=p).p_value < 0.05 for d, p in zip(family, priors)]
+    return rejected / n_families
+
+
+@pytest.mark.xfail(strict=True, reason="known defect (issue 19, docs/statistics.md 'where seeds dominate'): the "
+                                       "family prior lends null techniques the real effects' smaller seed variance")
+def test_techniques_without_an_effect_are_not_lent_the_stability_of_real_effects():
+    """A more accurate model's score moves less per unit of seed luck, so in a grid where most techniques really
+    help, the ones that do not are the least stable, and one prior for the family lends them the effects' smaller
+    variance: 6.8 % of null comparisons rejected at 0.05 in this family (the simulation's variance ratios), 7.4 %
+    in 1,000 simulated sweeps of scripts/calibrate_verdicts.py with 5x the seed luck. Strict: when a fix lands,
+    this passes and the marker must go."""
+    rng = np.random.default_rng(2)
+    own = np.r_[np.ones(3), np.full(4, 0.7), np.full(4, 0.47), np.full(4, 0.26)]
+    gains = np.r_[np.zeros(3), np.full(4, 1.0), np.full(4, 2.0), np.full(4, 3.0)]
+    rate = _family_rejections(1000, 3, own, gains, rng)[:3].mean()
+    se = math.sqrt(0.05 * 0.95 / (3 * 1000))
+    assert rate <= 0.05 + 2 * se, rate
