@@ -26,7 +26,8 @@ p-value of Tsui & Weerahandi (JASA 84, 1989) for this sum,
 
 computed by quadrature. It is the paired t-test over seeds when v = 0 (no predictions to resample), and the
 normal test of the image bootstrap when a = 0 (one seed, or seeds that never differ in a family without a
-prior). p grows with s² and with v, so more agreement between seeds never weakens a verdict, and there is one
+prior). p grows with s² and with v (but for changes below 1e-3 at large p where the overlap below is capped),
+so more agreement between seeds never raises a comparison's p (after Holm, see family_priors), and there is one
 rule for every number of seeds. Its interval at confidence 1 - L is d̄ ± c with p(c) = L: it excludes 0
 exactly when p < L.
 
@@ -390,7 +391,11 @@ def family_priors(variances: Sequence[float], dfs: Sequence[float],
     included, which also grows with s² alone, with at least the comparison's own degrees of freedom: a floor
     pooled from the others only took their degrees of freedom, and a comparison with more seeds than they have
     lost df as its s² fell below it (a review: p 0.040 -> 0.199). Each prior rests on m - 1 comparisons, so a
-    family needs MIN_PRIOR_COMPARISONS + 1 of them for a prior; smaller families take the floor."""
+    family needs MIN_PRIOR_COMPARISONS + 1 of them for a prior; smaller families take the floor.
+
+    What this does not give: a comparison's s² is in every other comparison's prior, so its seeds agreeing more can
+    raise another comparison's p and, through Holm's step-down, its own adjusted p (a review: in about half of 110
+    near-threshold families; one verdict lost). Its raw p is monotone; its verdict is not guaranteed to be."""
     s2, k = np.asarray(variances, float), np.asarray(dfs, float)
     has = _has_variance(s2, k)
     aligned = None if aligned_differences is None else np.asarray(aligned_differences, float)
