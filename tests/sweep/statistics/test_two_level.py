@@ -249,7 +249,7 @@ def _family_rejections(n_families, seeds, own_variances, gains, rng):
     return rejected / n_families
 
 
-@pytest.mark.xfail(strict=True, reason="known defect (issue 19, docs/statistics.md 'where seeds dominate'): the "
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="known defect (issue 19, docs/statistics.md 'where seeds dominate'): the "
                                        "family prior lends null techniques the real effects' smaller seed variance")
 def test_techniques_without_an_effect_are_not_lent_the_stability_of_real_effects():
     """A more accurate model's score moves less per unit of seed luck, so in a grid where most techniques really

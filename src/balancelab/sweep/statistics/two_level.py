@@ -26,7 +26,8 @@ p-value of Tsui & Weerahandi (JASA 84, 1989) for this sum,
 
 computed by quadrature. It is the paired t-test over seeds when v = 0 (no predictions to resample), and the
 normal test of the image bootstrap when a = 0 (one seed, or seeds that never differ in a family without a
-prior). p grows with s² and with v (but for changes below 1e-3 at large p where the overlap below is capped),
+prior). p grows with s² and with v (a review found it falling by at most 1.3e-3, at large p, where the overlap
+below is capped),
 so more agreement between seeds never raises a comparison's p (after Holm, see family_priors), and there is one
 rule for every number of seeds. Its interval at confidence 1 - L is d̄ ± c with p(c) = L: it excludes 0
 exactly when p < L.
