@@ -59,7 +59,10 @@ def test_the_decisive_variance_is_the_variance_of_the_mean_difference():
     """The two-level standard error estimates how much d̄ varies over new seeds AND a new test set. Each seed's
     difference on the fixed test set already carries that seed's own image-by-image noise, which the image
     bootstrap of d̄ counts again: counted twice, the test is far stricter than its level (estimated variance
-    2.1 times the true one, raw p < 0.05 in 0.8 % of null comparisons)."""
+    2.1 times the true one, raw p < 0.05 in 0.8 % of null comparisons). Counted once, it is 1.35 on these 25
+    sweeps (1.39 with the prior read along the family's trend); a review measured 1.35-1.56 over other 25-sweep
+    draws and 1.47 +- 0.08 over 200 sweeps, with and without the trend, so the bound is 1.6: it still fails the
+    double count by a wide margin."""
     import numpy as np
 
     from balancelab.sweep.statistics.calibration import simulate_sweep
@@ -76,4 +79,4 @@ def test_the_decisive_variance_is_the_variance_of_the_mean_difference():
         differences += list(table["mean_difference"])
         variances += list(table["standard_error"] ** 2)
     ratio = float(np.mean(variances) / np.var(differences))
-    assert 0.7 <= ratio <= 1.4, ratio
+    assert 0.7 <= ratio <= 1.6, ratio

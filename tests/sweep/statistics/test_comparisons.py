@@ -38,18 +38,30 @@ def test_the_same_images_fixed_and_broken_in_every_seed_are_not_called_better():
     assert row["seed_share"] < 0.05  # the seeds agree: what varies is which images happen to be in the test set
 
 
-def test_a_consistent_five_point_gain_on_1500_images_over_3_seeds_is_better_after_holm_over_15():
-    y, predictions = consistent_gain_grid(seed=2)
-    jobs, frames = from_predictions(predictions, y)
-    table = primary(st.compare_to_baseline(jobs, frames, minority_index=0))
-    assert (table["n_comparisons"] == 15).all()
-    gains = table.loc[[e for e in table.index if e.startswith("gain")]]
-    assert gains["mean_difference"].mean() > 0.045 and (gains["mean_difference"] > 0.03).all()
-    assert (gains["verdict"] == st.BETTER).all()
-    # the seed t-test alone, under the same Holm correction, called most of them no detectable difference
-    assert (st.holm(table["p_ttest"])[table.index.str.startswith("gain")] >= 0.05).sum() >= 5
-    nulls = table.loc[[e for e in table.index if e.startswith("null")]]
-    assert not nulls["verdict"].isin([st.BETTER, st.WORSE]).any()
+def test_consistent_five_point_gains_on_1500_images_over_3_seeds_are_better_after_holm_over_15():
+    """Issue 19's MNIST-LT case as a rate, not one draw: 20 simulated 16-experiment grids, each with 7 techniques
+    that fix half the baseline's errors in every seed (about +5 points) and 8 that do nothing, Holm over 15.
+
+    Measured on these 20 grids: 110 of the 140 gains called better (40 grids: 223 of 280; with one prior for the
+    family, before it followed the trend: 111 of 140, 225 of 280), against 42 of 140 for the seed t-test alone under
+    the same Holm, and no null arm called anything. One draw was a coin toss for either rule (grid 2: largest
+    Holm-adjusted p of a gain 0.047 with one prior, 0.055 along the trend), and in 5 of the 40 grids the
+    baseline's three seeds spread so far that no gain is called by either rule: that is what 3 seeds against one
+    shared baseline can resolve."""
+    better = t_test_better = gains = 0
+    for draw in range(20):
+        y, predictions = consistent_gain_grid(seed=draw)
+        jobs, frames = from_predictions(predictions, y)
+        table = primary(st.compare_to_baseline(jobs, frames, minority_index=0))
+        assert (table["n_comparisons"] == 15).all()
+        is_gain = table.index.str.startswith("gain")
+        assert table.loc[is_gain, "mean_difference"].mean() > 0.04
+        better += int((table.loc[is_gain, "verdict"] == st.BETTER).sum())
+        t_test_better += int((st.holm(table["p_ttest"])[is_gain] < 0.05).sum())
+        gains += int(is_gain.sum())
+        assert not table.loc[table.index.str.startswith("null"), "verdict"].isin([st.BETTER, st.WORSE]).any(), draw
+    assert better >= 0.7 * gains, (better, gains)
+    assert better >= 2 * t_test_better, (better, t_test_better)
 
 
 def test_identical_and_nearly_identical_differences_are_decided_by_one_rule():
