@@ -326,7 +326,8 @@ def _decide(materials: List[_Material], alpha: float, failures: Mapping[str, Tup
                    if len(seed_lists) == 1 else None)  # the same seeds in the same order: rho is measurable
         priors = family_priors([seed_variance_of(materials[i].differences) for i in members],
                                [len(materials[i].differences) - 1 for i in members], aligned,
-                               [float(np.mean(materials[i].differences)) for i in members])
+                               [float(np.mean(materials[i].differences)) for i in members],
+                               shared_reference=len({materials[i].row["reference"] for i in members}) <= 1)
         for i, prior in zip(members, priors):
             tests[i] = two_level_test(materials[i].differences, materials[i].image_variance,
                                       materials[i].image_variance_error, prior,
