@@ -294,3 +294,19 @@ def test_verdict_rule():
     assert v(np.nan, np.nan) == st.NOT_AVAILABLE
     assert v(0.001, 0.03) == st.BETTER and v(-0.03, -0.001) == st.WORSE
     assert v(-0.001, 0.03) == st.NO_DIFFERENCE and v(0.0, 0.03) == st.NO_DIFFERENCE  # an end on 0 keeps it
+
+
+def test_only_a_family_that_shares_one_reference_follows_the_trend():
+    """The trend is read at d̄ / 2 because the reference's mean luck is in every difference of the family. Derived
+    rows against their own trained models have no shared reference: they keep one prior (a review found a reading
+    at 0 calling baseline + posthoc_tau_norm better against its own model while the same difference against
+    baseline was no detectable difference)."""
+    from balancelab.sweep.statistics.comparisons import _Material, _trend_covariate
+
+    def member(reference, differences):
+        return _Material({"reference": reference}, np.asarray(differences, float))
+
+    shared = [member("baseline", [0.01, 0.03]), member("baseline", [0.0, -0.02])]
+    assert _trend_covariate(shared) == pytest.approx([0.02, -0.01])
+    own = [member("smote", [0.01, 0.03]), member("baseline", [0.0, -0.02])]
+    assert _trend_covariate(own) is None

@@ -156,10 +156,6 @@ class SeedVariancePrior:
     anchor: float = 0.0
     low: float = 0.0
     high: float = 0.0
-    # Whether the comparisons share one reference (``family_priors``): its mean luck is then in every difference,
-    # and a comparison reads the trend at d̄ / 2; with a reference of their own (a derived row against its trained
-    # model) a true difference of 0 sits at 0 on the others' axis, and it reads there.
-    shared_reference: bool = True
 
     @property
     def moderates(self) -> bool:
@@ -176,13 +172,9 @@ class SeedVariancePrior:
     def for_comparison(self, mean_difference: float) -> "SeedVariancePrior":
         """The prior of a comparison whose mean difference is d̄: read at d̄ / 2, where a true difference of 0 is
         expected on the others' axis (``trend_of``), held where slope x would exceed 2 so that a larger |d̄| never
-        raises p (with the seed part ∝ exp(slope d̄ / 2), |d̄| / its square root grows while slope d̄ <= 4).
-        Comparisons with references of their own read it at 0: no shared luck shifts the others' axis there, and a
-        reading that moved with d̄ would tilt false verdicts towards "better" (a review: 3.0 % against 1.0 %)."""
+        raises p (with the seed part ∝ exp(slope d̄ / 2), |d̄| / its square root grows while slope d̄ <= 4)."""
         if self.slope == 0 or not np.isfinite(mean_difference):
             return self
-        if not self.shared_reference:
-            return self.at(0.0)
         x = mean_difference / 2
         if self.slope * x > 2:
             x = 2 / self.slope
@@ -460,8 +452,7 @@ def family_prior(variances: Sequence[float], dfs: Sequence[float],
 
 def family_priors(variances: Sequence[float], dfs: Sequence[float],
                   aligned_differences: Optional[np.ndarray] = None,
-                  differences: Optional[Sequence[float]] = None,
-                  shared_reference: bool = True) -> List[SeedVariancePrior]:
+                  differences: Optional[Sequence[float]] = None) -> List[SeedVariancePrior]:
     """One prior per comparison: :func:`family_prior` of the *other* comparisons of the family (leave one out), with
     the pooled variance of the whole family as the floor of a family too small for a prior.
 
@@ -481,8 +472,9 @@ def family_priors(variances: Sequence[float], dfs: Sequence[float],
     its verdict is not guaranteed to be.
 
     With ``differences`` (each comparison's mean difference) the others' prior follows their trend over those
-    differences (``trend_of``), read by each comparison at half its own (``for_comparison``); with
-    ``shared_reference=False`` (each comparison against a reference of its own) at 0."""
+    differences (``trend_of``), read by each comparison at half its own (``for_comparison``). The reading assumes
+    one reference shared by every comparison (its mean luck in every difference); pass no ``differences`` for a
+    family whose comparisons have references of their own."""
     s2, k = np.asarray(variances, float), np.asarray(dfs, float)
     has = _has_variance(s2, k)
     aligned = None if aligned_differences is None else np.asarray(aligned_differences, float)
@@ -499,7 +491,7 @@ def family_priors(variances: Sequence[float], dfs: Sequence[float],
         if has[i]:
             cap = shared_reference_df(float(np.median(k[has])), int(has.sum()), shared_fraction(kept))
             prior = replace(prior, pooled_variance=pooled, pooled_df=max(min(float(k[has].sum()), cap), float(k[i])))
-        priors.append(replace(prior, shared_reference=shared_reference))
+        priors.append(prior)
     return priors
 
 
