@@ -296,17 +296,28 @@ def test_verdict_rule():
     assert v(-0.001, 0.03) == st.NO_DIFFERENCE and v(0.0, 0.03) == st.NO_DIFFERENCE  # an end on 0 keeps it
 
 
-def test_only_a_family_that_shares_one_reference_follows_the_trend():
+
+def test_only_a_family_that_shares_one_reference_follows_the_trend(monkeypatch):
     """The trend is read at d̄ / 2 because the reference's mean luck is in every difference of the family. Derived
     rows against their own trained models have no shared reference: they keep one prior (a review found a reading
     at 0 calling baseline + posthoc_tau_norm better against its own model while the same difference against
     baseline was no detectable difference)."""
-    from balancelab.sweep.statistics.comparisons import _Material, _trend_covariate
+    from balancelab.sweep.statistics import comparisons
 
-    def member(reference, differences):
-        return _Material({"reference": reference}, np.asarray(differences, float))
+    followed = {}
+    real = comparisons.family_priors
 
-    shared = [member("baseline", [0.01, 0.03]), member("baseline", [0.0, -0.02])]
-    assert _trend_covariate(shared) == pytest.approx([0.02, -0.01])
-    own = [member("smote", [0.01, 0.03]), member("baseline", [0.0, -0.02])]
-    assert _trend_covariate(own) is None
+    def spy(variances, dfs, aligned=None, differences=None):
+        followed.setdefault(len(followed), differences is not None)
+        return real(variances, dfs, aligned, differences)
+
+    monkeypatch.setattr(comparisons, "family_priors", spy)
+    rng = np.random.default_rng(7)
+    trained = {e: {s: 0.6 + 0.01 * i + rng.normal(0, 0.01) for s in range(3)}
+               for i, e in enumerate(["baseline"] + [f"t{i}" for i in range(8)])}
+    derived = {f"{e} + posthoc_tau_norm": (e, {s: v + 0.005 + rng.normal(0, 0.002) for s, v in per_seed.items()})
+               for e, per_seed in trained.items()}
+    table = st.compare_to_baseline(with_derived(trained, derived), metrics=["macro_f1"])
+    families = list(dict.fromkeys(table["family"]))
+    assert families == [st.TRAINED_FAMILY, st.DERIVED_VS_BASELINE_FAMILY, st.DERIVED_VS_SOURCE_FAMILY]
+    assert [followed[i] for i in range(len(followed))] == [True, True, False]

@@ -257,8 +257,8 @@ def estimate_prior(variances: Sequence[float], dfs: Sequence[float],
     ``shared_reference=False`` for independent variances, as in the literature's model).
 
     With ``differences`` (each comparison's mean difference) and at least MIN_TREND_COMPARISONS of them, the
-    prior follows their trend (``trend_of``; ``slope`` given: that slope): its scale is fitted where the
-    difference is 0 and read elsewhere with :meth:`SeedVariancePrior.for_comparison`.
+    prior follows their trend (``trend_of``; ``slope`` given: that slope): its scale is fitted at the anchor (0,
+    or the nearest difference the family has) and read elsewhere with :meth:`SeedVariancePrior.for_comparison`.
     """
     s2, k = np.asarray(variances, float), np.asarray(dfs, float)
     used = _has_variance(s2, k)
