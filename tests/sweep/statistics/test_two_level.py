@@ -311,3 +311,38 @@ def test_differences_equal_but_for_their_last_bits_give_no_trend():
     assert np.ptp(differences) > 0  # they are not all the same float
     prior = tl.estimate_prior(variances, [2] * 8, differences=differences)
     assert prior.moderates and prior.slope == 0.0
+
+
+def test_a_few_techniques_without_an_effect_among_many_of_one_size_are_not_lent_the_trend_as_certain():
+    """Two null techniques among thirteen of one real effect (+3 standard deviations, seeds 4x more alike): each
+    null reads the others' trend far from the effects, where the line rests on the one other null technique. Read
+    there with the family's full prior degrees of freedom, its seed variance was held as certain as the effects'
+    (a review: 5.7 % rejected at 0.05; 6.2 % here, in 600 families). The reading now counts the slope's own
+    uncertainty on its way to the effects (SeedVariancePrior.at): 4.25 % here, the effects rejected 81.9 %
+    (82.4 % before)."""
+    rng = np.random.default_rng(5)
+    own, gains = np.r_[np.ones(2), np.full(13, 0.26)], np.r_[np.zeros(2), np.full(13, 3.0)]
+    rejected = _family_rejections(600, 3, own, gains, rng)
+    assert rejected[:2].mean() <= 0.05, rejected[:2].mean()
+    assert rejected[2:].mean() >= 0.8, rejected[2:].mean()  # the effects keep their power
+
+
+def test_a_reading_is_charged_for_the_way_from_its_null_to_the_middle_of_the_trend():
+    """The prior's degrees of freedom at a reading x count the slope's variance over the way still left from x to
+    the middle of the differences the trend was fitted on, going from the anchor (where a true difference of 0
+    sits): trigamma(d0' / 2) = trigamma(d0 / 2) + slope_variance r², r = |center - anchor| - |x - anchor| (at
+    least 0). A null comparison is charged the whole way; the df never falls as |x - anchor| grows."""
+    prior = tl.SeedVariancePrior(df=20.0, variance=1.0, slope=-0.2, anchor=0.0, low=-1.0, high=4.0,
+                                 slope_variance=0.01, center=3.0)
+    dfs = {x: prior.at(x).df for x in (0.0, 1.0, 2.0, 3.0, 4.0, -1.0, -5.0)}
+    assert dfs[0.0] < dfs[1.0] < dfs[2.0] < dfs[3.0] == pytest.approx(20.0) == dfs[4.0]
+    assert dfs[-1.0] == pytest.approx(dfs[1.0]) and dfs[-5.0] == dfs[-1.0]  # from the anchor; clamped to the range
+    assert float(special.polygamma(1, dfs[0.0] / 2)) == pytest.approx(float(special.polygamma(1, 10.0)) + 0.01 * 9)
+    # a prior with no spread of its own (d0 = inf) still gets a finite d0 on the way
+    flat = tl.SeedVariancePrior(df=math.inf, variance=1.0, slope=-0.2, low=-1.0, high=4.0, slope_variance=0.01,
+                                center=3.0)
+    assert math.isinf(flat.at(3.0).df) and math.isfinite(flat.at(0.0).df)
+    scatter = np.random.default_rng(0).normal(0.0, 0.3, 10)
+    slope, variance = tl.trend_of(np.log(np.r_[np.full(5, 2.0), np.full(5, 1.0)]) + scatter,
+                                  np.r_[np.zeros(5), np.full(5, 3.0)] + np.linspace(0.0, 0.1, 10))
+    assert slope < 0 and variance > 0
