@@ -165,8 +165,8 @@ class SeedVariancePrior:
     anchor: float = 0.0
     low: float = 0.0
     high: float = 0.0
-    # How uncertain the trend is: the slope's variance (``trend_of``) and the difference where the fitted line is
-    # surest (the median of the differences it was fitted on, through which Theil-Sen's line passes).
+    # How uncertain the trend is: the slope's variance (``trend_of``) and the middle of the differences it was
+    # fitted on (their median), from which a reading at the anchor extrapolates.
     slope_variance: float = 0.0
     center: float = 0.0
 
@@ -177,25 +177,24 @@ class SeedVariancePrior:
     def at(self, point: float) -> "SeedVariancePrior":
         """The prior read at ``point`` of the difference axis (clamped to the range it was fitted on).
 
-        Its degrees of freedom there count the trend's own uncertainty: in Smyth's model the log of a true seed
+        Its degrees of freedom count the trend's own uncertainty where a true difference of 0 sits (the
+        anchor), since p is a probability under that hypothesis: in Smyth's model the log of a true seed
         variance scatters around the prior's scale by trigamma(d0 / 2), and a scale read off an uncertain line
-        a distance r from where the line is surest (``center``) scatters by slope_variance r² more, so
-        trigamma(d0' / 2) = trigamma(d0 / 2) + slope_variance r². Why: a null technique among many techniques of
-        one real effect reads the line far from the effects, where it rests on the few other null ones; read
-        there with the family's full d0, its seed variance was held as certain as the effects' (a review: 5.7 %
-        of such nulls rejected at 0.05, 3.3 % called better).
+        at the anchor, a distance r = |center - anchor| from the differences' median (``center``), scatters by
+        slope_variance r² more, so trigamma(d0' / 2) = trigamma(d0 / 2) + slope_variance r². Why: a null
+        technique among many techniques of one real effect reads the line far from the effects, where it rests
+        on the few other null ones; read there with the family's full d0, its seed variance was held as certain
+        as the effects' (a review: 5.7 % of such nulls rejected at 0.05, 3.3 % called better).
 
-        r is the way from the point to the centre still left after going |x - anchor| from the anchor (where a
-        true difference of 0 sits) towards it: |center - anchor| - |x - anchor|, at least 0. So a comparison
-        with no gain is charged the whole way, and the farther its reading from its null the less it is charged:
-        its df never falls as |d̄| grows, which keeps p monotone (measured from x itself, a gain beyond the
-        centre lost df as it grew, and p rose by up to 4e-4 in 42 of 803 simulated comparisons)."""
+        The same d0' for every reading x: a df that moved with x moved the moderated variance with d̄ beyond
+        what the hold in ``for_comparison`` allows for, and p could rise as |d̄| grew (charged at x itself, or at
+        the way left from x to the centre: a review found rises of up to 1.7e-2 for the latter)."""
         if self.slope == 0 or not np.isfinite(point):
             return self
         x = min(max(float(point), self.low), self.high)
-        left = max(abs(self.center - self.anchor) - abs(x - self.anchor), 0.0)
+        at_anchor = _df_with_spread(self.df, self.slope_variance * (self.center - self.anchor) ** 2)
         return replace(self, variance=float(self.variance * math.exp(self.slope * (x - self.anchor))),
-                       slope=0.0, anchor=x, df=_df_with_spread(self.df, self.slope_variance * left ** 2))
+                       slope=0.0, anchor=x, df=at_anchor)
 
     def for_comparison(self, mean_difference: float) -> "SeedVariancePrior":
         """The prior of a comparison whose mean difference is d̄: read at d̄ / 2, where a true difference of 0 is
@@ -271,8 +270,8 @@ def _quantile_prior(log_variances: np.ndarray, k: float) -> Tuple[float, float]:
 
 def estimate_prior(variances: Sequence[float], dfs: Sequence[float],
                    aligned_differences: Optional[np.ndarray] = None, shared_reference: bool = True,
-                   differences: Optional[Sequence[float]] = None, slope: Optional[float] = None,
-                   slope_variance: Optional[float] = None) -> SeedVariancePrior:
+                   differences: Optional[Sequence[float]] = None,
+                   trend: Optional[Tuple[float, float]] = None) -> SeedVariancePrior:
     """The prior (d0, s0²) from the seed variances of a family's comparisons (those with df >= 1).
 
     Smyth's model (s_i² ~ s0² F(k, d0)) fitted by quantiles rather than limma's moments: the interquartile
@@ -286,10 +285,10 @@ def estimate_prior(variances: Sequence[float], dfs: Sequence[float],
     ``shared_reference=False`` for independent variances, as in the literature's model).
 
     With ``differences`` (each comparison's mean difference) and at least MIN_TREND_COMPARISONS of them, the
-    prior follows their trend (``trend_of``; ``slope`` given: that slope, with ``slope_variance``): its scale is
-    fitted at the anchor (0, or the nearest difference the family has) and read elsewhere with
-    :meth:`SeedVariancePrior.for_comparison`, with fewer degrees of freedom the farther from the differences'
-    median it is read (:meth:`SeedVariancePrior.at`).
+    prior follows their trend (``trend_of``; ``trend`` given: that (slope, slope variance)): its scale is fitted
+    at the anchor (0, or the nearest difference the family has) and read elsewhere with
+    :meth:`SeedVariancePrior.for_comparison`, with fewer degrees of freedom the less sure the line is at the
+    anchor (:meth:`SeedVariancePrior.at`).
     """
     s2, k = np.asarray(variances, float), np.asarray(dfs, float)
     used = _has_variance(s2, k)
@@ -302,22 +301,22 @@ def estimate_prior(variances: Sequence[float], dfs: Sequence[float],
     positive = used & (s2 > 0)
     if positive.sum() < MIN_PRIOR_COMPARISONS:
         return SeedVariancePrior(pooled_variance=pooled, pooled_df=pooled_df, n_comparisons=int(used.sum()))
-    log_s2, trend = np.log(s2[positive]), {}
+    log_s2, line = np.log(s2[positive]), {}
     x = None if differences is None else np.asarray(differences, float)[positive]
     # differences equal but for their last bits (as in seed_variance_of) have no slope to fit; a NaN difference
     # (a comparison without one) switches the trend off for the family
-    if x is not None and np.isfinite(x).all() and (slope is not None or len(x) >= MIN_TREND_COMPARISONS) \
+    if x is not None and np.isfinite(x).all() and (trend is not None or len(x) >= MIN_TREND_COMPARISONS) \
             and np.ptp(x) > 1e-12 * max(1.0, float(np.abs(x).max())):
-        fitted, fitted_variance = trend_of(log_s2, x) if slope is None else (slope, slope_variance or 0.0)
+        fitted, fitted_variance = trend_of(log_s2, x) if trend is None else trend
         anchor = float(min(max(0.0, x.min()), x.max()))
-        trend = dict(slope=fitted, anchor=anchor, low=float(x.min()), high=float(x.max()),
-                     slope_variance=fitted_variance, center=float(np.median(x)))
+        line = dict(slope=fitted, anchor=anchor, low=float(x.min()), high=float(x.max()),
+                    slope_variance=fitted_variance, center=float(np.median(x)))
         log_s2 = log_s2 - fitted * (x - anchor)  # every member moved along the trend to the anchor
     d0, s0 = _quantile_prior(log_s2, float(np.median(k[positive])))
     # The prior and a comparison's own s² share the reference too: together they carry at most ``cap`` df.
     d0 = min(d0, max(cap - float(np.median(k)), 0.0))
     return SeedVariancePrior(df=float(d0), variance=s0, pooled_variance=pooled, pooled_df=pooled_df,
-                             n_comparisons=int(used.sum()), **trend)
+                             n_comparisons=int(used.sum()), **line)
 
 
 # Fewer comparisons than this with a mean difference give no trend: the robust slope needs a few points to stand on.
@@ -330,8 +329,8 @@ ONE_STANDARD_ERROR = 0.6827  # the confidence of a ±1 standard-error interval
 def trend_of(log_variances: np.ndarray, differences: np.ndarray) -> Tuple[float, float]:
     """The slope of log s² over the comparisons' mean differences (Theil-Sen: robust to a few odd members) and
     its variance (from Sen's distribution-free interval at ±1 standard error, half its width, squared), which
-    the reading turns into fewer prior degrees of freedom far from the middle of the family
-    (``SeedVariancePrior.at``).
+    the reading turns into fewer prior degrees of freedom the farther the anchor lies from the middle of the
+    family (``SeedVariancePrior.at``).
 
     Why a trend: a more accurate model's score moves less per unit of seed luck, so in a grid where most
     techniques really help, those that do not are the least stable, and a prior at the family's typical variance
@@ -486,8 +485,7 @@ def family_prior(variances: Sequence[float], dfs: Sequence[float],
     # the slope stays the one fitted on every member (Theil-Sen is robust already): refitted without the tails,
     # a small family would drop below MIN_TREND_COMPARISONS and lose its trend for one comparison but not another
     robust = estimate_prior(s2[~beyond], k[~beyond], kept, differences=None if differences is None else x[~beyond],
-                            slope=prior.slope if prior.low < prior.high else None,
-                            slope_variance=prior.slope_variance if prior.low < prior.high else None)
+                            trend=(prior.slope, prior.slope_variance) if prior.low < prior.high else None)
     return robust if robust.moderates else prior
 
 
