@@ -363,3 +363,13 @@ def test_a_larger_gain_never_raises_p_where_the_trend_is_uncertain():
     base = base / base.std(ddof=1) * math.sqrt(0.0312)
     ps = [tl.two_level_test(base + d, 0.396, 0.0, prior).p_value for d in np.linspace(0.5, 3.0, 51)]
     assert all(b <= a + 1e-12 for a, b in zip(ps, ps[1:])), ps
+
+
+def test_one_seed_borrows_the_prior_with_the_trends_uncertainty_counted():
+    """A comparison with one seed takes its training randomness from the family's prior read along the trend; the
+    degrees of freedom it borrows are the reading's (the trend's uncertainty counted), not the family's d0."""
+    prior = tl.SeedVariancePrior(df=20.0, variance=1.0, pooled_variance=1.0, pooled_df=40.0, n_comparisons=12,
+                                 slope=-0.2, anchor=0.0, low=-1.0, high=4.0, slope_variance=0.05, center=3.0)
+    test = tl.two_level_test([0.4], 0.01, 0.0, prior)
+    assert test.seed_variance_source == tl.BORROWED
+    assert test.seed_df == pytest.approx(prior.reading_df) and test.seed_df < 20.0

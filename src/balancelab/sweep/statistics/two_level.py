@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -192,9 +192,14 @@ class SeedVariancePrior:
         if self.slope == 0 or not np.isfinite(point):
             return self
         x = min(max(float(point), self.low), self.high)
-        at_anchor = _df_with_spread(self.df, self.slope_variance * (self.center - self.anchor) ** 2)
         return replace(self, variance=float(self.variance * math.exp(self.slope * (x - self.anchor))),
-                       slope=0.0, anchor=x, df=at_anchor)
+                       slope=0.0, anchor=x, df=self.reading_df)
+
+    @cached_property
+    def reading_df(self) -> float:
+        """d0' of every reading (:meth:`at`), computed once per prior: the screens of ``family_prior`` read each
+        prior at every member's difference, and the trigamma inversion is Newton's method."""
+        return _df_with_spread(self.df, self.slope_variance * (self.center - self.anchor) ** 2)
 
     def for_comparison(self, mean_difference: float) -> "SeedVariancePrior":
         """The prior of a comparison whose mean difference is d̄: read at d̄ / 2, where a true difference of 0 is
