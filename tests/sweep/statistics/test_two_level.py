@@ -224,7 +224,6 @@ def test_identical_differences_without_a_family_prior_borrow_the_familys_pooled_
     """Two seeds that happen to give the same difference (27-51 % of the time with 2 seeds) are not evidence that
     training randomness is nil: without enough comparisons to fit a prior, the family's pooled variance stands
     in, so the comparison is not tested on its test images alone."""
-    import numpy as np
 
     from balancelab.sweep.statistics.two_level import BORROWED, OWN, estimate_prior, two_level_test
 
