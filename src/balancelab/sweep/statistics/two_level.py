@@ -160,7 +160,7 @@ class SeedVariancePrior:
     # The trend of log s² over the comparisons' mean differences (``trend_of``): s0² is the prior's scale where
     # the difference is ``anchor`` (0, or the nearest difference the family has), and at a point x of that axis
     # the prior's scale is s0² exp(slope (x - anchor)); ``low``/``high`` is the range of the differences it was
-    # fitted on (never read beyond). slope 0: no trend.
+    # fitted on (never read beyond). low == high: no trend (a fitted slope may be exactly 0).
     slope: float = 0.0
     anchor: float = 0.0
     low: float = 0.0
@@ -173,6 +173,11 @@ class SeedVariancePrior:
     @property
     def moderates(self) -> bool:
         return self.df > 0
+
+    @property
+    def has_trend(self) -> bool:
+        """A line was fitted (over a range of differences): its slope may be exactly 0 and still be uncertain."""
+        return self.high > self.low
 
     def at(self, point: float) -> "SeedVariancePrior":
         """The prior read at ``point`` of the difference axis (clamped to the range it was fitted on).
@@ -189,11 +194,12 @@ class SeedVariancePrior:
         The same d0' for every reading x: a df that moved with x moved the moderated variance with d̄ beyond
         what the hold in ``for_comparison`` allows for, and p could rise as |d̄| grew (charged at x itself, or at
         the way left from x to the centre: a review found rises of up to 1.7e-2 for the latter)."""
-        if self.slope == 0 or not np.isfinite(point):
+        if not self.has_trend or not np.isfinite(point):
             return self
         x = min(max(float(point), self.low), self.high)
+        # the prior at one point, its df charged once: no line left to read, so nothing left to charge
         return replace(self, variance=float(self.variance * math.exp(self.slope * (x - self.anchor))),
-                       slope=0.0, anchor=x, df=self.reading_df)
+                       slope=0.0, anchor=x, low=x, high=x, slope_variance=0.0, center=x, df=self.reading_df)
 
     @cached_property
     def reading_df(self) -> float:
@@ -205,7 +211,7 @@ class SeedVariancePrior:
         """The prior of a comparison whose mean difference is d̄: read at d̄ / 2, where a true difference of 0 is
         expected on the others' axis (``trend_of``), held where slope x would exceed 2 so that a larger |d̄| never
         raises p (with the seed part ∝ exp(slope d̄ / 2), |d̄| / its square root grows while slope d̄ <= 4)."""
-        if self.slope == 0 or not np.isfinite(mean_difference):
+        if not self.has_trend or not np.isfinite(mean_difference):
             return self
         x = mean_difference / 2
         if self.slope * x > 2:
@@ -308,11 +314,18 @@ def estimate_prior(variances: Sequence[float], dfs: Sequence[float],
         return SeedVariancePrior(pooled_variance=pooled, pooled_df=pooled_df, n_comparisons=int(used.sum()))
     log_s2, line = np.log(s2[positive]), {}
     x = None if differences is None else np.asarray(differences, float)[positive]
+    if trend is not None and not (np.isfinite(trend[1]) and trend[1] >= 0):
+        raise ValueError(f"estimate_prior: the trend's slope variance must be a finite number >= 0; got {trend[1]!r} "
+                         f"(trend_of gives NaN where it cannot be measured: pass no trend then)")
     # differences equal but for their last bits (as in seed_variance_of) have no slope to fit; a NaN difference
-    # (a comparison without one) switches the trend off for the family
+    # (a comparison without one) switches the trend off for this prior (family_priors: for every prior whose
+    # others include it)
     if x is not None and np.isfinite(x).all() and (trend is not None or len(x) >= MIN_TREND_COMPARISONS) \
             and np.ptp(x) > 1e-12 * max(1.0, float(np.abs(x).max())):
         fitted, fitted_variance = trend_of(log_s2, x) if trend is None else trend
+    else:
+        fitted_variance = math.nan
+    if np.isfinite(fitted_variance):  # a trend whose uncertainty cannot be measured is not used (trend_of)
         anchor = float(min(max(0.0, x.min()), x.max()))
         line = dict(slope=fitted, anchor=anchor, low=float(x.min()), high=float(x.max()),
                     slope_variance=fitted_variance, center=float(np.median(x)))
@@ -333,9 +346,12 @@ ONE_STANDARD_ERROR = 0.6827  # the confidence of a ±1 standard-error interval
 
 def trend_of(log_variances: np.ndarray, differences: np.ndarray) -> Tuple[float, float]:
     """The slope of log s² over the comparisons' mean differences (Theil-Sen: robust to a few odd members) and
-    its variance (from Sen's distribution-free interval at ±1 standard error, half its width, squared), which
-    the reading turns into fewer prior degrees of freedom the farther the anchor lies from the middle of the
-    family (``SeedVariancePrior.at``).
+    its variance (from Sen's distribution-free interval at ±1 standard error, half its width, squared; NaN where
+    heavy ties leave that interval undefined or collapsed, and then no trend is used), which the reading turns
+    into fewer prior degrees of freedom the farther the anchor lies from the middle of the family
+    (``SeedVariancePrior.at``). Measured against the slope's own spread over simulated families, the median of
+    this variance is 0.98-1.19 times the slope's variance, its mean up to about twice it: the charge over-covers
+    on average (docs/statistics.md).
 
     Why a trend: a more accurate model's score moves less per unit of seed luck, so in a grid where most
     techniques really help, those that do not are the least stable, and a prior at the family's typical variance
@@ -348,9 +364,27 @@ def trend_of(log_variances: np.ndarray, differences: np.ndarray) -> Tuple[float,
     d̄ itself, a null technique whose seeds were lucky would be lent the effects' smaller variance; read at 0, the
     reference's luck is in every other difference and not in the reading point, which tilts false verdicts
     towards one side (a review: false "worse" 2.6 % against false "better" 1.9 %) and cost a third of the power."""
-    slope, _, low, high = stats.theilslopes(log_variances, differences, alpha=ONE_STANDARD_ERROR)
+    y = np.asarray(log_variances, float)
+    # differences equal but for their last bits (means of the same per-seed values summed in another order) are
+    # one difference: as floats they gave a pairwise slope of about 1e16 and moved Sen's interval (a review)
+    x = np.round(np.asarray(differences, float), _TIE_DECIMALS)
+    with np.errstate(invalid="ignore"):  # heavy ties: Sen's variance < 0, its sqrt NaN (handled below)
+        slope, _, low, high = stats.theilslopes(y, x, alpha=ONE_STANDARD_ERROR)
     half_width = (high - low) / 2
-    return float(slope), float(half_width ** 2) if np.isfinite(half_width) else 0.0
+    if not np.isfinite(half_width) or (half_width == 0 and not _on_one_line(y, x, slope)):
+        # heavy ties: Sen's variance formula went negative (NaN), or the interval collapsed although the pairwise
+        # slopes differ. The slope's uncertainty is not measured, and a line is not used as if it were certain.
+        return float(slope), math.nan
+    return float(slope), float(half_width ** 2)
+
+
+_TIE_DECIMALS = 12  # differences of metrics in [0, 1]: the last bits of a float are ~1e-17, real ones >= 1e-6
+
+
+def _on_one_line(y: np.ndarray, x: np.ndarray, slope: float) -> bool:
+    """Every point with a distinct x on the line of ``slope`` (a zero-width interval that is right)."""
+    residual = y - slope * x
+    return bool(np.ptp(residual) <= 1e-12 * max(1.0, float(np.abs(residual).max())))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -490,7 +524,7 @@ def family_prior(variances: Sequence[float], dfs: Sequence[float],
     # the slope stays the one fitted on every member (Theil-Sen is robust already): refitted without the tails,
     # a small family would drop below MIN_TREND_COMPARISONS and lose its trend for one comparison but not another
     robust = estimate_prior(s2[~beyond], k[~beyond], kept, differences=None if differences is None else x[~beyond],
-                            trend=(prior.slope, prior.slope_variance) if prior.low < prior.high else None)
+                            trend=(prior.slope, prior.slope_variance) if prior.has_trend else None)
     return robust if robust.moderates else prior
 
 
