@@ -314,9 +314,9 @@ def estimate_prior(variances: Sequence[float], dfs: Sequence[float],
         return SeedVariancePrior(pooled_variance=pooled, pooled_df=pooled_df, n_comparisons=int(used.sum()))
     log_s2, line = np.log(s2[positive]), {}
     x = None if differences is None else np.asarray(differences, float)[positive]
-    if trend is not None and not (np.isfinite(trend[1]) and trend[1] >= 0):
-        raise ValueError(f"estimate_prior: the trend's slope variance must be a finite number >= 0; got {trend[1]!r} "
-                         f"(trend_of gives NaN where it cannot be measured: pass no trend then)")
+    if trend is not None and not (np.isfinite(trend[0]) and np.isfinite(trend[1]) and trend[1] >= 0):
+        raise ValueError(f"estimate_prior: the trend must be a finite slope and a finite slope variance >= 0; got "
+                         f"{trend!r} (trend_of gives a NaN variance where it cannot be measured: pass no trend then)")
     # differences equal but for their last bits (as in seed_variance_of) have no slope to fit; a NaN difference
     # (a comparison without one) switches the trend off for this prior (family_priors: for every prior whose
     # others include it)
@@ -364,21 +364,51 @@ def trend_of(log_variances: np.ndarray, differences: np.ndarray) -> Tuple[float,
     d̄ itself, a null technique whose seeds were lucky would be lent the effects' smaller variance; read at 0, the
     reference's luck is in every other difference and not in the reading point, which tilts false verdicts
     towards one side (a review: false "worse" 2.6 % against false "better" 1.9 %) and cost a third of the power."""
-    y = np.asarray(log_variances, float)
-    # differences equal but for their last bits (means of the same per-seed values summed in another order) are
-    # one difference: as floats they gave a pairwise slope of about 1e16 and moved Sen's interval (a review)
-    x = np.round(np.asarray(differences, float), _TIE_DECIMALS)
-    with np.errstate(invalid="ignore"):  # heavy ties: Sen's variance < 0, its sqrt NaN (handled below)
-        slope, _, low, high = stats.theilslopes(y, x, alpha=ONE_STANDARD_ERROR)
+    # values equal but for their last bits (means of the same per-seed values summed in another order, or s² equal
+    # as rationals) are one value: as floats they gave a pairwise slope of about 1e16 and an interval "collapsed"
+    # to 1e-12 instead of 0 (two reviews)
+    y, x = _snapped(log_variances), _snapped(differences)
+    if np.ptp(x) == 0:  # one difference once snapped: no line to fit
+        return 0.0, math.nan
+    slopes, low, high = _sen_interval(y, x, ONE_STANDARD_ERROR)
+    slope = float(np.median(slopes))
     half_width = (high - low) / 2
-    if not np.isfinite(half_width) or (half_width == 0 and not _on_one_line(y, x, slope)):
-        # heavy ties: Sen's variance formula went negative (NaN), or the interval collapsed although the pairwise
-        # slopes differ. The slope's uncertainty is not measured, and a line is not used as if it were certain.
-        return float(slope), math.nan
-    return float(slope), float(half_width ** 2)
+    if half_width <= 1e-9 * max(1.0, abs(slope)) and not _on_one_line(y, x, slope):
+        # the interval collapsed on tied pairwise slopes (ties in log s² give many of exactly 0) although the
+        # points are not on one line: the slope's uncertainty is not measured, and the line is not used as if it
+        # were certain (estimate_prior fits no trend then)
+        return slope, math.nan
+    return slope, float(half_width ** 2)
 
 
-_TIE_DECIMALS = 12  # differences of metrics in [0, 1]: the last bits of a float are ~1e-17, real ones >= 1e-6
+def _sen_interval(y: np.ndarray, x: np.ndarray, confidence: float) -> Tuple[np.ndarray, float, float]:
+    """The pairwise slopes (sorted) and Sen's (1968) distribution-free interval for their median at ``confidence``.
+
+    As SciPy's ``theilslopes`` (the same ranks), but with Sen's eq. 2.6 as published: ties in x only. SciPy also
+    subtracts ties in y, a term that is not in Sen's variance (SciPy removed it once, PR #3574, and it came back);
+    with many tied log s² it drove the variance negative and the interval undefined for collinear points, and
+    elsewhere made the interval narrower than Sen's."""
+    dx = x[:, None] - x
+    dy = y[:, None] - y
+    slopes = np.sort(dy[dx > 0] / dx[dx > 0])
+    n, count = len(x), len(slopes)
+    _, x_ties = np.unique(x, return_counts=True)
+    variance = (n * (n - 1) * (2 * n + 5) - float(np.sum(x_ties * (x_ties - 1) * (2 * x_ties + 5)))) / 18.0
+    z = float(stats.norm.isf((1 - confidence) / 2)) * math.sqrt(variance)
+    upper = min(int(np.round((count + z) / 2)), count - 1)
+    lower = max(int(np.round((count - z) / 2)) - 1, 0)
+    return slopes, float(slopes[lower]), float(slopes[upper])
+
+
+def _snapped(values) -> np.ndarray:
+    """``values`` rounded to 12 significant decimals of their largest magnitude (at least 1): last-bit ties become
+    ties, and values that differ in their 12th decimal or before stay apart (metrics in [0, 1]: apart from 1e-12)."""
+    v = np.asarray(values, float)
+    scale = max(1.0, float(np.abs(v[np.isfinite(v)]).max())) if np.isfinite(v).any() else 1.0
+    return np.round(v / scale, _TIE_DECIMALS) * scale
+
+
+_TIE_DECIMALS = 12
 
 
 def _on_one_line(y: np.ndarray, x: np.ndarray, slope: float) -> bool:
@@ -523,7 +553,10 @@ def family_prior(variances: Sequence[float], dfs: Sequence[float],
     kept = None if aligned_differences is None else np.asarray(aligned_differences)[~beyond[_has_variance(s2, k)]]
     # the slope stays the one fitted on every member (Theil-Sen is robust already): refitted without the tails,
     # a small family would drop below MIN_TREND_COMPARISONS and lose its trend for one comparison but not another
-    robust = estimate_prior(s2[~beyond], k[~beyond], kept, differences=None if differences is None else x[~beyond],
+    # and a family whose first fit had no line (too few members, or an interval that did not measure the slope)
+    # gets none from the refit either
+    robust = estimate_prior(s2[~beyond], k[~beyond], kept,
+                            differences=x[~beyond] if differences is not None and prior.has_trend else None,
                             trend=(prior.slope, prior.slope_variance) if prior.has_trend else None)
     return robust if robust.moderates else prior
 
