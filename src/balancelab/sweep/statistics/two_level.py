@@ -317,11 +317,9 @@ def estimate_prior(variances: Sequence[float], dfs: Sequence[float],
     if trend is not None and not (np.isfinite(trend[0]) and np.isfinite(trend[1]) and trend[1] >= 0):
         raise ValueError(f"estimate_prior: the trend must be a finite slope and a finite slope variance >= 0; got "
                          f"{trend!r} (trend_of gives a NaN variance where it cannot be measured: pass no trend then)")
-    # differences equal but for their last bits (as in seed_variance_of) have no slope to fit; a NaN difference
-    # (a comparison without one) switches the trend off for this prior (family_priors: for every prior whose
-    # others include it)
-    if x is not None and np.isfinite(x).all() and (trend is not None or len(x) >= MIN_TREND_COMPARISONS) \
-            and np.ptp(x) > 1e-12 * max(1.0, float(np.abs(x).max())):
+    # a NaN difference (a comparison without one) switches the trend off for this prior (family_priors: for every
+    # prior whose others include it); differences equal but for their last bits have no slope to fit (trend_of)
+    if x is not None and np.isfinite(x).all() and (trend is not None or len(x) >= MIN_TREND_COMPARISONS):
         fitted, fitted_variance = trend_of(log_s2, x) if trend is None else trend
     else:
         fitted_variance = math.nan
@@ -347,11 +345,11 @@ ONE_STANDARD_ERROR = 0.6827  # the confidence of a ±1 standard-error interval
 def trend_of(log_variances: np.ndarray, differences: np.ndarray) -> Tuple[float, float]:
     """The slope of log s² over the comparisons' mean differences (Theil-Sen: robust to a few odd members) and
     its variance (from Sen's distribution-free interval at ±1 standard error, half its width, squared; NaN where
-    heavy ties leave that interval undefined or collapsed, and then no trend is used), which the reading turns
-    into fewer prior degrees of freedom the farther the anchor lies from the middle of the family
-    (``SeedVariancePrior.at``). Measured against the slope's own spread over simulated families, the median of
-    this variance is 0.98-1.19 times the slope's variance, its mean up to about twice it: the charge over-covers
-    on average (docs/statistics.md).
+    the differences are one value, or ties collapse that interval off a line, and then no trend is used), which
+    the reading turns into fewer prior degrees of freedom the farther the anchor lies from the middle of the
+    family (``SeedVariancePrior.at``). Measured against the slope's own spread over simulated families without
+    ties, the median of this variance is 0.98-1.19 times the slope's variance, its mean up to about twice it: the
+    charge over-covers on average (docs/statistics.md).
 
     Why a trend: a more accurate model's score moves less per unit of seed luck, so in a grid where most
     techniques really help, those that do not are the least stable, and a prior at the family's typical variance
@@ -394,9 +392,9 @@ def _sen_interval(y: np.ndarray, x: np.ndarray, confidence: float) -> Tuple[np.n
     n, count = len(x), len(slopes)
     _, x_ties = np.unique(x, return_counts=True)
     variance = (n * (n - 1) * (2 * n + 5) - float(np.sum(x_ties * (x_ties - 1) * (2 * x_ties + 5)))) / 18.0
-    z = float(stats.norm.isf((1 - confidence) / 2)) * math.sqrt(variance)
-    upper = min(int(np.round((count + z) / 2)), count - 1)
-    lower = max(int(np.round((count - z) / 2)) - 1, 0)
+    reach = float(stats.norm.isf((1 - confidence) / 2)) * math.sqrt(variance)  # z σ, in ranks of the slopes
+    upper = min(int(np.round((count + reach) / 2)), count - 1)
+    lower = max(int(np.round((count - reach) / 2)) - 1, 0)
     return slopes, float(slopes[lower]), float(slopes[upper])
 
 
