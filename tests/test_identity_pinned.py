@@ -80,3 +80,36 @@ def test_a_key_added_later_is_left_out_at_its_off_value_whatever_its_type(monkey
         assert identity_module.identity_hash(on) != identity_module.identity_hash(base)
     assert identity_module.identity_hash({**with_off, "trainer": {"epochs": 3, "milestones": [], "flag": 0}}) \
         != identity_module.identity_hash(base)
+
+
+# On 2026-12-08 the embedded default data (dataset=mnist_lt) took a training recipe of its own (Adam at 0.002,
+# cosine, 15 epochs, trainer.budget=steps; configs/recipe/mnist_lt.yaml), which made new experiments of every
+# config composed on it. The runs made before must still be found by whoever gives the earlier settings back.
+BEFORE_RECIPE = Path(__file__).parent / "data" / "identity_hashes_before_mnist_lt_recipe.json"
+OPTIMIZER_LR_BEFORE = {"adam": "0.0005", "adamw": "0.0005", "sgd": "0.05"}
+
+
+def _with_the_settings_before_the_recipe(argv: list) -> list:
+    chosen = dict(a.split("=", 1) for a in argv if "=" in a and "." not in a.split("=", 1)[0])
+    previous = [f"optimizer.lr={OPTIMIZER_LR_BEFORE[chosen.get('optimizer', 'adam')]}", "trainer.epochs=30",
+                "trainer.budget=epochs"]
+    if "scheduler" not in chosen:
+        previous.append("scheduler=step")
+    return [*argv, *previous]
+
+
+def test_configs_composed_with_the_settings_before_the_recipe_find_their_earlier_runs():
+    before = json.loads(BEFORE_RECIPE.read_text())
+    moved = {}
+    for argv in shipped_configs():
+        key = " ".join(argv) or "(default)"
+        if key not in before:
+            continue
+        cfg = compose_job(_with_the_settings_before_the_recipe(argv) if cfg_is_on_mnist_lt(argv) else argv)
+        if identity_hash(resolved_without_name(cfg)) != before[key]:
+            moved[key] = before[key]
+    assert not moved, f"Configs whose runs made before the mnist_lt recipe are no longer found: {sorted(moved)}"
+
+
+def cfg_is_on_mnist_lt(argv: list) -> bool:
+    return compose_job(argv).dataset.name == "mnist_lt" and not any(a.startswith("recipe=") for a in argv)

@@ -43,3 +43,13 @@ def test_help_with_a_search_path_does_not_import_torch():
             f"'model']; from balancelab.cli.run_command import run; run(); assert 'torch' not in sys.modules, 'torch imported'")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0 and "tiny_net" in result.stdout, result.stderr
+
+
+def test_help_says_which_dataset_brings_its_own_training_recipe():
+    """The default data trains with its recipe, not the optimizer/scheduler/trainer defaults --help lists: the
+    overview says so, from the dataset's YAML."""
+    from balancelab.cli.help import render_help
+    from balancelab.options.catalog import recipes_brought_by_datasets
+
+    assert recipes_brought_by_datasets() == {"mnist_lt": "mnist_lt"}
+    assert "dataset=mnist_lt brings recipe=mnist_lt" in render_help()

@@ -119,3 +119,48 @@ def test_a_key_that_only_some_jobs_have_names_the_job_it_does_not_fit():
 
     error = preflight(["-m", "loss=ce,focal", "loss.gamma=1"])
     assert error.startswith("In the job loss=ce (one of 2)") and "loss.gamma" in error
+
+
+def _finished_job(sweep_dir, argv):
+    """A finished job folder as a sweep leaves it: its config.yaml and summary, named by its settings."""
+    import json
+
+    from omegaconf import OmegaConf
+
+    from balancelab.cli.compose import compose_job
+
+    cfg = OmegaConf.to_container(compose_job(argv), resolve=True)
+    folder = sweep_dir / cfg["run_name"]
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(cfg)))
+    (folder / "experiment_summary.json").write_text(json.dumps({"status": "completed"}))
+    return folder
+
+
+BEFORE_THE_RECIPE = ["optimizer.lr=0.0005", "scheduler=step", "trainer.epochs=30", "trainer.budget=epochs"]
+
+
+def test_finished_jobs_made_with_other_settings_stop_the_sweep_before_it_trains(tmp_path):
+    """The default sweep's folder is named by the settings given, so after a change of defaults the same command
+    lands in the folder of the earlier grid: the report would refuse the mix only after training all of it."""
+    sweep_dir = tmp_path / "sweep"
+    old = _finished_job(sweep_dir, ["experiment=baseline", "seed=0", *BEFORE_THE_RECIPE])
+    result = run_cli(["experiments=[baseline]", "seeds=[0]", f"hydra.sweep.dir={sweep_dir}", "logger=none",
+                      f"output_root={tmp_path / 'out'}"], cwd=tmp_path, script="balance-sweep")
+    assert result.returncode == 2, result.stderr
+    assert f"baseline seed 0: {old.name} (finished)" in result.stderr and "Traceback" not in result.stderr
+    assert "name=" in result.stderr and "trainer.budget=epochs" in result.stderr
+    assert sorted(p.name for p in sweep_dir.iterdir()) == [old.name], "a job was started"
+
+
+def test_the_same_settings_and_other_seeds_are_no_clash(tmp_path):
+    from balancelab.cli.compose import compose_jobs
+    from balancelab.cli.sweep_folder import finished_jobs_with_other_settings
+
+    sweep_dir = tmp_path / "sweep"
+    _finished_job(sweep_dir, ["experiment=baseline", "seed=0"])  # the job itself, finished: skipped, not a clash
+    _finished_job(sweep_dir, ["experiment=baseline", "seed=5", *BEFORE_THE_RECIPE])  # a seed this grid does not run
+    jobs = compose_jobs(["-m", "experiment=baseline,crt", "seed=0,1"])
+    assert finished_jobs_with_other_settings(sweep_dir, jobs) == []
+    _finished_job(sweep_dir, ["experiment=crt", "seed=1", "trainer.crt_epochs=3"])
+    assert [(e, s) for e, s, *_ in finished_jobs_with_other_settings(sweep_dir, jobs)] == [("crt", "1")]

@@ -97,3 +97,16 @@ def test_the_steps_a_run_made_follow_its_epochs():
     assert [steps_taken(steps, n) for n in range(5)] == [0, 3, 6, 8, 10]
     epochs = training_budget({"epochs": 4, "batch_size": 10, "budget": "epochs"}, 100, 95)
     assert epochs["total_steps"] == 40 and steps_taken(epochs, 3) == 30
+
+
+def test_equal_steps_over_an_undersampled_set_say_how_many_passes_an_epoch_makes():
+    from balancelab.training.budget import many_passes_notice
+
+    trainer = {"epochs": 15, "batch_size": 32, "budget": "steps", "steps": None}
+    # mnist_lt undersampled to its 3-image tail: 740 training images, 30 kept
+    undersampled = training_budget(trainer, 740, 30)
+    notice = many_passes_notice(undersampled, 740, 30)
+    assert notice and "25.6 times" in notice and "trainer.budget=epochs" in notice
+    # an oversampled set (3,000 images) is passed over less than once an epoch: nothing to say
+    assert many_passes_notice(training_budget(trainer, 740, 3000), 740, 3000) is None
+    assert many_passes_notice(training_budget({**trainer, "budget": "epochs"}, 740, 30), 740, 30) is None

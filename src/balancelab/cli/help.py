@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 from balancelab.options.catalog import (config_groups, default_choices, option_keys,
-                                        options_chosen_by_datasets, own_target)
+                                        options_chosen_by_datasets, own_target,
+                                        recipes_brought_by_datasets)
 from balancelab.options.fields import declared_default, rule_text
 from balancelab.options.run import TopLevel
 from balancelab.options.searchpath import search_folders
@@ -26,6 +27,7 @@ GROUP_HELP = {
     "logger": "experiment tracking",
     "experiment": "named experiments of the grid (balance-sweep runs them)",
     "launcher": "where sweep jobs run (local, parallel, SLURM)",
+    "recipe": "a training protocol: a published one, or a dataset's own",
 }
 
 
@@ -96,6 +98,10 @@ def render_help(program: str = "balance-run", overrides: Optional[Sequence[str]]
             lines.append(f"  {'':<13} ({GROUP_HELP[group]})")
         for dataset, option in sorted(chosen_by.get(group, {}).items()):
             lines.append(f"  {'':<13} dataset={dataset} selects {group}={option} unless you set {group}=...")
+        if group == "recipe":
+            for dataset, recipe in sorted(recipes_brought_by_datasets().items()):
+                lines.append(f"  {'':<13} dataset={dataset} brings recipe={recipe}: its keys replace the defaults of "
+                             f"optimizer, scheduler and trainer (--help recipe); override them one by one")
     lines += [
         "",
         "Top-level keys: seed=42  overwrite=false  output_root=outputs  cache_dir=${output_root}/.cache  use_cache=true",

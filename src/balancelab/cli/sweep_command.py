@@ -16,6 +16,7 @@ from balancelab.cli.preflight import preflight
 # report: the balance-report console script of an install made before report_command existed imports it here.
 from balancelab.cli.report_command import report, report_again_fix, sweep_report_step, write_ranks_locked  # noqa: F401
 from balancelab.cli.roots import unwritable_folder
+from balancelab.cli.sweep_folder import other_settings_refusal
 from balancelab.cli.sweep_naming import (UNNAMED, composable, first_composed, given_sweep_dir, grid_config, name_jobs,
                                          parse_list, shared_overrides_hash, sweep_dir_of)
 from balancelab.errors import (EXIT_LOCKED, EXIT_OUTPUT_ERROR, EXIT_USER_ERROR, BalancelabError, DataError,
@@ -142,6 +143,8 @@ def sweep() -> None:
     if flags:  # --cfg / --info answer for the grid's first job (Hydra allows them without -m only)
         argv = [sys.argv[0], f"experiment={experiments[0]}", f"sweep_name={name}", *passthrough,
                 *([f"seed={seeds[0]}"] if seeds else []), *flags]
+    if not error and not flags:
+        error = other_settings_refusal(sweep_dir, jobs)
     if error:
         log.error("%s", error)
         sys.exit(EXIT_USER_ERROR)

@@ -105,3 +105,12 @@ def options_chosen_by_datasets() -> dict:
             for group, option in re.findall(r"override /(\w+)@_global_\.\w+: (\w+)", entry.read_text()):
                 chosen.setdefault(group, {})[entry.name[:-5]] = option
     return chosen
+
+
+def recipes_brought_by_datasets() -> dict:
+    """{dataset option: the recipe its defaults list includes} (mnist_lt brings its own training recipe)."""
+    import re
+
+    root = resources.files("balancelab.configs").joinpath("dataset")
+    return {entry.name[:-5]: found.group(1) for entry in root.iterdir() if entry.name.endswith(".yaml")
+            for found in [re.search(r"^\s*- /recipe/(\w+)@_global_\s*$", entry.read_text(), re.MULTILINE)] if found}

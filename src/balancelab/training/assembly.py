@@ -16,7 +16,7 @@ import torch
 from balancelab.balancing.apply import batch_sampling
 from balancelab.options.build import build
 from balancelab.training.batches import OnlineAugmentation, input_normalization
-from balancelab.training.budget import training_budget
+from balancelab.training.budget import many_passes_notice, training_budget
 from balancelab.training.loop import TrainSettings
 from balancelab.training.mixing import make_mix
 from balancelab.training.placement import keep_on_device, place
@@ -65,6 +65,9 @@ def assemble(cfg: dict, splits, balanced, counts_before: np.ndarray, counts_afte
         return place(X, y, device, normalization["mean"], normalization["std"], on_device)
 
     budget = training_budget(trainer, len(splits.train), len(balanced.y))
+    notice = many_passes_notice(budget, len(splits.train), len(balanced.y))
+    if notice:
+        log.warning("%s", notice)
     logit_scale = float(getattr(criterion, "logit_scale", 1.0))
     settings = TrainSettings(
         epochs=trainer["epochs"], batch_size=trainer["batch_size"], seed=cfg["seed"],

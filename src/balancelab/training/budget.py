@@ -29,6 +29,20 @@ def training_budget(trainer: dict, original_size: int, trained_size: int) -> dic
             "passes_per_epoch": round(total / epochs * batch / max(trained_size, 1), 3), "epochs": epochs}
 
 
+MANY_PASSES = 2.0
+
+
+def many_passes_notice(budget: dict, original_size: int, trained_size: int):
+    """A line for the log when equal steps make a run pass over its (undersampled) training set many times an
+    epoch: right for a comparison at equal steps, a surprise for someone who meant one pass an epoch."""
+    if budget["kind"] != "steps" or budget["passes_per_epoch"] <= MANY_PASSES:
+        return None
+    return (f"trainer.budget=steps gives this run {budget['total_steps']} optimiser steps, those the unbalanced "
+            f"training split ({original_size} images) takes in {budget['epochs']} epochs; its balanced set has "
+            f"{trained_size} images, so each epoch passes over it {budget['passes_per_epoch']:g} times. That is "
+            f"what a comparison at equal steps means; for one pass an epoch set trainer.budget=epochs.")
+
+
 def steps_taken(budget: dict, epochs_run: int) -> int:
     """The optimiser steps a run made in its ``epochs_run`` epochs (fewer than planned when early stopping
     ended it): what a comparison at equal steps must be judged by."""
