@@ -144,3 +144,21 @@ def test_an_unusable_image_folder_is_refused_without_importing_the_loaders_libra
     """The check of dataset.root lists the folder as the loader will, but the loader's decoders and splitters
     (torch, OpenCV, scikit-learn, pandas) take seconds to import: a mistake must be refused in about one."""
     assert_refused_without_heavy_imports(["dataset=image_folder", f"dataset.root={tmp_path}"], "no class sub-folders")
+
+
+@pytest.mark.parametrize("argv, refused", [
+    (["optimizer=sgd"], True),                             # would train sgd at the recipe's 0.002
+    (["optimizer=adamw"], True),
+    (["optimizer=sgd", "optimizer.lr=0.05"], False),       # the rate given: taken as meant
+    (["optimizer=adam"], False),                           # the optimizer the recipe was tuned for
+    (["optimizer=sgd", "dataset=digits_lt"], False),       # no recipe on that data
+])
+def test_another_optimizer_on_a_dataset_with_a_recipe_needs_its_learning_rate(argv, refused):
+    from balancelab.cli.preflight import check_job
+    from balancelab.errors import ConfigError
+
+    if not refused:
+        check_job(argv)
+        return
+    with pytest.raises(ConfigError, match=r"recipe=mnist_lt\) sets optimizer.lr=0.002.*Fix it with optimizer.lr=0\.0"):
+        check_job(argv)

@@ -148,19 +148,25 @@ def test_finished_jobs_made_with_other_settings_stop_the_sweep_before_it_trains(
     result = run_cli(["experiments=[baseline]", "seeds=[0]", f"hydra.sweep.dir={sweep_dir}", "logger=none",
                       f"output_root={tmp_path / 'out'}"], cwd=tmp_path, script="balance-sweep")
     assert result.returncode == 2, result.stderr
-    assert f"baseline seed 0: {old.name} (finished)" in result.stderr and "Traceback" not in result.stderr
+    assert f"baseline seed 0: {old.name} (finished" in result.stderr and "Traceback" not in result.stderr
     assert "name=" in result.stderr and "trainer.budget=epochs" in result.stderr
     assert sorted(p.name for p in sweep_dir.iterdir()) == [old.name], "a job was started"
 
 
 def test_the_same_settings_and_other_seeds_are_no_clash(tmp_path):
     from balancelab.cli.compose import compose_jobs
+    from balancelab.cli.preflight import preflight
     from balancelab.cli.sweep_folder import finished_jobs_with_other_settings
 
     sweep_dir = tmp_path / "sweep"
     _finished_job(sweep_dir, ["experiment=baseline", "seed=0"])  # the job itself, finished: skipped, not a clash
     _finished_job(sweep_dir, ["experiment=baseline", "seed=5", *BEFORE_THE_RECIPE])  # a seed this grid does not run
-    jobs = compose_jobs(["-m", "experiment=baseline,crt", "seed=0,1"])
+    # the same run under the name it had before feature-space folders said so: one identity, compared once
+    renamed = _finished_job(sweep_dir, ["experiment=smote_features", "seed=1"])
+    renamed.rename(sweep_dir / renamed.name.replace("_none_features_smote_ce_", "_none_ce_"))
+    argv = ["-m", "experiment=baseline,crt,smote_features", "seed=0,1"]
+    jobs = compose_jobs(argv)
+    assert preflight(argv, jobs) is None
     assert finished_jobs_with_other_settings(sweep_dir, jobs) == []
     _finished_job(sweep_dir, ["experiment=crt", "seed=1", "trainer.crt_epochs=3"])
     assert [(e, s) for e, s, *_ in finished_jobs_with_other_settings(sweep_dir, jobs)] == [("crt", "1")]

@@ -110,3 +110,7 @@ def test_equal_steps_over_an_undersampled_set_say_how_many_passes_an_epoch_makes
     # an oversampled set (3,000 images) is passed over less than once an epoch: nothing to say
     assert many_passes_notice(training_budget(trainer, 740, 3000), 740, 3000) is None
     assert many_passes_notice(training_budget({**trainer, "budget": "epochs"}, 740, 30), 740, 30) is None
+    # many steps given by hand over an unchanged set are the user's budget, not a surprise of undersampling
+    assert many_passes_notice(training_budget({**trainer, "steps": 2000}, 740, 740), 740, 740) is None
+    given = many_passes_notice(training_budget({**trainer, "steps": 2000}, 740, 30), 740, 30)
+    assert "(trainer.steps)" in given and "takes in" not in given

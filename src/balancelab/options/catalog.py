@@ -104,6 +104,11 @@ def options_chosen_by_datasets() -> dict:
         if entry.name.endswith(".yaml"):
             for group, option in re.findall(r"override /(\w+)@_global_\.\w+: (\w+)", entry.read_text()):
                 chosen.setdefault(group, {})[entry.name[:-5]] = option
+    # and the group choices of a training recipe a dataset brings (mnist_lt's selects scheduler=cosine)
+    for dataset, recipe in recipes_brought_by_datasets().items():
+        text = resources.files("balancelab.configs").joinpath("recipe", f"{recipe}.yaml").read_text()
+        for group, option in re.findall(r"override /(\w+): (\w+)", text):
+            chosen.setdefault(group, {})[dataset] = option
     return chosen
 
 
@@ -114,3 +119,13 @@ def recipes_brought_by_datasets() -> dict:
     root = resources.files("balancelab.configs").joinpath("dataset")
     return {entry.name[:-5]: found.group(1) for entry in root.iterdir() if entry.name.endswith(".yaml")
             for found in [re.search(r"^\s*- /recipe/(\w+)@_global_\s*$", entry.read_text(), re.MULTILINE)] if found}
+
+
+def recipe_values(recipe: str) -> dict:
+    """A recipe's own values (its YAML without the defaults list), e.g. {"optimizer": {"lr": 0.002}, ...}."""
+    import yaml
+
+    text = resources.files("balancelab.configs").joinpath("recipe", f"{recipe}.yaml").read_text()
+    values = yaml.safe_load(text) or {}
+    values.pop("defaults", None)
+    return values

@@ -32,13 +32,16 @@ def training_budget(trainer: dict, original_size: int, trained_size: int) -> dic
 MANY_PASSES = 2.0
 
 
-def many_passes_notice(budget: dict, original_size: int, trained_size: int):
+def many_passes_notice(budget: dict, original_size: int, trained_size: int, batch_size: int = 32):
     """A line for the log when equal steps make a run pass over its (undersampled) training set many times an
     epoch: right for a comparison at equal steps, a surprise for someone who meant one pass an epoch."""
-    if budget["kind"] != "steps" or budget["passes_per_epoch"] <= MANY_PASSES:
+    # Only a set made smaller than the split: trainer.steps given by hand is the user's own budget.
+    if budget["kind"] != "steps" or budget["passes_per_epoch"] <= MANY_PASSES or trained_size >= original_size:
         return None
-    return (f"trainer.budget=steps gives this run {budget['total_steps']} optimiser steps, those the unbalanced "
-            f"training split ({original_size} images) takes in {budget['epochs']} epochs; its balanced set has "
+    derived = budget["total_steps"] == budget["epochs"] * steps_per_pass(original_size, batch_size)
+    source = (f"those the unbalanced training split ({original_size} images) takes in {budget['epochs']} epochs"
+              if derived else "trainer.steps")
+    return (f"trainer.budget=steps gives this run {budget['total_steps']} optimiser steps ({source}); its balanced set has "
             f"{trained_size} images, so each epoch passes over it {budget['passes_per_epoch']:g} times. That is "
             f"what a comparison at equal steps means; for one pass an epoch set trainer.budget=epochs.")
 
