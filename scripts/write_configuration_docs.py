@@ -16,7 +16,7 @@ from pathlib import Path
 
 # The one place this script imports --help's source (if help.py moves, this line is the fix).
 from balancelab.cli.help import GROUP_HELP, render_group_help, render_help
-from balancelab.options.catalog import config_groups, default_choices, option_keys
+from balancelab.options.catalog import config_groups, default_choices, option_keys, recipe_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "configuration.md"
@@ -88,7 +88,7 @@ def generated() -> str:
         if group in ("experiment", "launcher", "recipe"):
             if group == "recipe":
                 for option in options:
-                    out += [f"#### {group}={option}", ""] + _table(option_keys(group, option), f"{group}.") + [""]
+                    out += [f"#### {group}={option}", ""] + _table(recipe_settings(option), "") + [""]
             continue
         for option in options:
             mark = " (default)" if defaults.get(group) == option else ""

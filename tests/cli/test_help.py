@@ -53,3 +53,14 @@ def test_help_says_which_dataset_brings_its_own_training_recipe():
 
     assert recipes_brought_by_datasets() == {"mnist_lt": "mnist_lt"}
     assert "dataset=mnist_lt brings recipe=mnist_lt" in render_help()
+
+
+def test_a_recipes_help_lists_the_settings_it_makes_as_they_are_typed():
+    """A recipe is a global config: `recipe.optimizer` is not a key anyone can type, `optimizer.lr` is."""
+    from balancelab.cli.help import render_group_help
+
+    text = render_group_help("recipe")
+    assert "recipe.optimizer" not in text and "recipe.trainer" not in text
+    mnist_lt = text.split("recipe=mnist_lt", 1)[1]
+    for setting in ("scheduler=cosine", "optimizer.lr=0.002", "trainer.epochs=15", "trainer.budget=steps"):
+        assert f"    {setting}" in mnist_lt, setting

@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 
 from balancelab.options.catalog import (config_groups, default_choices, option_keys,
                                         options_chosen_by_datasets, own_target,
-                                        recipe_values, recipes_brought_by_datasets)
+                                        recipe_settings, recipe_values, recipes_brought_by_datasets)
 from balancelab.options.fields import declared_default, rule_text
 from balancelab.options.run import TopLevel
 from balancelab.options.searchpath import search_folders
@@ -51,6 +51,10 @@ def render_group_help(group: str, program: str = "balance-run", overrides: Optio
         own = own_target(group, option, folders)
         lines.append(f"{group}={option}{mark}" + (f"    # your own: {own}" if own else ""))
         if group in ("experiment", "launcher"):
+            continue
+        if group == "recipe" and not own:  # a global config: the settings it makes, as typed on a command line
+            lines += [f"    {key}={_show(value)}" + (f"    # {meaning}" if meaning else "")
+                      for key, value, meaning in recipe_settings(option)] + [""]
             continue
         for key, value, meaning in option_keys(group, option, folders):
             lines.append(f"    {group}.{key}={_show(value)}" + (f"    # {meaning}" if meaning else ""))

@@ -129,3 +129,23 @@ def recipe_values(recipe: str) -> dict:
     values = yaml.safe_load(text) or {}
     values.pop("defaults", None)
     return values
+
+
+def recipe_settings(recipe: str) -> list:
+    """[(key, value, meaning)] a recipe sets, as typed on a command line: the options it chooses
+    (``scheduler=cosine``) and its keys flattened (``optimizer.lr=0.002``); a recipe is a global config, so
+    ``recipe.optimizer`` is not a key."""
+    import re
+
+    text = resources.files("balancelab.configs").joinpath("recipe", f"{recipe}.yaml").read_text()
+    rows = [(group, option, "option chosen") for group, option in re.findall(r"override /(\w+): (\w+)", text)]
+
+    def flatten(values: dict, prefix: str):
+        for key, value in values.items():
+            if isinstance(value, dict):
+                flatten(value, f"{prefix}{key}.")
+            else:
+                rows.append((prefix + key, value, ""))
+
+    flatten(recipe_values(recipe), "")
+    return rows
