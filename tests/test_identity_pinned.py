@@ -105,11 +105,9 @@ def test_configs_composed_with_the_settings_before_the_recipe_find_their_earlier
         key = " ".join(argv) or "(default)"
         if key not in before:
             continue
-        cfg = compose_job(_with_the_settings_before_the_recipe(argv) if cfg_is_on_mnist_lt(argv) else argv)
+        cfg = compose_job(argv)
+        if cfg.dataset.name == "mnist_lt" and not any(a.startswith("recipe=") for a in argv):
+            cfg = compose_job(_with_the_settings_before_the_recipe(argv))
         if identity_hash(resolved_without_name(cfg)) != before[key]:
             moved[key] = before[key]
     assert not moved, f"Configs whose runs made before the mnist_lt recipe are no longer found: {sorted(moved)}"
-
-
-def cfg_is_on_mnist_lt(argv: list) -> bool:
-    return compose_job(argv).dataset.name == "mnist_lt" and not any(a.startswith("recipe=") for a in argv)

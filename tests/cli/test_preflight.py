@@ -152,6 +152,7 @@ def test_an_unusable_image_folder_is_refused_without_importing_the_loaders_libra
     (["optimizer=sgd", "optimizer.lr=0.05"], False),       # the rate given: taken as meant
     (["optimizer=adam"], False),                           # the optimizer the recipe was tuned for
     (["optimizer=sgd", "dataset=digits_lt"], False),       # no recipe on that data
+    (["dataset=digits_lt", "recipe=mnist_lt", "optimizer=sgd"], True),  # the recipe typed, on other data
 ])
 def test_another_optimizer_on_a_dataset_with_a_recipe_needs_its_learning_rate(argv, refused):
     from balancelab.cli.preflight import check_job
@@ -160,5 +161,5 @@ def test_another_optimizer_on_a_dataset_with_a_recipe_needs_its_learning_rate(ar
     if not refused:
         check_job(argv)
         return
-    with pytest.raises(ConfigError, match=r"recipe=mnist_lt\) sets optimizer.lr=0.002.*Fix it with optimizer.lr=0\.0"):
+    with pytest.raises(ConfigError, match=r"recipe=\w+: the recipe sets optimizer.lr=0\.\d+.*Fix it with optimizer.lr=0\.0"):
         check_job(argv)

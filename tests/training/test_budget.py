@@ -105,12 +105,14 @@ def test_equal_steps_over_an_undersampled_set_say_how_many_passes_an_epoch_makes
     trainer = {"epochs": 15, "batch_size": 32, "budget": "steps", "steps": None}
     # mnist_lt undersampled to its 3-image tail: 740 training images, 30 kept
     undersampled = training_budget(trainer, 740, 30)
-    notice = many_passes_notice(undersampled, 740, 30)
+    notice = many_passes_notice(undersampled, trainer, 740, 30)
     assert notice and "25.6 times" in notice and "trainer.budget=epochs" in notice
     # an oversampled set (3,000 images) is passed over less than once an epoch: nothing to say
-    assert many_passes_notice(training_budget(trainer, 740, 3000), 740, 3000) is None
-    assert many_passes_notice(training_budget({**trainer, "budget": "epochs"}, 740, 30), 740, 30) is None
+    assert many_passes_notice(training_budget(trainer, 740, 3000), trainer, 740, 3000) is None
+    by_epochs = {**trainer, "budget": "epochs"}
+    assert many_passes_notice(training_budget(by_epochs, 740, 30), by_epochs, 740, 30) is None
     # many steps given by hand over an unchanged set are the user's budget, not a surprise of undersampling
-    assert many_passes_notice(training_budget({**trainer, "steps": 2000}, 740, 740), 740, 740) is None
-    given = many_passes_notice(training_budget({**trainer, "steps": 2000}, 740, 30), 740, 30)
+    by_hand = {**trainer, "steps": 2000}
+    assert many_passes_notice(training_budget(by_hand, 740, 740), by_hand, 740, 740) is None
+    given = many_passes_notice(training_budget(by_hand, 740, 30), by_hand, 740, 30)
     assert "(trainer.steps)" in given and "takes in" not in given

@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 
 from balancelab.options.catalog import (config_groups, default_choices, option_keys,
                                         options_chosen_by_datasets, own_target,
-                                        recipe_settings, recipe_values, recipes_brought_by_datasets)
+                                        recipe_settings, recipes_brought_by_datasets)
 from balancelab.options.fields import declared_default, rule_text
 from balancelab.options.run import TopLevel
 from balancelab.options.searchpath import search_folders
@@ -104,8 +104,7 @@ def render_help(program: str = "balance-run", overrides: Optional[Sequence[str]]
             lines.append(f"  {'':<13} dataset={dataset} selects {group}={option} unless you set {group}=...")
         if group == "recipe":
             for dataset, recipe in sorted(recipes_brought_by_datasets().items()):
-                settings = " ".join(f"{group}.{key}={_show(value)}" for group, keys in recipe_values(recipe).items()
-                                    if isinstance(keys, dict) for key, value in keys.items())
+                settings = " ".join(f"{key}={_show(value)}" for key, value, _ in recipe_settings(recipe))
                 lines.append(f"  {'':<13} dataset={dataset} brings recipe={recipe}: {settings} in place of the "
                              f"defaults listed by --help GROUP (each can be overridden)")
     lines += [

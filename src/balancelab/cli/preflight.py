@@ -17,8 +17,8 @@ from balancelab.cli.launchers import LAUNCHERS, missing_launcher_plugin
 from balancelab.cli.messages import explain_composition_error
 from balancelab.errors import ConfigError
 from balancelab.identity import identity_hash, resolved_without_name
-from balancelab.options.catalog import config_groups, default_choices, recipe_values, recipes_brought_by_datasets
-from balancelab.options.fields import declared_default
+from balancelab.options.catalog import (config_groups, default_choices, option_keys, recipe_choices, recipe_values,
+                                        recipes_brought_by_datasets)
 from balancelab.options.run import Mixing
 from balancelab.options.searchpath import search_folders
 from balancelab.options.validate import validate
@@ -119,29 +119,27 @@ def _check_one_of(jobs: List[List[str]], job: Job, screen: bool = False):
 
 
 def recipe_learning_rate_problem(overrides: List[str], cfg) -> Optional[str]:
-    """A dataset's own training recipe (mnist_lt's) sets a learning rate tuned for the default optimizer. Another
-    optimizer chosen on the command line would silently train at that rate (sgd at 0.002, not its own 0.05), so
-    the learning rate must then be given."""
-    import dataclasses
-
-    from omegaconf import OmegaConf
-
-    recipe = recipes_brought_by_datasets().get(cfg.dataset.name)
-    typed = {o.split("=", 1)[0].lstrip("+~") for o in overrides}
-    if recipe is None or "optimizer" not in typed or "optimizer.lr" in typed:
+    """A recipe in effect (typed as recipe=..., or brought by the dataset, as mnist_lt brings its own) sets a
+    learning rate tuned for its optimizer. Another optimizer chosen on the command line would silently train at
+    that rate (sgd at mnist_lt's 0.002, not its own 0.05), so the learning rate must then be given. (The LDAM
+    recipe's sgd keys already refuse adam at composition: adam has no momentum.)"""
+    typed = {o.split("=", 1)[0].lstrip("+~"): o.split("=", 1)[-1] for o in overrides}
+    if "optimizer" not in typed or "optimizer.lr" in typed:
         return None
-    tuned_for, recipe_lr = default_choices().get("optimizer"), recipe_values(recipe).get("optimizer", {}).get("lr")
+    recipe = typed.get("recipe") or recipes_brought_by_datasets().get(cfg.dataset.name)
+    if not recipe or recipe == "null":
+        return None
+    recipe_lr = recipe_values(recipe).get("optimizer", {}).get("lr")
+    tuned_for = recipe_choices(recipe).get("optimizer", default_choices().get("optimizer"))
     if recipe_lr is None or cfg.optimizer.name == tuned_for:
         return None
-    schema = OmegaConf.get_type(cfg.optimizer)
-    own = next((declared_default(f) for f in dataclasses.fields(schema) if f.name == "lr"), None) \
-        if dataclasses.is_dataclass(schema) else None
-    own_text = f" (its own default is {own})" if own is not None else ""
-    return (f"optimizer={cfg.optimizer.name} on dataset={cfg.dataset.name}: the dataset's training recipe "
-            f"(recipe={recipe}) sets optimizer.lr={recipe_lr}, tuned for {tuned_for}, and it would apply to "
-            f"{cfg.optimizer.name} too{own_text}. Say which learning rate you mean: Fix it with "
-            f"optimizer.lr={own if own is not None else recipe_lr}" + (f" ({cfg.optimizer.name}'s own) or "
-            f"optimizer.lr={recipe_lr} (the recipe's)." if own is not None else "."))
+    own = dict((key, value) for key, value, _ in option_keys("optimizer", cfg.optimizer.name,
+                                                             search_folders(overrides))).get("lr")
+    return (f"optimizer={cfg.optimizer.name} with recipe={recipe}: the recipe sets optimizer.lr={recipe_lr}, tuned "
+            f"for {tuned_for}, and it would apply to {cfg.optimizer.name} too"
+            + (f" (its own default is {own})" if own is not None else "")
+            + f". Say which learning rate you mean: Fix it with optimizer.lr={own if own is not None else recipe_lr}"
+            + (f" ({cfg.optimizer.name}'s own) or optimizer.lr={recipe_lr} (the recipe's)." if own is not None else "."))
 
 
 def check_job(overrides: List[str], job: Optional[Job] = None, screen: bool = False):

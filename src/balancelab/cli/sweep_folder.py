@@ -9,23 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import List, Optional
 
-import yaml
-
 from balancelab.output.contract import CONFIG_FILE, FINISHED
-from balancelab.output.run_folder import finished_status, folder_identity
+from balancelab.output.run_folder import folder_identity
 
 SHOWN = 4
-YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def _experiment_and_seed(folder: Path):
-    try:
-        cfg = yaml.load((folder / CONFIG_FILE).read_text(), Loader=YAML_LOADER)
-    except (OSError, ValueError, yaml.YAMLError):
-        return None
-    if not isinstance(cfg, dict):
-        return None
-    return cfg.get("experiment_name"), str(cfg.get("seed"))
 
 
 def _identity_of(folder: Path) -> str:
@@ -48,8 +35,12 @@ def finished_jobs_with_other_settings(sweep_dir: Path, jobs) -> List[tuple]:
         identity = _identity_of(folder)
         if identity in planned.values():
             continue
-        pair = _experiment_and_seed(folder)
-        if pair in planned and finished_status(folder) in FINISHED:
+        # the sweep report's own reader of a job folder (pandas: imported only when a folder is a candidate)
+        from balancelab.sweep.jobs import read_job
+
+        row = read_job(folder)
+        pair = (row["experiment"], str(row["seed"]))
+        if pair in planned and row["status"] in FINISHED:
             clashes.append((*pair, folder.name, identity, planned[pair]))
     return clashes
 

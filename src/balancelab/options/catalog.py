@@ -7,6 +7,8 @@ Kept free of torch (and of Hydra's composition) so that ``--help`` and the pre-f
 
 from __future__ import annotations
 
+import functools
+
 from importlib import resources
 from pathlib import Path
 from typing import Optional, Sequence
@@ -106,14 +108,15 @@ def options_chosen_by_datasets() -> dict:
                 chosen.setdefault(group, {})[entry.name[:-5]] = option
     # and the group choices of a training recipe a dataset brings (mnist_lt's selects scheduler=cosine)
     for dataset, recipe in recipes_brought_by_datasets().items():
-        text = resources.files("balancelab.configs").joinpath("recipe", f"{recipe}.yaml").read_text()
-        for group, option in re.findall(r"override /(\w+): (\w+)", text):
+        for group, option in recipe_choices(recipe).items():
             chosen.setdefault(group, {})[dataset] = option
     return chosen
 
 
+@functools.lru_cache(maxsize=None)
 def recipes_brought_by_datasets() -> dict:
-    """{dataset option: the recipe its defaults list includes} (mnist_lt brings its own training recipe)."""
+    """{dataset option: the recipe its defaults list includes} (mnist_lt brings its own training recipe). Read
+    once per process: the pre-flight asks for every job of a grid."""
     import re
 
     root = resources.files("balancelab.configs").joinpath("dataset")
@@ -121,12 +124,23 @@ def recipes_brought_by_datasets() -> dict:
             for found in [re.search(r"^\s*- /recipe/(\w+)@_global_\s*$", entry.read_text(), re.MULTILINE)] if found}
 
 
+@functools.lru_cache(maxsize=None)
+def _recipe_text(recipe: str) -> str:
+    return resources.files("balancelab.configs").joinpath("recipe", f"{recipe}.yaml").read_text()
+
+
+def recipe_choices(recipe: str) -> dict:
+    """{group: option} a recipe chooses in its defaults list (``override /scheduler: cosine``)."""
+    import re
+
+    return dict(re.findall(r"override /(\w+): (\w+)", _recipe_text(recipe)))
+
+
 def recipe_values(recipe: str) -> dict:
     """A recipe's own values (its YAML without the defaults list), e.g. {"optimizer": {"lr": 0.002}, ...}."""
     import yaml
 
-    text = resources.files("balancelab.configs").joinpath("recipe", f"{recipe}.yaml").read_text()
-    values = yaml.safe_load(text) or {}
+    values = yaml.safe_load(_recipe_text(recipe)) or {}
     values.pop("defaults", None)
     return values
 
@@ -135,10 +149,7 @@ def recipe_settings(recipe: str) -> list:
     """[(key, value, meaning)] a recipe sets, as typed on a command line: the options it chooses
     (``scheduler=cosine``) and its keys flattened (``optimizer.lr=0.002``); a recipe is a global config, so
     ``recipe.optimizer`` is not a key."""
-    import re
-
-    text = resources.files("balancelab.configs").joinpath("recipe", f"{recipe}.yaml").read_text()
-    rows = [(group, option, "option chosen") for group, option in re.findall(r"override /(\w+): (\w+)", text)]
+    rows = [(group, option, "option chosen") for group, option in recipe_choices(recipe).items()]
 
     def flatten(values: dict, prefix: str):
         for key, value in values.items():

@@ -65,7 +65,7 @@ def assemble(cfg: dict, splits, balanced, counts_before: np.ndarray, counts_afte
         return place(X, y, device, normalization["mean"], normalization["std"], on_device)
 
     budget = training_budget(trainer, len(splits.train), len(balanced.y))
-    notice = many_passes_notice(budget, len(splits.train), len(balanced.y), trainer["batch_size"])
+    notice = many_passes_notice(budget, trainer, len(splits.train), len(balanced.y))
     if notice:
         log.warning("%s", notice)
     logit_scale = float(getattr(criterion, "logit_scale", 1.0))

@@ -32,18 +32,17 @@ def training_budget(trainer: dict, original_size: int, trained_size: int) -> dic
 MANY_PASSES = 2.0
 
 
-def many_passes_notice(budget: dict, original_size: int, trained_size: int, batch_size: int = 32):
+def many_passes_notice(budget: dict, trainer: dict, original_size: int, trained_size: int):
     """A line for the log when equal steps make a run pass over its (undersampled) training set many times an
     epoch: right for a comparison at equal steps, a surprise for someone who meant one pass an epoch."""
     # Only a set made smaller than the split: trainer.steps given by hand is the user's own budget.
     if budget["kind"] != "steps" or budget["passes_per_epoch"] <= MANY_PASSES or trained_size >= original_size:
         return None
-    derived = budget["total_steps"] == budget["epochs"] * steps_per_pass(original_size, batch_size)
-    source = (f"those the unbalanced training split ({original_size} images) takes in {budget['epochs']} epochs"
-              if derived else "trainer.steps")
-    return (f"trainer.budget=steps gives this run {budget['total_steps']} optimiser steps ({source}); its balanced set has "
-            f"{trained_size} images, so each epoch passes over it {budget['passes_per_epoch']:g} times. That is "
-            f"what a comparison at equal steps means; for one pass an epoch set trainer.budget=epochs.")
+    source = ("trainer.steps" if trainer.get("steps") else
+              f"those the unbalanced training split ({original_size} images) takes in {budget['epochs']} epochs")
+    return (f"trainer.budget=steps gives this run {budget['total_steps']} optimiser steps ({source}); its balanced "
+            f"set has {trained_size} images, so each epoch passes over it {budget['passes_per_epoch']:g} times. "
+            f"That is what a comparison at equal steps means; for one pass an epoch set trainer.budget=epochs.")
 
 
 def steps_taken(budget: dict, epochs_run: int) -> int:
